@@ -1,0 +1,108 @@
+/** Phases a failure can happen in; the CLI reports it and the exit code follows the error code. */
+export type Phase =
+  | 'usage' | 'lock' | 'recover' | 'resolve' | 'fetch' | 'verify' | 'stage'
+  | 'stop' | 'sweep' | 'holders' | 'swap' | 'post-check' | 'restart' | 'health'
+  | 'commit' | 'rollback' | 'pack' | 'status';
+
+export type ErrorCode =
+  | 'ERR_USAGE'
+  | 'ERR_BAD_PACKAGE'
+  | 'ERR_UNSAFE_ENTRY'
+  | 'ERR_HASH_MISMATCH'
+  | 'ERR_SIGNATURE'
+  | 'ERR_NOT_SEMVER'
+  | 'ERR_DOWNGRADE'
+  | 'ERR_FETCH'
+  | 'ERR_DISK_FULL'
+  | 'ERR_READ_ONLY'
+  | 'ERR_SELF_IN_SCOPE'
+  | 'ERR_SURVIVORS'
+  | 'ERR_FILES_HELD'
+  | 'ERR_POST_CHECK'
+  | 'ERR_HEALTH'
+  | 'ERR_LOCKED'
+  | 'ERR_NO_BACKUP'
+  | 'ERR_UNSUPPORTED_PLATFORM'
+  | 'ERR_INTERNAL';
+
+/** Exit codes fixed by the CLI contract (DESIGN.md). */
+export const EXIT = { ok: 0, internal: 1, badInput: 2, held: 3, rolledBack: 4, locked: 5 } as const;
+
+const exitByCode: Record<ErrorCode, number> = {
+  ERR_USAGE: EXIT.badInput,
+  ERR_BAD_PACKAGE: EXIT.badInput,
+  ERR_UNSAFE_ENTRY: EXIT.badInput,
+  ERR_HASH_MISMATCH: EXIT.badInput,
+  ERR_SIGNATURE: EXIT.badInput,
+  ERR_NOT_SEMVER: EXIT.badInput,
+  ERR_DOWNGRADE: EXIT.badInput,
+  ERR_FETCH: EXIT.badInput,
+  ERR_DISK_FULL: EXIT.internal,
+  ERR_READ_ONLY: EXIT.internal,
+  ERR_SELF_IN_SCOPE: EXIT.held,
+  ERR_SURVIVORS: EXIT.held,
+  ERR_FILES_HELD: EXIT.held,
+  ERR_POST_CHECK: EXIT.rolledBack,
+  ERR_HEALTH: EXIT.rolledBack,
+  ERR_LOCKED: EXIT.locked,
+  ERR_NO_BACKUP: EXIT.badInput,
+  ERR_UNSUPPORTED_PLATFORM: EXIT.internal,
+  ERR_INTERNAL: EXIT.internal,
+};
+
+export interface LlmUpgradeErrorInit {
+  code: ErrorCode;
+  message: string;
+  /** One line: what to do next. */
+  hint: string;
+  phase: Phase;
+  /** Whether anything on disk or any process was changed before the failure. */
+  changed: boolean;
+  /** Structured detail for --json (survivors, holders, the path or entry at fault...). */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** The one error type the library throws on purpose. Messages name the path and pid involved. */
+export class LlmUpgradeError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly phase: Phase;
+  readonly changed: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(init: LlmUpgradeErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'LlmUpgradeError';
+    this.code = init.code;
+    this.hint = init.hint;
+    this.phase = init.phase;
+    this.changed = init.changed;
+    this.details = init.details;
+  }
+
+  get exitCode(): number {
+    return exitByCode[this.code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string; phase: Phase; changed: boolean; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, hint: this.hint, phase: this.phase, changed: this.changed, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function isLlmUpgradeError(e: unknown): e is LlmUpgradeError {
+  return e instanceof LlmUpgradeError;
+}
+
+/** Wraps anything unexpected as ERR_INTERNAL, keeping our own errors as they are. */
+export function toLlmUpgradeError(e: unknown, phase: Phase, changed: boolean): LlmUpgradeError {
+  if (e instanceof LlmUpgradeError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOSPC') {
+    return new LlmUpgradeError({ code: 'ERR_DISK_FULL', message: `disk full${err.path ? ` writing ${err.path}` : ''}`, hint: 'Free disk space on the install volume and run the command again.', phase, changed, cause: e });
+  }
+  if (err?.code === 'EROFS' || err?.code === 'EACCES' || err?.code === 'EPERM') {
+    return new LlmUpgradeError({ code: 'ERR_READ_ONLY', message: `${err.code}: cannot write${err.path ? ` ${err.path}` : ''}`, hint: 'Run as a user who can write the install (root/Administrator), or remount it read-write.', phase, changed, cause: e });
+  }
+  return new LlmUpgradeError({ code: 'ERR_INTERNAL', message: err?.message ?? String(e), hint: 'This is a bug or an unexpected system state; re-run with --log-file and report the log.', phase, changed, cause: e });
+}

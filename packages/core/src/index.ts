@@ -1,0 +1,14 @@
+// Public API of @llm-upgrade/core. The library never prints and never exits: progress goes
+// through `onEvent` callbacks and failures are thrown as LlmUpgradeError.
+export * from './types.js';
+export * from './errors.js';
+export { getBackend, platformKey, currentOs } from './platform/index.js';
+export type { PlatformBackend, SignalOutcome, ForceKillContext } from './platform/index.js';
+export { stop } from './stop.js';
+export { sweep } from './sweep.js';
+export { scanHolders } from './holders.js';
+export { status } from './status.js';
+export { classify, isUnderRoot } from './scope.js';
+export { ollamaProfile, builtinProfiles, loadProfile, resolveProfile, defaultRoots } from './profile.js';
+export { parseDuration } from './duration.js';
+export { parseNvidiaSmi } from './gpu.js';

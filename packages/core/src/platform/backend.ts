@@ -1,0 +1,50 @@
+import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
+
+/** Outcome of asking the OS to end one process. */
+export interface SignalOutcome {
+  pid: number;
+  /** 'sent': delivered; 'gone': already exited or identity changed (PID reused); 'denied': no permission. */
+  result: 'sent' | 'gone' | 'denied' | 'failed';
+  detail?: string;
+}
+
+export interface ForceKillContext {
+  /** Re-reads the processes that are in scope now (a fresh snapshot through the scope rules). */
+  rescan: () => Promise<ScopedProcess[]>;
+  /** pids that must never be signalled: our own process and its ancestors, plus caller's extras. */
+  protectedPids: ReadonlySet<number>;
+  onFreeze?: (pids: number[], round: number) => void;
+}
+
+/**
+ * One implementation per OS (platform/linux.ts, win32.ts, darwin.ts). Everything OS-specific
+ * lives behind this; the algorithms in stop.ts / sweep.ts / holders.ts are shared.
+ */
+export interface PlatformBackend {
+  readonly os: 'linux' | 'win32' | 'darwin';
+  /** All processes: pid, ppid, name, exe, cmdline, start time, user. */
+  snapshot(): Promise<Snapshot>;
+  /**
+   * The current identity token (ProcessInfo.startKey) of pid, or null when it has exited or is a
+   * zombie. Every signal re-checks identity through this first.
+   */
+  identityOf(pid: number): Promise<string | null>;
+  /** Case/separator normalisation for scope comparisons (Windows and macOS compare case-insensitively). */
+  pathKey(path: string): string;
+  /** Services (systemd unit, Windows service, launchd job) that own any of these processes. */
+  findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]>;
+  /** Stop one service through its manager so it does not respawn what we kill. */
+  stopService(service: ServiceRef, timeoutMs: number): Promise<void>;
+  /** Polite request to exit (SIGTERM; Windows: taskkill /PID n without /F, per forest root). */
+  requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]>;
+  /**
+   * Force every target (and anything new that appears in scope meanwhile) to end, race-free.
+   * POSIX: SIGSTOP all, rescan until nothing new, re-check identity, SIGKILL all, SIGCONT.
+   * Windows: taskkill /PID n /T /F per forest root, then per-pid for orphans, re-checking creation time.
+   */
+  forceKill(targets: ScopedProcess[], ctx: ForceKillContext): Promise<SignalOutcome[]>;
+  /** Every process holding a file under a root (exe, fd, map, cwd, root), and processes it could not read. */
+  scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }>;
+  /** GPU memory per pid where a tool (nvidia-smi) exists; [] otherwise. */
+  gpuUsage(): Promise<GpuUsage[]>;
+}

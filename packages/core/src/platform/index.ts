@@ -1,0 +1,42 @@
+import { LlmUpgradeError } from '../errors.js';
+import type { PlatformBackend } from './backend.js';
+
+export type { PlatformBackend, SignalOutcome, ForceKillContext } from './backend.js';
+
+let cached: PlatformBackend | undefined;
+
+/** The only `process.platform` switch in the project. */
+export async function getBackend(platform: NodeJS.Platform = process.platform): Promise<PlatformBackend> {
+  if (cached && cached.os === platform) return cached;
+  switch (platform) {
+    case 'linux':
+      cached = new (await import('./linux.js')).LinuxBackend();
+      break;
+    case 'win32':
+      cached = new (await import('./win32.js')).Win32Backend();
+      break;
+    case 'darwin':
+      cached = new (await import('./darwin.js')).DarwinBackend();
+      break;
+    default:
+      throw new LlmUpgradeError({
+        code: 'ERR_UNSUPPORTED_PLATFORM',
+        message: `platform ${platform} is not supported`,
+        hint: 'llm-upgrade runs on Linux, Windows and macOS.',
+        phase: 'status',
+        changed: false,
+      });
+  }
+  return cached;
+}
+
+/** Platform key used in feeds and manifests: linux-x64, win32-x64, darwin-arm64... */
+export function platformKey(platform: NodeJS.Platform = process.platform, arch: string = process.arch): string {
+  return `${platform}-${arch}`;
+}
+
+export function currentOs(): 'linux' | 'win32' | 'darwin' {
+  const p = process.platform;
+  if (p === 'linux' || p === 'win32' || p === 'darwin') return p;
+  throw new LlmUpgradeError({ code: 'ERR_UNSUPPORTED_PLATFORM', message: `platform ${p} is not supported`, hint: 'llm-upgrade runs on Linux, Windows and macOS.', phase: 'status', changed: false });
+}

@@ -1,0 +1,165 @@
+/** Role of a process within an install, from the profile's process names. */
+export type ProcessRole = 'supervisor' | 'server' | 'engine' | 'other';
+
+/** One process as read from the OS. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  /** Short image name (Linux: from exe basename or comm, never truncated to 15 chars when exe is readable). */
+  name: string;
+  /** Resolved executable path, ` (deleted)` stripped; null when it could not be read. */
+  exe: string | null;
+  /** True when the executable was replaced or removed while running (Linux ` (deleted)`). */
+  exeDeleted?: boolean;
+  cmdline: string[];
+  /** Start time, milliseconds since the Unix epoch (for display and JSON). */
+  startTime: number;
+  /** Exact, platform-specific identity token of the start time (Linux: clock ticks since boot; Windows: FILETIME). */
+  startKey: string;
+  user: string | null;
+  /** Linux/macOS: Z for zombie, T for stopped, etc. Zombies count as gone. */
+  state?: string;
+}
+
+/** A process seen through an install's scope. */
+export interface ScopedProcess extends ProcessInfo {
+  role: ProcessRole;
+  inScope: boolean;
+  /** In scope, and no live in-scope ancestor. */
+  orphan: boolean;
+  /** Why it is in scope: its executable lies under a root, or an ancestor's does. */
+  reason?: 'exe' | 'descendant';
+}
+
+export interface Snapshot {
+  processes: ProcessInfo[];
+  /** pids whose exe/start time could not be read (permission, race). */
+  unreadable: ProcessInfo[];
+  takenAt: number;
+}
+
+export type HolderKind = 'exe' | 'fd' | 'map' | 'cwd' | 'root';
+
+export interface Holder {
+  pid: number;
+  name: string;
+  exe: string | null;
+  /** The file under a root that is held. */
+  path: string;
+  kind: HolderKind;
+  inScope: boolean;
+  /** The held file was deleted or replaced (still open/mapped). */
+  deleted?: boolean;
+}
+
+export interface HolderReport {
+  /** No holder found. */
+  clean: boolean;
+  /** Every process could be read. */
+  complete: boolean;
+  holders: Holder[];
+  unknown: ProcessInfo[];
+}
+
+export type StopHow = 'exited' | 'terminated' | 'killed';
+
+export interface StoppedProcess extends ScopedProcess {
+  how: StopHow;
+}
+
+export interface Survivor extends ScopedProcess {
+  /** Why it survived: permission denied, still running after timeout, ... */
+  why: string;
+}
+
+export interface StopResult {
+  ok: boolean;
+  stopped: StoppedProcess[];
+  survivors: Survivor[];
+  holders: Holder[];
+  /** Holders that are warnings only (foreign, tied by cwd). */
+  warnings: string[];
+  unknown: ProcessInfo[];
+  complete: boolean;
+  /** Services stopped through their manager (systemd unit, Windows service, launchd label). */
+  services: ServiceRef[];
+  gpu?: { before: GpuUsage[]; after: GpuUsage[] };
+  dryRun: boolean;
+  durationMs: number;
+}
+
+export interface ServiceRef {
+  manager: 'systemd' | 'windows-service' | 'launchd';
+  name: string;
+  /** systemd: system or user manager. */
+  scope?: 'system' | 'user';
+  pids: number[];
+}
+
+export interface GpuUsage {
+  pid: number;
+  usedMiB: number;
+  gpu: string;
+}
+
+/** Everything we know about a product. */
+export interface Profile {
+  name: string;
+  /** Default roots per OS; `~` and `%VAR%` / `$VAR` expanded. */
+  roots: Partial<Record<'linux' | 'win32' | 'darwin', string[]>>;
+  services?: { systemd?: string[]; windows?: string[]; launchd?: string[] };
+  processes: { supervisor: string[]; server: string[]; engine: string[] };
+  /** argv (relative to the first root, or absolute) that prints the version. */
+  versionCommand?: string[];
+  healthUrl?: string;
+  /** argv to start the server when it was running before an upgrade and is not a service. */
+  startCommand?: string[];
+  /** Base64 Ed25519 public key (raw 32 bytes or SPKI DER) for manifest signatures. */
+  publicKey?: string;
+}
+
+/** Progress events the library emits; the CLI decides how to show them. */
+export type CoreEvent =
+  | { type: 'snapshot'; processes: number; inScope: number; orphans: number }
+  | { type: 'service-stop'; service: ServiceRef }
+  | { type: 'signal'; pid: number; name: string; signal: string }
+  | { type: 'exited'; pid: number; name: string; how: StopHow }
+  | { type: 'freeze'; pids: number[]; round: number }
+  | { type: 'wait'; remaining: number; elapsedMs: number }
+  | { type: 'holders'; holders: number; unknown: number; attempt: number }
+  | { type: 'warning'; message: string };
+
+export type EventSink = (event: CoreEvent) => void;
+
+export interface ScopeOptions {
+  /** Install roots: directories or single files. */
+  roots: string[];
+  profile?: Profile;
+}
+
+export interface StopOptions extends ScopeOptions {
+  /** Wait this long after the graceful signal before forcing. */
+  graceMs?: number;
+  /** Overall deadline, including the holder verification retries. */
+  timeoutMs?: number;
+  dryRun?: boolean;
+  /** Skip service managers (tests). */
+  skipServices?: boolean;
+  /** Extra pids never to touch (besides our own process and its ancestors). */
+  protectPids?: number[];
+  onEvent?: EventSink;
+}
+
+export type SweepOptions = Omit<StopOptions, 'graceMs'> & { graceMs?: number };
+
+export interface HolderOptions extends ScopeOptions {
+  onEvent?: EventSink;
+}
+
+export interface StatusReport {
+  roots: string[];
+  processes: ScopedProcess[];
+  orphans: ScopedProcess[];
+  holders: HolderReport;
+  gpu: GpuUsage[];
+}
