@@ -1,0 +1,13 @@
+import { EXIT, scanHolders } from '@llm-upgrade/core';
+import { resolveCliScope } from '../scope.js';
+import { coreEventSink, renderHolder } from '../render.js';
+import type { CommandHandler } from './types.js';
+
+export const holdersCommand: CommandHandler = async ({ parsed, reporter }) => {
+  const scope = await resolveCliScope(parsed.common);
+  const report = await scanHolders({ ...scope, onEvent: coreEventSink(reporter) });
+  if (report.clean) reporter.line(`no process holds a file under ${scope.roots.join(', ')}`);
+  for (const h of report.holders) reporter.line(renderHolder(h));
+  if (!report.complete) reporter.line(`${report.unknown.length} process(es) could not be read; the result is incomplete`, 'warn');
+  return { exitCode: EXIT.ok, result: report };
+};

@@ -1,0 +1,10 @@
+import type { CommandName } from '../args.js';
+import type { CommandHandler } from './types.js';
+
+/** Commands load lazily so `llm-upgrade stop` in a custom action loads no archive code. */
+export const commandLoaders: Partial<Record<CommandName, () => Promise<CommandHandler>>> = {
+  status: async () => (await import('./status.js')).statusCommand,
+  stop: async () => (await import('./stop.js')).stopCommand,
+  sweep: async () => (await import('./stop.js')).sweepCommand,
+  holders: async () => (await import('./holders.js')).holdersCommand,
+};

@@ -1,0 +1,26 @@
+import { EXIT, status } from '@llm-upgrade/core';
+import { readInstalledState } from '../../installed.js';
+import { resolveCliScope } from '../scope.js';
+import { coreEventSink, renderForest, renderHolder } from '../render.js';
+import type { CommandHandler } from './types.js';
+
+export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
+  const scope = await resolveCliScope(parsed.common);
+  const [report, installed] = await Promise.all([
+    status({ ...scope, onEvent: coreEventSink(reporter) }),
+    readInstalledState(scope.roots),
+  ]);
+  const inScope = report.processes.filter((p) => p.inScope);
+  reporter.line(`install: ${scope.roots.join(', ')} (${scope.profile.name})`);
+  reporter.line(`version: ${installed ? installed.version : 'unknown (not installed by llm-upgrade)'}`);
+  reporter.line(inScope.length ? `processes (${inScope.length}, ${report.orphans.length} orphaned):` : 'processes: none running');
+  for (const l of renderForest(report.processes)) reporter.line(`  ${l}`);
+  const foreign = report.holders.holders.filter((h) => !h.inScope);
+  for (const h of foreign) reporter.line(renderHolder(h), 'warn');
+  for (const g of report.gpu) reporter.line(`  GPU ${g.gpu}: pid ${g.pid} holds ${g.usedMiB} MiB`);
+  if (report.orphans.length) reporter.line(`run "llm-upgrade sweep" to end the ${report.orphans.length} orphan(s) and free their memory`, 'warn');
+  return {
+    exitCode: EXIT.ok,
+    result: { ok: true, roots: scope.roots, profile: scope.profile.name, installed, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
+  };
+};
