@@ -7,6 +7,7 @@ const alias = {
   '@llm-upgrade/core': src('./packages/core/src/index.ts'),
   '@llm-upgrade/installer-hooks': src('./packages/installer-hooks/src/index.ts'),
   'llm-upgrade': src('./packages/upgrader/src/index.ts'),
+  '@llm-upgrade/testkit': src('./packages/testkit/src/index.ts'),
 };
 
 export default defineConfig({

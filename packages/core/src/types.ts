@@ -74,6 +74,8 @@ export interface Survivor extends ScopedProcess {
 
 export interface StopResult {
   ok: boolean;
+  /** What was found to stop at the start (for dryRun: what would be stopped). */
+  plan: ScopedProcess[];
   stopped: StoppedProcess[];
   survivors: Survivor[];
   holders: Holder[];
@@ -93,6 +95,8 @@ export interface ServiceRef {
   name: string;
   /** systemd: system or user manager. */
   scope?: 'system' | 'user';
+  /** systemd user units: the owning user (for `systemctl --user --machine=USER@`). */
+  user?: string;
   pids: number[];
 }
 
@@ -107,6 +111,11 @@ export interface Profile {
   name: string;
   /** Default roots per OS; `~` and `%VAR%` / `$VAR` expanded. */
   roots: Partial<Record<'linux' | 'win32' | 'darwin', string[]>>;
+  /**
+   * Linux: roots found from a binary on PATH: the binary itself (resolved) plus these paths
+   * relative to its directory (Ollama: `ollama` and `../lib/ollama`).
+   */
+  pathRoots?: { binary: string; relative: string[] };
   services?: { systemd?: string[]; windows?: string[]; launchd?: string[] };
   processes: { supervisor: string[]; server: string[]; engine: string[] };
   /** argv (relative to the first root, or absolute) that prints the version. */

@@ -6,6 +6,8 @@ export interface SignalOutcome {
   /** 'sent': delivered; 'gone': already exited or identity changed (PID reused); 'denied': no permission. */
   result: 'sent' | 'gone' | 'denied' | 'failed';
   detail?: string;
+  /** The process this outcome is about (forceKill includes processes that appeared during the freeze). */
+  process?: ScopedProcess;
 }
 
 export interface ForceKillContext {

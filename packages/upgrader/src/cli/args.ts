@@ -50,6 +50,7 @@ const optionSpec = {
   'sign-key': { type: 'string' },
   out: { type: 'string' },
   'no-restart': { type: 'boolean' },
+  smoke: { type: 'string' },
 } as const;
 
 function usage(message: string): LlmUpgradeError {
@@ -138,5 +139,5 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   rollback: 'llm-upgrade rollback [scope] [--json]\n  Restores the version the last upgrade replaced.',
   recover: 'llm-upgrade recover [scope] [--json]\n  Rolls back an upgrade that was interrupted (crash, kill, power loss). Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.',
-  pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes) and the archive (.tar.gz or .zip by --out).',
+  pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] [--smoke "bin/x --version"] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes; --smoke: the command apply runs to check the new\n  version) and the archive (.tar.gz or .zip by --out), with llm-upgrade.json.sig when --sign-key is given.',
 };

@@ -7,4 +7,9 @@ export const commandLoaders: Partial<Record<CommandName, () => Promise<CommandHa
   stop: async () => (await import('./stop.js')).stopCommand,
   sweep: async () => (await import('./stop.js')).sweepCommand,
   holders: async () => (await import('./holders.js')).holdersCommand,
+  apply: async () => (await import('./apply.js')).applyCommand,
+  rollback: async () => (await import('./rollback.js')).rollbackCommand,
+  recover: async () => (await import('./recover.js')).recoverCommand,
+  check: async () => (await import('./check.js')).checkCommand,
+  pack: async () => (await import('./pack.js')).packCommand,
 };

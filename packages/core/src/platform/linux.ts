@@ -1,0 +1,408 @@
+// Linux backend: everything is read from /proc directly (no `ps`): one pass is a few syscalls per
+// process, sees ` (deleted)` executables, full names beyond comm's 15 characters, and the
+// systemd unit of each process. Reads are synchronous on purpose: /proc never touches a disk,
+// and the thread-pool round trip of async fs costs more than the read itself.
+import { execFile } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { queryNvidiaSmi } from '../gpu.js';
+import { LlmUpgradeError } from '../errors.js';
+import { isUnderAnyRoot } from '../scope.js';
+import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
+import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
+
+/** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
+const PF_KTHREAD = 0x00200000;
+const DELETED = ' (deleted)';
+const FREEZE_ROUNDS = 20;
+
+export interface StatFields {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  flags: number;
+  /** Field 22: start time in clock ticks since boot. */
+  startTicks: string;
+}
+
+/** Parses /proc/PID/stat. comm may contain spaces and `) `, so the fields are read after the LAST `)`. */
+export function parseStat(text: string): StatFields | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const rest = text.slice(close + 2).split(' ');
+  const pid = Number(text.slice(0, open).trim());
+  const startTicks = rest[19];
+  if (!Number.isInteger(pid) || rest.length < 20 || startTicks === undefined) return null;
+  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]), flags: Number(rest[6]), startTicks };
+}
+
+export function stripDeleted(path: string): { path: string; deleted: boolean } {
+  return path.endsWith(DELETED) ? { path: path.slice(0, -DELETED.length), deleted: true } : { path, deleted: false };
+}
+
+/** The systemd service a process belongs to, from /proc/PID/cgroup (v1 `name=systemd` or v2 `0::`). */
+export function parseCgroupUnit(text: string): { unit: string; scope: 'system' | 'user'; uid?: number } | null {
+  const lines = text.split('\n');
+  const line = lines.find((l) => /^\d+:name=systemd:/.test(l)) ?? lines.find((l) => l.startsWith('0::'));
+  if (!line) return null;
+  const segments = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1).split('/');
+  let unit: string | undefined;
+  let uid: number | undefined;
+  for (const seg of segments) {
+    const manager = /^user@(\d+)\.service$/.exec(seg);
+    if (manager) uid = Number(manager[1]);
+    else if (seg.endsWith('.service')) unit = seg;
+  }
+  if (!unit) return null; // a session scope, or the user manager itself: never stopped by us
+  return uid === undefined ? { unit, scope: 'system' } : { unit, scope: 'user', uid };
+}
+
+/** Distinct file paths in /proc/PID/maps (the pathname column may contain spaces). */
+export function parseMapsPaths(text: string): string[] {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^\S+\s+\S+\s+\S+\s+\S+\s+\d+\s+(\/.*)$/.exec(line);
+    if (m?.[1]) out.add(m[1]);
+  }
+  return [...out];
+}
+
+// ---- small synchronous /proc readers ----------------------------------------------------
+
+const buffer = Buffer.allocUnsafe(64 * 1024);
+
+/** Reads a /proc file with one reusable buffer (open, read, close: no fstat, no allocation per chunk). */
+function readProc(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    let total = 0;
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(buffer.subarray(0, n)));
+      total += n;
+    }
+    return chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code;
+}
+
+const isDenied = (e: unknown) => errno(e) === 'EACCES' || errno(e) === 'EPERM';
+
+function statOf(pid: number): StatFields | null {
+  try {
+    return parseStat(readProc(`/proc/${pid}/stat`));
+  } catch {
+    return null;
+  }
+}
+
+/** Identity of a live process (start ticks), null when gone or a zombie. */
+function liveIdentity(pid: number): string | null {
+  const s = statOf(pid);
+  return s && s.state !== 'Z' && s.state !== 'X' ? s.startTicks : null;
+}
+
+function clockTicksPerSecond(): number {
+  // AT_CLKTCK (17) from our own auxiliary vector: no need to spawn `getconf CLK_TCK`.
+  try {
+    const auxv = readFileSync('/proc/self/auxv');
+    const word = process.arch === 'ia32' || process.arch === 'arm' ? 4 : 8;
+    for (let i = 0; i + 2 * word <= auxv.length; i += 2 * word) {
+      const type = word === 8 ? Number(auxv.readBigUInt64LE(i)) : auxv.readUInt32LE(i);
+      const value = word === 8 ? Number(auxv.readBigUInt64LE(i + word)) : auxv.readUInt32LE(i + word);
+      if (type === 17 && value > 0) return value;
+      if (type === 0) break;
+    }
+  } catch {
+    // fall through to the value every mainstream Linux uses
+  }
+  return 100;
+}
+
+function bootTimeMs(): number {
+  const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+  return m ? Number(m[1]) * 1000 : 0;
+}
+
+function readUsers(): Map<number, string> {
+  const users = new Map<number, string>();
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , uid] = line.split(':');
+      if (name && uid && !users.has(Number(uid))) users.set(Number(uid), name);
+    }
+  } catch {
+    // no passwd: users are shown by uid
+  }
+  return users;
+}
+
+function send(pid: number, signal: NodeJS.Signals): SignalOutcome {
+  try {
+    process.kill(pid, signal);
+    return { pid, result: 'sent' };
+  } catch (e) {
+    if (errno(e) === 'ESRCH') return { pid, result: 'gone' };
+    if (errno(e) === 'EPERM') return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
+    return { pid, result: 'failed', detail: `${signal} to pid ${pid}: ${(e as Error).message}` };
+  }
+}
+
+function runSystemctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('systemctl', args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      resolve({ code, stdout, stderr: stderr || (err ? err.message : '') });
+    });
+  });
+}
+
+function systemctlScope(s: Pick<ServiceRef, 'scope' | 'user'>): string[] {
+  return s.scope === 'user' ? ['--user', `--machine=${s.user ?? ''}@`] : [];
+}
+
+export class LinuxBackend implements PlatformBackend {
+  readonly os = 'linux' as const;
+  private readonly ticksPerSecond = clockTicksPerSecond();
+  private readonly bootMs = bootTimeMs();
+  private users: Map<number, string> | undefined;
+
+  pathKey(path: string): string {
+    return path;
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const takenAt = Date.now();
+    const users = (this.users ??= readUsers());
+    const processes: ProcessInfo[] = [];
+    const unreadable: ProcessInfo[] = [];
+    for (const entry of readdirSync('/proc')) {
+      const c = entry.charCodeAt(0);
+      if (c < 48 || c > 57) continue;
+      const pid = Number(entry);
+      const stat = statOf(pid);
+      if (!stat) continue; // exited since readdir
+      let uid: number | undefined;
+      try {
+        uid = statSync(`/proc/${pid}`).uid;
+      } catch {
+        continue;
+      }
+      const info: ProcessInfo = {
+        pid,
+        ppid: stat.ppid,
+        name: stat.comm,
+        exe: null,
+        cmdline: [],
+        startTime: Math.round(this.bootMs + (Number(stat.startTicks) * 1000) / this.ticksPerSecond),
+        startKey: stat.startTicks,
+        user: users.get(uid) ?? String(uid),
+        state: stat.state,
+      };
+      processes.push(info);
+      if ((stat.flags & PF_KTHREAD) !== 0 || stat.state === 'Z' || stat.state === 'X') continue;
+      try {
+        const exe = stripDeleted(readlinkSync(`/proc/${pid}/exe`));
+        info.exe = exe.path;
+        if (exe.deleted) info.exeDeleted = true;
+        info.name = exe.path.slice(exe.path.lastIndexOf('/') + 1);
+      } catch (e) {
+        if (isDenied(e)) unreadable.push(info);
+      }
+      try {
+        const raw = readProc(`/proc/${pid}/cmdline`);
+        info.cmdline = raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
+      } catch {
+        // gone or hidden: keep what we have
+      }
+    }
+    return { processes, unreadable, takenAt };
+  }
+
+  async identityOf(pid: number): Promise<string | null> {
+    return liveIdentity(pid);
+  }
+
+  async findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]> {
+    const units = new Map<string, ServiceRef>();
+    const users = (this.users ??= readUsers());
+    for (const p of processes) {
+      let found: ReturnType<typeof parseCgroupUnit>;
+      try {
+        found = parseCgroupUnit(readProc(`/proc/${p.pid}/cgroup`));
+      } catch {
+        continue;
+      }
+      if (!found) continue;
+      const key = `${found.scope}:${found.uid ?? ''}:${found.unit}`;
+      const ref = units.get(key) ?? {
+        manager: 'systemd' as const,
+        name: found.unit,
+        scope: found.scope,
+        ...(found.uid !== undefined ? { user: users.get(found.uid) ?? String(found.uid) } : {}),
+        pids: [],
+      };
+      ref.pids.push(p.pid);
+      units.set(key, ref);
+    }
+    const inScope = new Set(processes.map((p) => p.pid));
+    const out: ServiceRef[] = [];
+    for (const ref of units.values()) {
+      const bare = ref.name.replace(/\.service$/, '');
+      if (serviceNames.includes(bare) || serviceNames.includes(ref.name)) {
+        out.push(ref);
+        continue;
+      }
+      // Another unit (a CI runner, a shell service) may merely contain our processes: stop it
+      // only when its main process is itself in scope.
+      const r = await runSystemctl([...systemctlScope(ref), 'show', '-p', 'MainPID', '--value', ref.name], 5000);
+      const mainPid = Number(r.stdout.trim());
+      if (r.code === 0 && mainPid > 0 && inScope.has(mainPid)) out.push(ref);
+    }
+    return out;
+  }
+
+  async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
+    const r = await runSystemctl([...systemctlScope(service), 'stop', service.name], Math.max(1000, timeoutMs));
+    if (r.code !== 0) {
+      throw new LlmUpgradeError({
+        code: 'ERR_SURVIVORS',
+        message: `systemctl stop ${service.name} failed (pids ${service.pids.join(', ')}): ${r.stderr.trim()}`,
+        hint: `Stop the ${service.scope ?? 'system'} unit ${service.name} yourself (systemctl${service.scope === 'user' ? ' --user' : ''} stop ${service.name}), or run as root.`,
+        phase: 'stop',
+        changed: true,
+      });
+    }
+  }
+
+  async requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {
+    return targets.map((t) => {
+      if (protectedPids.has(t.pid)) return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)` };
+      if (liveIdentity(t.pid) !== t.startKey) return { pid: t.pid, result: 'gone' };
+      return send(t.pid, 'SIGTERM');
+    });
+  }
+
+  async forceKill(targets: ScopedProcess[], ctx: ForceKillContext): Promise<SignalOutcome[]> {
+    const frozen = new Map<number, ScopedProcess>();
+    const outcomes = new Map<number, SignalOutcome>();
+    const freeze = (batch: ScopedProcess[]): ScopedProcess[] => {
+      const added: ScopedProcess[] = [];
+      for (const p of batch) {
+        if (ctx.protectedPids.has(p.pid) || frozen.has(p.pid) || outcomes.has(p.pid)) continue;
+        if (liveIdentity(p.pid) !== p.startKey) {
+          outcomes.set(p.pid, { pid: p.pid, result: 'gone', process: p });
+          continue;
+        }
+        const r = send(p.pid, 'SIGSTOP');
+        if (r.result === 'sent') {
+          frozen.set(p.pid, p);
+          added.push(p);
+        } else {
+          outcomes.set(p.pid, { ...r, process: p });
+        }
+      }
+      return added;
+    };
+    try {
+      let batch = freeze(targets);
+      ctx.onFreeze?.(batch.map((p) => p.pid), 0);
+      // A pending SIGSTOP aborts any fork in progress; once every frozen process is really
+      // stopped, a rescan that finds nothing new means nothing in scope can start any more.
+      for (let round = 1; round <= FREEZE_ROUNDS; round++) {
+        await waitUntilStopped(batch.map((p) => p.pid), 250);
+        batch = freeze(await ctx.rescan());
+        if (batch.length === 0) break;
+        ctx.onFreeze?.(batch.map((p) => p.pid), round);
+      }
+      for (const [pid, p] of frozen) {
+        const outcome = liveIdentity(pid) === p.startKey ? send(pid, 'SIGKILL') : { pid, result: 'gone' as const };
+        outcomes.set(pid, { ...outcome, process: p });
+      }
+    } finally {
+      // A stopped process that got SIGKILL dies anyway; anything we could not kill must not stay frozen.
+      for (const [pid, p] of frozen) if (liveIdentity(pid) === p.startKey) send(pid, 'SIGCONT');
+    }
+    return [...outcomes.values()];
+  }
+
+  async scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }> {
+    const holders: Omit<Holder, 'inScope'>[] = [];
+    const unknown: ProcessInfo[] = [];
+    const under = (p: string) => isUnderAnyRoot(p, roots);
+    for (const proc of snapshot.processes) {
+      if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
+      const seen = new Set<string>();
+      let denied = false;
+      let gone = false;
+      const add = (kind: HolderKind, raw: string) => {
+        const { path, deleted } = stripDeleted(raw);
+        if (!under(path) || seen.has(`${kind}\0${path}`)) return;
+        seen.add(`${kind}\0${path}`);
+        holders.push({ pid: proc.pid, name: proc.name, exe: proc.exe, path, kind, ...(deleted ? { deleted } : {}) });
+      };
+      const attempt = (f: () => void) => {
+        try {
+          f();
+        } catch (e) {
+          if (isDenied(e)) denied = true;
+          else if (errno(e) === 'ENOENT' || errno(e) === 'ESRCH') gone = true;
+        }
+      };
+      let exePath: string | undefined;
+      attempt(() => {
+        const raw = readlinkSync(`/proc/${proc.pid}/exe`);
+        exePath = stripDeleted(raw).path;
+        add('exe', raw);
+      });
+      attempt(() => add('cwd', readlinkSync(`/proc/${proc.pid}/cwd`)));
+      attempt(() => add('root', readlinkSync(`/proc/${proc.pid}/root`)));
+      attempt(() => {
+        for (const fd of readdirSync(`/proc/${proc.pid}/fd`)) {
+          let target: string;
+          try {
+            target = readlinkSync(`/proc/${proc.pid}/fd/${fd}`);
+          } catch {
+            continue; // closed meanwhile
+          }
+          if (target.charCodeAt(0) === 47) add('fd', target);
+        }
+      });
+      attempt(() => {
+        const maps = readProc(`/proc/${proc.pid}/maps`);
+        if (!roots.some((r) => maps.includes(r))) return;
+        for (const raw of parseMapsPaths(maps)) if (stripDeleted(raw).path !== exePath) add('map', raw);
+      });
+      if (denied && !gone) unknown.push(proc);
+    }
+    return { holders, unknown };
+  }
+
+  async gpuUsage(): Promise<GpuUsage[]> {
+    return queryNvidiaSmi();
+  }
+}
+
+function isKernelThread(p: ProcessInfo): boolean {
+  return p.exe === null && p.cmdline.length === 0 && (p.ppid === 2 || p.pid === 2);
+}
+
+async function waitUntilStopped(pids: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = pids;
+  while (pending.length > 0 && Date.now() < deadline) {
+    pending = pending.filter((pid) => {
+      const s = statOf(pid);
+      return s !== null && s.state !== 'T' && s.state !== 't' && s.state !== 'Z' && s.state !== 'X';
+    });
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, 2));
+  }
+}

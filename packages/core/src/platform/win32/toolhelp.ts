@@ -1,0 +1,73 @@
+import type { ProcessInfo, Snapshot } from '../../types.js';
+import { splitCommandLine } from './cmdline.js';
+import { filetimeToMs, msToFiletime } from './filetime.js';
+import { resolveParents } from './parents.js';
+import { ERROR_INVALID_PARAMETER, PROCESS_QUERY_LIMITED_INFORMATION, type WinApi } from './winapi.js';
+
+export interface NativeSnapshot {
+  snapshot: Snapshot;
+  /** th32ParentProcessID as Windows reports it (taskkill /T follows these). */
+  rawPpid: Map<number, number>;
+}
+
+interface Read {
+  pid: number;
+  rawPpid: number;
+  name: string;
+  creation: bigint | null;
+  exe: string | null;
+  cmdline: string | null;
+  opened: boolean;
+}
+
+/**
+ * Toolhelp32 for the list, then one OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION) per pid for
+ * the exe path, command line and creation time. Processes we may not open (System, protected
+ * and other users' service processes without elevation) go to `unreadable`.
+ */
+export function readNativeSnapshot(api: WinApi, now: () => number = Date.now): NativeSnapshot | null {
+  const listedAt = msToFiletime(now());
+  const rows = api.listProcesses();
+  if (!rows) return null;
+  const reads: Read[] = [];
+  for (const row of rows) {
+    const r: Read = { pid: row.pid, rawPpid: row.ppid, name: row.exeFile, creation: null, exe: null, cmdline: null, opened: false };
+    const open = row.pid === 0 ? { ok: false as const, error: ERROR_INVALID_PARAMETER } : api.openProcess(row.pid, PROCESS_QUERY_LIMITED_INFORMATION);
+    if (open.ok) {
+      try {
+        r.opened = true;
+        r.creation = open.handle.creationTime();
+        r.exe = open.handle.imagePath();
+        r.cmdline = open.handle.commandLine();
+      } finally {
+        open.handle.close();
+      }
+      // The listed process exited and a new one got its pid between the list and the open:
+      // the row's name and ppid describe the old one, so leave the newcomer to the next scan.
+      if (r.creation !== null && r.creation > listedAt) continue;
+    } else if (open.error === ERROR_INVALID_PARAMETER && row.pid !== 0) {
+      continue; // exited since the listing
+    }
+    reads.push(r);
+  }
+  const ppids = resolveParents(reads.map((r) => ({ pid: r.pid, rawPpid: r.rawPpid, creation: r.creation })));
+  const processes: ProcessInfo[] = [];
+  const unreadable: ProcessInfo[] = [];
+  const rawPpid = new Map<number, number>();
+  for (const r of reads) {
+    rawPpid.set(r.pid, r.rawPpid);
+    const info: ProcessInfo = {
+      pid: r.pid,
+      ppid: ppids.get(r.pid) ?? 0,
+      name: r.name,
+      exe: r.exe,
+      cmdline: r.cmdline ? splitCommandLine(r.cmdline) : [],
+      startTime: r.creation !== null ? filetimeToMs(r.creation) : 0,
+      startKey: r.creation !== null ? r.creation.toString() : '',
+      user: null,
+    };
+    if (r.opened && r.creation !== null && r.exe !== null) processes.push(info);
+    else unreadable.push(info);
+  }
+  return { snapshot: { processes, unreadable, takenAt: filetimeToMs(listedAt) }, rawPpid };
+}

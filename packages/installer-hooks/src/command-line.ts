@@ -1,0 +1,41 @@
+import { HOOK_FIXED_ARGS, MSI_TARGET_MAX_CHARS, msiLogPath, nsisLogPath } from './contract.js';
+import type { ResolvedDescription } from './description.js';
+import { quoteDirWithTrailingSeparator, quoteWindowsArg } from './quoting.js';
+
+/**
+ * The MSI CustomAction.Target (the upgrader's command line, without the exe). Formatted
+ * text: [INSTALLDIR] and [TempFolder] are expanded by Windows Installer — for the deferred
+ * action when the action is written to the install script, so it needs no CustomActionData.
+ */
+export function msiStopArguments(d: ResolvedDescription): string {
+  const target = [
+    'stop',
+    '--install-dir',
+    quoteDirWithTrailingSeparator('[INSTALLDIR]'),
+    '--log-file',
+    `"${msiLogPath(d.logFileName)}"`,
+    ...HOOK_FIXED_ARGS,
+    ...d.upgraderArgs.map(quoteWindowsArg),
+  ].join(' ');
+  if (target.length > MSI_TARGET_MAX_CHARS) {
+    throw new Error(`the MSI custom action command line is ${target.length} characters; CustomAction.Target holds ${MSI_TARGET_MAX_CHARS}: shorten upgraderArgs or logFileName`);
+  }
+  return target;
+}
+
+/**
+ * NSIS: the same command for $INSTDIR. --quiet leaves only warnings (what still runs, what
+ * still holds a file) on the output the macro shows in its message box.
+ */
+export function nsisStopArguments(d: ResolvedDescription): string {
+  return [
+    'stop',
+    '--install-dir',
+    quoteDirWithTrailingSeparator('$INSTDIR\\'),
+    '--log-file',
+    `"${nsisLogPath(d.logFileName)}"`,
+    ...HOOK_FIXED_ARGS,
+    '--quiet',
+    ...d.upgraderArgs.map(quoteWindowsArg),
+  ].join(' ');
+}

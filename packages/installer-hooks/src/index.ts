@@ -1,0 +1,32 @@
+export {
+  HOOK_EXIT,
+  HOOK_FIXED_ARGS,
+  MSI_CA_BITS,
+  MSI_BINARY_KEY,
+  MSI_RUN_CONDITION,
+  MSI_SEQUENCE,
+  MSI_BEST_EFFORT_STOP,
+  MSI_AUTHORITATIVE_STOP,
+  MSI_TARGET_MAX_CHARS,
+  DEFAULT_MSI_LOG_FILE_NAME,
+  DEFAULT_NSIS_LOG_FILE_NAME,
+  msiLogPath,
+  nsisLogPath,
+} from './contract.js';
+export type { HookExitCode, MsiCustomActionSpec } from './contract.js';
+export { resolveDescription, checkVersion, DescriptionError } from './description.js';
+export type { InstallerDescription, ResolvedDescription } from './description.js';
+export { msiStopArguments, nsisStopArguments } from './command-line.js';
+export { quoteWindowsArg, quoteDirWithTrailingSeparator } from './quoting.js';
+export { MsiIdAllocator, isValidMsiIdentifier, MSI_IDENTIFIER_MAX } from './msi-ids.js';
+export { readPayload, countFiles } from './payload.js';
+export type { PayloadDir, PayloadFile } from './payload.js';
+export { renderWixSource, renderWixToolsetSnippet, DOWNGRADE_ERROR_MESSAGE } from './wix.js';
+export type { RenderedWix } from './wix.js';
+export { binaryTableIdt, customActionQueries } from './msi-tables.js';
+export { renderNsisInclude, nsisString } from './nsis.js';
+export { buildMsi } from './build-msi.js';
+export type { BuildMsiOptions, BuildMsiResult } from './build-msi.js';
+export { buildNsis, EXAMPLE_NSI } from './build-nsis.js';
+export type { BuildNsisOptions, BuildNsisResult } from './build-nsis.js';
+export { runTool, ToolError } from './run-tool.js';

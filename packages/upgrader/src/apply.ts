@@ -1,0 +1,229 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import semver from 'semver';
+import { LlmUpgradeError, platformKey, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { identityOfFile, resolveUnderRoot, runCommand, versionInText, type FileIdentity } from './apply/checks.js';
+import { planMoves } from './apply/swap.js';
+import { inScopeNow, runTransaction } from './apply/transaction.js';
+import { download, fetchFeed, newestFor } from './feed.js';
+import { lexists, removeTree, walk } from './fsutil.js';
+import { acquireLock } from './lock.js';
+import { parseManifest, type Manifest } from './manifest.js';
+import { statePaths } from './paths.js';
+import { recoverUnderLock, type RecoverResult } from './recover.js';
+import { loadPublicKey, parsePublicKey } from './signature.js';
+import { openSource } from './source/open.js';
+import { stagePackage } from './source/stage.js';
+import { verifyPackage } from './source/verify.js';
+import { STATE_DIR } from './installed.js';
+import type { UpgradeEventSink } from './events.js';
+
+export interface ApplyOptions {
+  /** A .tar.gz/.tgz/.zip file or a directory; or give feedUrl. */
+  source?: string;
+  /** Release feed URL (feed.json); the newest release for this platform is installed. */
+  feedUrl?: string;
+  /** Install roots; the first one is where the package is installed, all are stopped. */
+  roots: string[];
+  profile?: Profile;
+  allowDowngrade?: boolean;
+  dryRun?: boolean;
+  /** Ed25519 public key (file path, PEM or base64); the profile's publicKey otherwise. */
+  publicKey?: string;
+  /** Start again what was running before (default true). */
+  restart?: boolean;
+  graceMs?: number;
+  timeoutMs?: number;
+  healthTimeoutMs?: number;
+  /** Platform key to accept (default: this machine's). */
+  platform?: string;
+  onEvent?: UpgradeEventSink;
+}
+
+export interface PlannedChanges {
+  add: string[];
+  replace: string[];
+  remove: string[];
+  processes: { pid: number; name: string; exe: string | null; role: string; orphan: boolean }[];
+}
+
+export interface ApplyResult {
+  ok: true;
+  from: string | null;
+  to: string;
+  /** The last phase reached: "commit" after a real upgrade, "resolve" for a no-op, "plan" for a dry run. */
+  phase: string;
+  changed: boolean;
+  stopped: StoppedProcess[];
+  /** stop → healthy (or → checked when nothing was running), in ms. */
+  downtimeMs: number;
+  /** stop → every new file in place, in ms. */
+  filesInPlaceMs: number;
+  rolledBack: false;
+  noop?: boolean;
+  dryRun?: boolean;
+  plan?: PlannedChanges;
+  restarted: string | null;
+  healthy: boolean | null;
+  files: number;
+  bytes: number;
+  signed: boolean;
+  journalSteps: number;
+  recovered: RecoverResult['action'];
+  source: string;
+  root: string;
+  warnings: string[];
+}
+
+async function installedManifest(root: string): Promise<Manifest | null> {
+  try {
+    return parseManifest(await readFile(statePaths(root).installed), statePaths(root).installed);
+  } catch {
+    return null;
+  }
+}
+
+/** The version now installed: installed.json, else whatever the new package's smoke command prints when run against the current files. */
+async function currentVersion(root: string, installed: Manifest | null, smoke: string[] | undefined): Promise<string | null> {
+  if (installed) return installed.version;
+  if (!smoke) return null;
+  const file = resolveUnderRoot(root, smoke[0]!);
+  if (!(await lexists(file))) return null;
+  const r = await runCommand(file, smoke.slice(1), 10_000);
+  return r.code === 0 ? versionInText(r.output) : null;
+}
+
+async function planChanges(root: string, manifest: Manifest, roots: string[], profile: Profile | undefined): Promise<PlannedChanges> {
+  const current = new Set((await walk(root, new Set([STATE_DIR])).catch(() => [])).filter((e) => e.kind !== 'dir').map((e) => e.path));
+  const next = [...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)];
+  const nextSet = new Set(next);
+  const running = await inScopeNow(roots, profile).catch(() => []);
+  return {
+    add: next.filter((p) => !current.has(p)),
+    replace: next.filter((p) => current.has(p)),
+    remove: [...current].filter((p) => !nextSet.has(p)),
+    processes: running.map((p) => ({ pid: p.pid, name: p.name, exe: p.exe, role: p.role, orphan: p.orphan })),
+  };
+}
+
+function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: Record<string, unknown>): LlmUpgradeError {
+  return new LlmUpgradeError({ code, message, hint, phase: 'resolve', changed: false, details });
+}
+
+/**
+ * `apply`: lock → recover → resolve → fetch → verify → stage → stop → swap → post-check →
+ * restart → health → commit. Slow work (download, verify, stage) happens before the stop.
+ */
+export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
+  if (!opts.roots.length) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs an install root', hint: 'Give --install-dir PATH.', phase: 'usage', changed: false });
+  if (!opts.source === !opts.feedUrl) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs exactly one of a package path or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
+  const roots = opts.roots.map((r) => resolve(r));
+  const root = roots[0]!;
+  const rootStat = await stat(root).catch(() => null);
+  if (rootStat && !rootStat.isDirectory()) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `${root} is a file; apply installs into a directory`, hint: 'Give the install directory as the first --install-dir.', phase: 'usage', changed: false });
+  const paths = statePaths(root);
+  const onEvent = opts.onEvent;
+  const graceMs = opts.graceMs ?? 5_000;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
+  const platform = opts.platform ?? platformKey();
+  const keyText = opts.publicKey ?? opts.profile?.publicKey;
+  const publicKey = keyText === undefined ? undefined : opts.publicKey !== undefined ? await loadPublicKey(keyText) : parsePublicKey(keyText, `profile ${opts.profile?.name}`);
+  const dryRun = opts.dryRun === true;
+
+  const lock = dryRun ? null : await acquireLock(root, 'apply');
+  let changed = false;
+  try {
+    let recovered: RecoverResult['action'] = 'nothing';
+    if (lock) {
+      onEvent?.({ type: 'phase', phase: 'recover' });
+      const r = await recoverUnderLock({ roots, profile: opts.profile, graceMs, timeoutMs, healthTimeoutMs, onEvent });
+      recovered = r.action;
+      changed = r.changed;
+    }
+    const installed = await installedManifest(root);
+
+    // ---- fetch
+    onEvent?.({ type: 'phase', phase: 'fetch' });
+    let sourcePath: string;
+    let feedVersion: string | undefined;
+    if (opts.feedUrl) {
+      const feed = await fetchFeed(opts.feedUrl);
+      const top = newestFor(feed, platform);
+      if (!top) throw new LlmUpgradeError({ code: 'ERR_FETCH', message: `${opts.feedUrl} has no release for ${platform}`, hint: 'Check the feed or pass --platform.', phase: 'fetch', changed: false });
+      feedVersion = top.version;
+      const from = installed?.version ?? null;
+      if (from && semver.eq(from, top.version)) {
+        return noopResult(from, top.version, opts.feedUrl, root, recovered, changed);
+      }
+      if (from && semver.lt(top.version, from) && !opts.allowDowngrade) {
+        throw resolveError('ERR_DOWNGRADE', `the feed's newest ${platform} release ${top.version} is older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: top.version });
+      }
+      if (dryRun) {
+        sourcePath = '';
+      } else {
+        sourcePath = await download(top.asset, paths.downloads, onEvent);
+        changed = true;
+      }
+      if (dryRun) {
+        return { ok: true, from, to: top.version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, restarted: null, healthy: null, files: 0, bytes: top.asset.size, signed: false, journalSteps: 0, recovered, source: top.asset.url, root, warnings: ['dry run with --feed: the package was not downloaded, so the file plan is not known'] };
+      }
+    } else sourcePath = resolve(opts.source!);
+
+    // ---- verify (pass 1: nothing written)
+    onEvent?.({ type: 'phase', phase: 'verify' });
+    const source = await openSource(sourcePath);
+    const verified = await verifyPackage(source, { publicKey, platform, onProgress: (p) => onEvent?.({ type: 'verify', ...p }) });
+    const manifest = verified.manifest;
+    if (feedVersion && !semver.eq(feedVersion, manifest.version)) {
+      throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${sourcePath}: the feed says ${feedVersion}, the package's manifest says ${manifest.version}`, hint: 'The feed and the package disagree; tell the publisher.', phase: 'verify', changed: false });
+    }
+
+    // ---- resolve versions
+    const from = await currentVersion(root, installed, manifest.smoke);
+    if (from && semver.eq(from, manifest.version)) return noopResult(from, manifest.version, sourcePath, root, recovered, changed);
+    if (from && semver.lt(manifest.version, from) && !opts.allowDowngrade) {
+      throw resolveError('ERR_DOWNGRADE', `${sourcePath} holds ${manifest.name} ${manifest.version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: manifest.version });
+    }
+    const files = manifest.files.length + (manifest.links?.length ?? 0);
+    const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
+    if (dryRun) {
+      const plan = await planChanges(root, manifest, roots, opts.profile);
+      return { ok: true, from, to: manifest.version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, plan, restarted: null, healthy: null, files, bytes, signed: verified.signed, journalSteps: 0, recovered, source: sourcePath, root, warnings: [] };
+    }
+
+    // ---- stage (pass 2, same file system as the root)
+    onEvent?.({ type: 'phase', phase: 'stage' });
+    await stagePackage(source, manifest, paths.staging, (p) => onEvent?.({ type: 'stage', ...p }));
+    const identities = new Map<string, FileIdentity>();
+    for (const f of manifest.files) identities.set(f.path, await identityOfFile(join(paths.staging, ...f.path.split('/'))));
+    if (opts.feedUrl) await removeTree(paths.downloads);
+
+    // ---- stop → swap → check → restart → health → commit
+    const tx = await runTransaction({
+      kind: 'apply', roots, profile: opts.profile, stageDir: paths.staging, from, to: manifest.version,
+      fromManifest: installed, toManifest: manifest, stagedIdentities: identities, restart: opts.restart !== false,
+      graceMs, timeoutMs, healthTimeoutMs, onEvent,
+    }).catch(async (e: unknown) => {
+      await removeTree(paths.staging).catch(() => undefined);
+      throw e;
+    });
+    return {
+      ok: true, from, to: manifest.version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs,
+      rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, files, bytes, signed: verified.signed, journalSteps: tx.journalSteps, recovered,
+      source: opts.feedUrl ?? sourcePath, root, warnings: tx.warnings,
+    };
+  } catch (e) {
+    // Keep a partial download for the next run to resume; drop an empty downloads directory.
+    if ((await walk(paths.downloads).catch(() => [])).length === 0) await removeTree(paths.downloads).catch(() => undefined);
+    throw toLlmUpgradeError(e, 'verify', changed);
+  } finally {
+    await lock?.release();
+  }
+}
+
+function noopResult(from: string, to: string, source: string, root: string, recovered: RecoverResult['action'], changed: boolean): ApplyResult {
+  return { ok: true, from, to, phase: 'resolve', changed, noop: true, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, restarted: null, healthy: null, files: 0, bytes: 0, signed: false, journalSteps: 0, recovered, source, root, warnings: [`${to} is already installed; nothing to do`] };
+}
+
+export { planMoves };

@@ -1,0 +1,133 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readlink } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { LlmUpgradeError } from '@llm-upgrade/core';
+import semver from 'semver';
+import type { Manifest } from '../manifest.js';
+import type { UpgradeEventSink } from '../events.js';
+
+/** Identity of a staged file: after the swap the same inode must sit at the path (renames keep inodes). */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+}
+
+export async function identityOfFile(path: string): Promise<FileIdentity> {
+  const st = await lstat(path);
+  return { dev: st.dev, ino: st.ino, size: st.size };
+}
+
+function postCheckError(message: string, details: Record<string, unknown> = {}): LlmUpgradeError {
+  return new LlmUpgradeError({ code: 'ERR_POST_CHECK', message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * Checks the installed tree against the manifest. With `staged` identities (apply), each path
+ * must name the very inode that was hashed while staging (a stat per file, so downtime stays
+ * flat however big the package is); without them (rollback), every file is re-hashed.
+ */
+export async function checkInstalledFiles(root: string, manifest: Manifest, staged?: Map<string, FileIdentity>): Promise<void> {
+  for (const f of manifest.files) {
+    const path = join(root, ...f.path.split('/'));
+    let st;
+    try {
+      st = await lstat(path);
+    } catch {
+      throw postCheckError(`${path} is missing after the swap`, { path });
+    }
+    if (!st.isFile() || st.size !== f.size) throw postCheckError(`${path} has size ${st.size}, the manifest says ${f.size}`, { path });
+    const id = staged?.get(f.path);
+    if (id) {
+      if (id.dev !== st.dev || id.ino !== st.ino) throw postCheckError(`${path} is not the file that was verified while staging`, { path });
+    } else if ((await sha256Of(path)) !== f.sha256) throw postCheckError(`${path} does not match its SHA-256 in the manifest`, { path });
+  }
+  for (const l of manifest.links ?? []) {
+    const path = join(root, ...l.path.split('/'));
+    const target = await readlink(path).catch(() => null);
+    if (target !== l.link) throw postCheckError(`${path} should link to ${l.link}, found ${target ?? 'nothing'}`, { path });
+  }
+}
+
+/** The argv[0] of a root-relative command, as an absolute path. */
+export function resolveUnderRoot(root: string, argv0: string): string {
+  return isAbsolute(argv0) ? argv0 : join(root, ...argv0.split('/'));
+}
+
+export function runCommand(file: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string; error?: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 1 << 20, windowsHide: true }, (err, stdout, stderr) => {
+      const output = `${stdout}${stderr}`;
+      if (err) resolve({ code: typeof err.code === 'number' ? err.code : null, output, error: err.message });
+      else resolve({ code: 0, output });
+    });
+  });
+}
+
+/** The first semantic version in a command's output ("ollama version is 0.12.3" → 0.12.3). */
+export function versionInText(text: string): string | null {
+  for (const m of text.matchAll(/v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)/g)) {
+    if (semver.valid(m[1]!)) return m[1]!;
+  }
+  return null;
+}
+
+/** Runs the smoke command; it must succeed and print `version`. */
+export async function smokeCheck(root: string, smoke: string[], version: string, timeoutMs: number): Promise<string> {
+  const [cmd, ...args] = smoke;
+  const file = resolveUnderRoot(root, cmd!);
+  const r = await runCommand(file, args, timeoutMs);
+  const seen = versionInText(r.output);
+  if (r.code !== 0 || seen === null || !semver.eq(seen, version)) {
+    throw postCheckError(`smoke command "${smoke.join(' ')}" ${r.code !== 0 ? `failed (${r.error ?? `exit ${r.code}`})` : `printed version ${seen ?? '(none)'}`}, expected ${version}`, { command: smoke, output: r.output.slice(0, 2000) });
+  }
+  return seen;
+}
+
+/** GETs url once: status and the version it reports (JSON "version", else the first semver in the body). */
+async function probe(url: string, timeoutMs: number): Promise<{ status: number; version: string | null }> {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  try {
+    const res = await fetch(url, { signal: ctl.signal });
+    const body = await res.text();
+    let version: string | null = null;
+    try {
+      const doc = JSON.parse(body) as { version?: unknown };
+      if (typeof doc.version === 'string') version = doc.version.replace(/^v/, '');
+    } catch {
+      version = versionInText(body);
+    }
+    return { status: res.status, version };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls the health URL until it answers 2xx with `version`, or throws ERR_HEALTH at the deadline. */
+export async function waitHealthy(url: string, version: string, timeoutMs: number, onEvent?: UpgradeEventSink): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await probe(url, Math.min(2000, Math.max(200, deadline - Date.now())));
+      onEvent?.({ type: 'health', url, attempt, status: r.status, ...(r.version ? { version: r.version } : {}) });
+      if (r.status >= 200 && r.status < 300 && r.version && semver.valid(r.version) && semver.eq(r.version, version)) return;
+      last = `HTTP ${r.status}, version ${r.version ?? '(none)'}`;
+    } catch (e) {
+      last = (e as Error).message;
+      onEvent?.({ type: 'health', url, attempt, error: last });
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})`, hint: 'The previous version was restored; check the server log of the new version.', phase: 'health', changed: true, details: { url, last } });
+}

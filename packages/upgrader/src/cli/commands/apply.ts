@@ -1,0 +1,59 @@
+import { EXIT, LlmUpgradeError } from '@llm-upgrade/core';
+import { apply } from '../../apply.js';
+import { inScopeAncestor, relaunchDetached, RELAUNCH_ENV, waitForRelaunchParent } from '../../self-relaunch.js';
+import { resolveCliScope } from '../scope.js';
+import { describeProcess } from '../render.js';
+import type { CommandHandler } from './types.js';
+import { upgradeEventSink } from './upgrade-events.js';
+
+export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
+  const { common, values, positionals } = parsed;
+  const feedUrl = typeof values.feed === 'string' ? values.feed : undefined;
+  const source = positionals[0];
+  if (!feedUrl === !source || positionals.length > 1) {
+    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
+  }
+  const scope = await resolveCliScope(common);
+
+  // The app updating itself: never stop our own ancestor; relaunch detached and let it exit.
+  if (!common.dryRun) {
+    if (process.env[RELAUNCH_ENV]) {
+      const gone = await waitForRelaunchParent(process.env, common.timeoutMs);
+      if (!gone) reporter.line(`the process that started this upgrade is still running after ${common.timeoutMs} ms; it will be stopped with the install`, 'warn');
+    } else {
+      const ancestor = await inScopeAncestor(scope.roots);
+      if (ancestor) {
+        const pid = relaunchDetached(process.argv.slice(2), ancestor);
+        reporter.line(`started by ${describeProcess(ancestor)}, which is part of the install: continuing detached as pid ${pid} once it exits`);
+        return { exitCode: EXIT.ok, result: { ok: true, relaunched: true, pid, waitingFor: ancestor.pid } };
+      }
+    }
+  }
+
+  const result = await apply({
+    ...(source ? { source } : {}),
+    ...(feedUrl ? { feedUrl } : {}),
+    roots: scope.roots,
+    profile: scope.profile,
+    allowDowngrade: values['allow-downgrade'] === true,
+    dryRun: common.dryRun,
+    ...(typeof values['public-key'] === 'string' ? { publicKey: values['public-key'] } : {}),
+    ...(typeof values.platform === 'string' ? { platform: values.platform } : {}),
+    restart: values['no-restart'] !== true,
+    graceMs: common.graceMs,
+    timeoutMs: common.timeoutMs,
+    onEvent: upgradeEventSink(reporter),
+  });
+  for (const w of result.warnings) reporter.line(w, 'warn');
+  if (result.dryRun) {
+    reporter.line(`dry run: ${result.from ?? 'unknown version'} → ${result.to} in ${result.root}`);
+    if (result.plan) {
+      reporter.line(`  add ${result.plan.add.length}, replace ${result.plan.replace.length}, remove ${result.plan.remove.length} file(s)`);
+      for (const p of result.plan.remove) reporter.line(`  remove ${p}`);
+      for (const p of result.plan.processes) reporter.line(`  would stop ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
+    }
+  } else if (!result.noop) {
+    reporter.line(`upgraded ${result.root}: ${result.from ?? 'unknown version'} → ${result.to} (${result.files} files, ${result.stopped.length} process(es) stopped, downtime ${result.downtimeMs} ms${result.healthy ? ', healthy' : ''})`);
+  }
+  return { exitCode: EXIT.ok, result };
+};

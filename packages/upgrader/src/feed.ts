@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import semver from 'semver';
+import { LlmUpgradeError, platformKey } from '@llm-upgrade/core';
+import { readInstalledState } from './installed.js';
+import type { UpgradeEventSink } from './events.js';
+
+export interface FeedAsset {
+  /** Absolute (resolved against the feed's URL). */
+  url: string;
+  size: number;
+  sha256: string;
+}
+
+export interface FeedRelease {
+  version: string;
+  platforms: Record<string, FeedAsset>;
+}
+
+export interface Feed {
+  name: string;
+  releases: FeedRelease[];
+}
+
+function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: Record<string, unknown>): LlmUpgradeError {
+  return new LlmUpgradeError({ code: 'ERR_FETCH', message, hint, phase: 'fetch', changed: false, ...(details ? { details } : {}) });
+}
+
+interface Got {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: http.IncomingMessage;
+}
+
+/** One GET (redirects followed), the body left unread. */
+function get(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000, redirects = 5): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      reject(fetchError(`"${url}" is not a URL`));
+      return;
+    }
+    const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
+    if (!lib) {
+      reject(fetchError(`${url}: only http and https are supported`));
+      return;
+    }
+    const req = lib.get(u, { headers: { 'user-agent': 'llm-upgrade', ...headers } }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
+        res.resume();
+        get(new URL(res.headers.location, u).toString(), headers, timeoutMs, redirects - 1).then(resolve, reject);
+        return;
+      }
+      resolve({ status, headers: res.headers, body: res });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no response from ${url} within ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(fetchError(`${url}: ${e.message}`)));
+  });
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads and validates a release feed; asset URLs are resolved against the feed's own URL. */
+export async function fetchFeed(feedUrl: string): Promise<Feed> {
+  const res = await get(feedUrl);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    n += (c as Buffer).length;
+    if (n > 16 * 1024 * 1024) throw fetchError(`${feedUrl}: feed larger than 16 MiB`);
+    chunks.push(c as Buffer);
+  }
+  if (res.status !== 200) throw fetchError(`${feedUrl}: HTTP ${res.status}`, 'Check the feed URL.', { status: res.status });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${feedUrl}: feed is not JSON (${(e as Error).message})`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
+  }
+  const bad = (what: string) => new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${feedUrl}: ${what}`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
+  if (!isObj(doc) || typeof doc.name !== 'string' || !Array.isArray(doc.releases)) throw bad('needs "name" and "releases"');
+  const releases = doc.releases.map((r, i): FeedRelease => {
+    if (!isObj(r) || typeof r.version !== 'string' || !isObj(r.platforms)) throw bad(`releases[${i}] needs "version" and "platforms"`);
+    if (!semver.valid(r.version)) throw new LlmUpgradeError({ code: 'ERR_NOT_SEMVER', message: `${feedUrl}: release version "${r.version}" is not semver`, hint: 'Feed versions must be semver.', phase: 'fetch', changed: false });
+    const platforms: Record<string, FeedAsset> = {};
+    for (const [key, a] of Object.entries(r.platforms)) {
+      if (!isObj(a) || typeof a.url !== 'string' || typeof a.size !== 'number' || typeof a.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(a.sha256)) throw bad(`releases[${i}].platforms.${key} needs url, size and sha256`);
+      platforms[key] = { url: new URL(a.url, feedUrl).toString(), size: a.size, sha256: a.sha256 };
+    }
+    return { version: r.version, platforms };
+  });
+  return { name: doc.name, releases };
+}
+
+/** The newest release that has an asset for `platform`. */
+export function newestFor(feed: Feed, platform: string): { version: string; asset: FeedAsset } | null {
+  const withAsset = feed.releases.filter((r) => r.platforms[platform]);
+  withAsset.sort((a, b) => semver.rcompare(a.version, b.version));
+  const top = withAsset[0];
+  return top ? { version: top.version, asset: top.platforms[platform]! } : null;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * Downloads into `dir` (inside the root's state directory), resuming with Range after a dropped
+ * connection and across runs (the `.part` file is kept when the network fails). The size and
+ * SHA-256 are checked before the file is handed on; a mismatch deletes it.
+ */
+export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeEventSink, attempts = 6): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const ext = /\.zip$/i.test(new URL(asset.url).pathname) ? '.zip' : '.tar.gz';
+  const final = join(dir, `${asset.sha256}${ext}`);
+  const part = `${final}.part`;
+  if ((await stat(final).catch(() => null))?.size === asset.size && (await sha256File(final)) === asset.sha256) return final;
+  let lastError = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const have = (await stat(part).catch(() => null))?.size ?? 0;
+    if (have > asset.size) await unlink(part);
+    const from = have > asset.size ? 0 : have;
+    if (from === asset.size) break;
+    let res: Got;
+    try {
+      res = await get(asset.url, from > 0 ? { range: `bytes=${from}-` } : {});
+    } catch (e) {
+      lastError = (e as Error).message;
+      onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+      continue;
+    }
+    if (res.status === 404 || res.status === 410 || res.status === 403 || res.status === 401) {
+      res.body.resume();
+      throw fetchError(`${asset.url}: HTTP ${res.status}`, 'The feed names a file the server does not have; tell the publisher.', { status: res.status, url: asset.url });
+    }
+    if (res.status !== 200 && res.status !== 206) {
+      res.body.resume();
+      lastError = `HTTP ${res.status}`;
+      onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
+      continue;
+    }
+    const resume = res.status === 206 && from > 0;
+    const fh = await open(part, resume ? 'a' : 'w');
+    let received = resume ? from : 0;
+    try {
+      for await (const c of res.body) {
+        received += (c as Buffer).length;
+        if (received > asset.size) throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url} is larger than the ${asset.size} bytes the feed declares`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
+        await fh.write(c as Buffer);
+        onEvent?.({ type: 'download', url: asset.url, receivedBytes: received, totalBytes: asset.size, ...(resume ? { resumedFrom: from } : {}) });
+      }
+      await fh.sync();
+    } catch (e) {
+      await fh.close();
+      if (e instanceof LlmUpgradeError) {
+        await unlink(part).catch(() => undefined);
+        throw e;
+      }
+      lastError = (e as Error).message;
+      onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
+      continue;
+    }
+    await fh.close();
+    if (received < asset.size) {
+      lastError = `connection closed after ${received} of ${asset.size} bytes`;
+      onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
+      continue;
+    }
+    break;
+  }
+  const size = (await stat(part).catch(() => null))?.size ?? 0;
+  if (size !== asset.size) throw fetchError(`${asset.url}: download incomplete after ${attempts} attempts (${size} of ${asset.size} bytes; last error: ${lastError})`, 'Run the command again; the download resumes where it stopped.');
+  const sum = await sha256File(part);
+  if (sum !== asset.sha256) {
+    await unlink(part).catch(() => undefined);
+    throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url}: SHA-256 ${sum} differs from the feed's ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });
+  }
+  await rename(part, final);
+  return final;
+}
+
+export interface CheckOptions {
+  feedUrl: string;
+  roots: string[];
+  platform?: string;
+}
+
+export interface CheckResult {
+  ok: true;
+  feed: string;
+  platform: string;
+  installed: string | null;
+  latest: { version: string; url: string; size: number; sha256: string } | null;
+  updateAvailable: boolean;
+}
+
+/** `check --feed URL`: the newest release for this platform against what is installed. */
+export async function checkFeed(opts: CheckOptions): Promise<CheckResult> {
+  const platform = opts.platform ?? platformKey();
+  const feed = await fetchFeed(opts.feedUrl);
+  const top = newestFor(feed, platform);
+  const installed = opts.roots.length ? await readInstalledState(opts.roots) : null;
+  return {
+    ok: true,
+    feed: feed.name,
+    platform,
+    installed: installed?.version ?? null,
+    latest: top ? { version: top.version, ...top.asset } : null,
+    updateAvailable: top !== null && (installed === null || semver.gt(top.version, installed.version)),
+  };
+}

@@ -1,0 +1,111 @@
+import { classify, getBackend, LlmUpgradeError, toLlmUpgradeError, type Profile } from '@llm-upgrade/core';
+import { finishCommit } from './apply/commit.js';
+import { restartServer } from './apply/restart.js';
+import { inScopeNow, rollBackTransaction } from './apply/transaction.js';
+import { lexists, removeTree, walk } from './fsutil.js';
+import { deleteJournal, JournalWriter, readJournal } from './journal.js';
+import { acquireLock } from './lock.js';
+import { statePaths } from './paths.js';
+import type { UpgradeEventSink } from './events.js';
+
+export interface RecoverOptions {
+  roots: string[];
+  profile?: Profile | undefined;
+  graceMs?: number;
+  timeoutMs?: number;
+  healthTimeoutMs?: number;
+  onEvent?: UpgradeEventSink | undefined;
+}
+
+export interface RecoverResult {
+  ok: true;
+  /** nothing: no interrupted transaction; rolled-back / committed: what recovery finished. */
+  action: 'nothing' | 'rolled-back' | 'committed';
+  from: string | null;
+  to: string | null;
+  movesUndone: number;
+  /** In-scope processes left frozen (SIGSTOP) by a dead upgrader, continued again. */
+  thawed: number[];
+  restarted: string | null;
+  changed: boolean;
+}
+
+/**
+ * Continues (SIGCONT) in-scope processes a dead upgrader left frozen. We continue rather than
+ * kill: if the transaction is rolled back they are the old version's processes and may keep
+ * running; if they must go, the stop that follows ends them the ordinary, graceful way.
+ */
+async function thawFrozen(roots: string[], profile: Profile | undefined, onEvent?: UpgradeEventSink): Promise<number[]> {
+  const backend = await getBackend();
+  const snap = await backend.snapshot();
+  const frozen = classify(snap, roots, profile, (p) => backend.pathKey(p)).filter((p) => p.inScope && (p.state === 'T' || p.state === 't'));
+  const thawed: number[] = [];
+  for (const p of frozen) {
+    if ((await backend.identityOf(p.pid)) !== p.startKey) continue;
+    try {
+      process.kill(p.pid, 'SIGCONT');
+      thawed.push(p.pid);
+      onEvent?.({ type: 'thawed', pid: p.pid, name: p.name });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return thawed;
+}
+
+/** recover without taking the lock (the caller holds it): apply and rollback run this first. */
+export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverResult> {
+  const root = opts.roots[0]!;
+  const paths = statePaths(root);
+  const graceMs = opts.graceMs ?? 5_000;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
+  const thawed = process.platform === 'win32' ? [] : await thawFrozen(opts.roots, opts.profile, opts.onEvent);
+  const journal = await readJournal(paths.journal).catch((e) => {
+    throw new LlmUpgradeError({ code: 'ERR_INTERNAL', message: `cannot read ${paths.journal}: ${(e as Error).message}`, hint: 'Inspect the journal by hand; the moves it lists are renames between the root, .llm-upgrade/staging and .llm-upgrade/swap-backup.', phase: 'recover', changed: false });
+  });
+  if (!journal) {
+    // A crash while staging leaves only staging behind: nothing of the install was touched.
+    const leftovers = (await lexists(paths.staging)) || (await lexists(paths.backupNext));
+    await removeTree(paths.staging);
+    if (await lexists(paths.swapBackup)) {
+      if ((await walk(paths.swapBackup)).every((e) => e.kind === 'dir')) await removeTree(paths.swapBackup);
+    }
+    return { ok: true, action: 'nothing', from: null, to: null, movesUndone: 0, thawed, restarted: null, changed: leftovers || thawed.length > 0 };
+  }
+  const base = { from: journal.from, to: journal.to, thawed };
+  try {
+    if (journal.state === 'committed') {
+      await finishCommit(journal);
+      opts.onEvent?.({ type: 'recovered', action: 'committed', moves: 0 });
+      return { ok: true, action: 'committed', ...base, movesUndone: 0, restarted: null, changed: true };
+    }
+    if (journal.state === 'stopping') {
+      // Died while stopping: no file moved. Start the old server again if it was ended.
+      await deleteJournal(paths.journal);
+      let restarted: string | null = null;
+      if (journal.restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0) {
+        restarted = await restartServer(root, journal.restart, timeoutMs, opts.onEvent).catch(() => null);
+      }
+      if (journal.kind === 'apply') await removeTree(journal.stageDir);
+      opts.onEvent?.({ type: 'recovered', action: 'rolled-back', moves: 0 });
+      return { ok: true, action: 'rolled-back', ...base, movesUndone: 0, restarted, changed: true };
+    }
+    const writer = new JournalWriter(paths.journal, journal, opts.onEvent);
+    const rb = await rollBackTransaction(writer, { roots: opts.roots, profile: opts.profile, graceMs, timeoutMs, healthTimeoutMs, onEvent: opts.onEvent }, `interrupted during ${journal.state}`);
+    opts.onEvent?.({ type: 'recovered', action: 'rolled-back', moves: rb.moved });
+    return { ok: true, action: 'rolled-back', ...base, movesUndone: rb.moved, restarted: rb.restarted, changed: true };
+  } catch (e) {
+    throw toLlmUpgradeError(e, 'recover', true);
+  }
+}
+
+/** `llm-upgrade recover`: take the lock, finish any interrupted transaction. Idempotent. */
+export async function recover(opts: RecoverOptions): Promise<RecoverResult> {
+  const lock = await acquireLock(opts.roots[0]!, 'recover');
+  try {
+    return await recoverUnderLock(opts);
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { LlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { readBackupMeta } from './apply/commit.js';
+import { runTransaction } from './apply/transaction.js';
+import { lexists } from './fsutil.js';
+import { acquireLock } from './lock.js';
+import { parseManifest, type Manifest } from './manifest.js';
+import { statePaths } from './paths.js';
+import { recoverUnderLock } from './recover.js';
+import type { UpgradeEventSink } from './events.js';
+
+export interface RollbackOptions {
+  roots: string[];
+  profile?: Profile;
+  restart?: boolean;
+  graceMs?: number;
+  timeoutMs?: number;
+  healthTimeoutMs?: number;
+  onEvent?: UpgradeEventSink;
+}
+
+export interface RollbackResult {
+  ok: true;
+  from: string | null;
+  to: string | null;
+  phase: 'commit';
+  changed: true;
+  stopped: StoppedProcess[];
+  downtimeMs: number;
+  filesInPlaceMs: number;
+  rolledBack: false;
+  restarted: string | null;
+  healthy: boolean | null;
+  journalSteps: number;
+}
+
+/**
+ * Swaps back to the kept backup with the same journaled transaction as apply (the backup is the
+ * staging directory); what it replaces becomes the new kept backup, so a second rollback rolls forward.
+ */
+export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
+  const roots = opts.roots.map((r) => resolve(r));
+  const root = roots[0]!;
+  const paths = statePaths(root);
+  const lock = await acquireLock(root, 'rollback');
+  try {
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    await recoverUnderLock({ roots, profile: opts.profile, graceMs: opts.graceMs, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs, onEvent: opts.onEvent });
+    const meta = await readBackupMeta(root);
+    if (!meta || !(await lexists(paths.backupFiles))) {
+      throw new LlmUpgradeError({ code: 'ERR_NO_BACKUP', message: `no backup to roll back to in ${paths.backup}`, hint: 'Rollback restores the version the last `apply` replaced; there was none here.', phase: 'rollback', changed: false });
+    }
+    let installed: Manifest | null = null;
+    try {
+      installed = parseManifest(await readFile(paths.installed), paths.installed);
+    } catch {
+      installed = null;
+    }
+    const tx = await runTransaction({
+      kind: 'rollback', roots, profile: opts.profile, stageDir: paths.backupFiles, from: installed?.version ?? null, to: meta.version,
+      fromManifest: installed, toManifest: meta.manifest, restart: opts.restart !== false,
+      graceMs: opts.graceMs ?? 5_000, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs, onEvent: opts.onEvent,
+    });
+    return { ok: true, from: installed?.version ?? null, to: meta.version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs, rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, journalSteps: tx.journalSteps };
+  } finally {
+    await lock.release();
+  }
+}

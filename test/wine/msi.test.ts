@@ -1,0 +1,160 @@
+// Wine's msiexec installing, upgrading and removing an MSI built by @llm-upgrade/installer-hooks
+// (wixl + msibuild, the win32 SEA in the Binary table), while the fake runner runs from the
+// install dir with an orphaned engine. Without the stop, the upgrade fails on held files.
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildMsi, DEFAULT_MSI_LOG_FILE_NAME, type InstallerDescription } from '@llm-upgrade/installer-hooks';
+import { windowsSea } from './artifacts.js';
+import {
+  compileRunner,
+  findTempFiles,
+  installedLayout,
+  layoutForeignEngine,
+  makePayload,
+  parseHookLog,
+  startRunner,
+  startScenario,
+  type HookLogLine,
+} from './fixtures.js';
+import { WinePrefix, wineGate } from './harness.js';
+
+const gate = wineGate('msi.test.ts');
+
+const UPGRADE_CODE = '{6B0E7C2A-4D1F-4C55-9E21-3A7C1B0F5D11}';
+const INSTALL_DIR = 'C:\\Program Files\\Fake Ollama';
+
+/** msiexec's verbose log: UTF-16LE on Windows, possibly 8-bit under Wine; read either. */
+function readMsiLog(path: string): string {
+  const bytes = readFileSync(path);
+  const nulls = bytes.subarray(0, 400).filter((b) => b === 0).length;
+  return bytes.toString(nulls > 50 ? 'utf16le' : 'utf8');
+}
+
+/** A Linux path as Wine sees it through the Z: drive. */
+const zPath = (unixPath: string) => `Z:${unixPath.replace(/\//g, '\\')}`;
+
+describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec', () => {
+  let wine: WinePrefix | undefined;
+  let work: string | undefined;
+  let v1Msi: string;
+  let v2Msi: string;
+  let v2Model: Buffer;
+  const app = installedLayout(INSTALL_DIR);
+
+  const w = (): WinePrefix => {
+    if (!wine) throw new Error('Wine prefix was not created');
+    return wine;
+  };
+
+  function hookLog(): HookLogLine[] {
+    const files = findTempFiles(w(), DEFAULT_MSI_LOG_FILE_NAME);
+    if (files.length === 0) throw new Error(`no ${DEFAULT_MSI_LOG_FILE_NAME} under the prefix's temp dirs`);
+    return files.flatMap((f) => parseHookLog(readFileSync(f, 'utf8')));
+  }
+
+  function msiexec(args: string[], name: string) {
+    return w().exec('wine', ['msiexec', ...args], { name, timeoutMs: 300_000 });
+  }
+
+  async function runnerVersion(): Promise<string> {
+    const r = await w().run(app.frontend, ['--version'], { name: 'version' });
+    return r.stdout.trim();
+  }
+
+  beforeAll(async () => {
+    if (gate.reason) throw new Error(`wine tests cannot run: ${gate.reason}`);
+    work = mkdtempSync(join(tmpdir(), 'llm-upgrade-wine-msi-'));
+    const sea = (await windowsSea()).exe;
+    const description = (version: string, payloadDir: string): InstallerDescription => ({
+      productName: 'Fake Ollama',
+      manufacturer: 'llm-upgrade tests',
+      version,
+      upgradeCode: UPGRADE_CODE,
+      payloadDir,
+      installDirName: 'Fake Ollama',
+      upgraderExe: sea,
+      upgraderArgs: ['--grace', '2s', '--timeout', '60s'],
+    });
+    const p1 = makePayload(join(work, 'payload-1'), '1.0.0');
+    const p2 = makePayload(join(work, 'payload-2'), '2.0.0');
+    v2Model = p2.modelBytes;
+    const [m1, m2] = await Promise.all([
+      buildMsi(description('1.0.0', p1.dir), { outFile: join(work, 'fake-ollama-1.0.0.msi') }),
+      buildMsi(description('2.0.0', p2.dir), { outFile: join(work, 'fake-ollama-2.0.0.msi') }),
+    ]);
+    v1Msi = zPath(m1.outFile);
+    v2Msi = zPath(m2.outFile);
+    wine = await WinePrefix.create();
+    mkdirSync(w().toUnix('C:\\logs'), { recursive: true }); // msiexec /l does not create it
+    layoutForeignEngine(w(), compileRunner('1.0.0'));
+  });
+
+  afterAll(async () => {
+    await wine?.dispose();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('msiexec /i v1.msi /qn installs version 1 (the stop finds nothing to do)', async () => {
+    const r = await msiexec(['/i', v1Msi, '/qn', '/l*v', 'C:\\logs\\install-v1.log'], 'msiexec-install-v1');
+    w().saveLog('C:\\logs\\install-v1.log', 'msi-install-v1.log');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await runnerVersion()).toBe('ollama version is 1.0.0');
+    // Both custom actions ran the upgrader: a start line for each, nothing stopped.
+    const results = hookLog().filter((l) => l.type === 'result');
+    expect(results.length).toBeGreaterThanOrEqual(1);
+    for (const l of results) expect(l.result?.stopped ?? []).toEqual([]);
+  });
+
+  it('msiexec /i v2.msi /qn upgrades while the runner and an orphaned engine hold files: all stopped, files are v2', async () => {
+    const scenario = await startScenario(w(), app, 'C:\\Other\\lib\\llama-server.exe');
+    const linesBefore = hookLog().length;
+
+    const r = await msiexec(['/i', v2Msi, '/qn', '/l*v', 'C:\\logs\\upgrade-v2.log'], 'msiexec-upgrade-v2');
+    w().saveLog('C:\\logs\\upgrade-v2.log', 'msi-upgrade-v2.log');
+    const msiLog = readMsiLog(w().toUnix('C:\\logs\\upgrade-v2.log'));
+    expect(r.code, `msiexec exit; MSI log tail:\n${msiLog.slice(-4000)}`).toBe(0);
+
+    // The deferred, no-impersonation action ran (the verbose log names it) ...
+    expect(msiLog).toMatch(/LlmUpgradeStop\b/);
+    // ... and its own log says what it stopped, the orphan included.
+    const lines = hookLog().slice(linesBefore);
+    const stopped = lines.filter((l) => l.type === 'result').flatMap((l) => l.result?.stopped ?? []);
+    const stoppedPids = new Set(stopped.map((p) => p.pid));
+    for (const pid of [scenario.tree.frontend!, ...scenario.tree.engines, ...scenario.orphan.engines]) {
+      expect(stoppedPids.has(pid), `pid ${pid} in the upgrader's log`).toBe(true);
+    }
+    expect(stopped.find((p) => p.pid === scenario.orphan.engines[0])?.orphan).toBe(true);
+    expect(stoppedPids.has(scenario.foreign.engines[0]!)).toBe(false);
+
+    expect(w().processesUnder(INSTALL_DIR)).toEqual([]);
+    expect(w().processesUnder('C:\\Other')).toHaveLength(1);
+    expect(await runnerVersion()).toBe('ollama version is 2.0.0');
+    expect(readFileSync(w().toUnix(app.model)).equals(v2Model)).toBe(true);
+  });
+
+  it('msiexec /x removes the product after stopping the running version, leaving nothing behind', async () => {
+    const orphan = await startRunner(w(), app.frontend, ['serve', '--orphan'], 'orphan-v2');
+    const tree = await startRunner(w(), app.frontend, ['serve', '--ignore-close'], 'tree-v2');
+    expect(w().processesUnder(INSTALL_DIR)).toHaveLength(3);
+    const linesBefore = hookLog().length;
+
+    const r = await msiexec(['/x', v2Msi, '/qn', '/l*v', 'C:\\logs\\uninstall.log'], 'msiexec-uninstall');
+    w().saveLog('C:\\logs\\uninstall.log', 'msi-uninstall.log');
+    expect(r.code, readMsiLog(w().toUnix('C:\\logs\\uninstall.log')).slice(-4000)).toBe(0);
+
+    const stopped = hookLog()
+      .slice(linesBefore)
+      .filter((l) => l.type === 'result')
+      .flatMap((l) => l.result?.stopped ?? []);
+    const stoppedPids = new Set(stopped.map((p) => p.pid));
+    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines]) expect(stoppedPids.has(pid), `pid ${pid} in the log`).toBe(true);
+
+    expect(w().processesUnder(INSTALL_DIR)).toEqual([]);
+    expect(w().processesUnder('C:\\Other')).toHaveLength(1);
+    const root = w().toUnix(INSTALL_DIR);
+    const left = existsSync(root) ? readdirSync(root, { recursive: true }) : [];
+    expect(left).toEqual([]);
+  });
+});
