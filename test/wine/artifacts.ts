@@ -2,7 +2,8 @@
 // Windows Node 22 and koffi (through tools/lib/sea's pinned, sha256-checked fetch, sharing its
 // cache with the SEA build), the core bundled for Windows with a small driver, and the win32
 // single executable (tools/build-sea.mjs, which reuses an up-to-date build).
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -97,4 +98,41 @@ export function windowsSea(): Promise<{ exe: string; built: boolean; ms: number 
 
 export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    for (const entry of readdirSync(path).sort()) {
+      hash.update(`${entry}\0`);
+      hashTree(hash, join(path, entry));
+    }
+  } else {
+    hash.update(readFileSync(path));
+  }
+}
+
+/**
+ * An installer built from these inputs, reused while none of them changed: the upgrader exe,
+ * the payload, installer-hooks' sources and the installers/ scripts, and the description.
+ * makensis compresses the 85 MB upgrader in ~15 s per installer; a rerun skips that.
+ */
+export async function cachedInstaller(
+  kind: 'msi' | 'nsis',
+  inputs: { upgraderExe: string; payloadDir: string; description: unknown; variant?: string },
+  build: (outFile: string) => Promise<unknown>,
+): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify({ kind, description: inputs.description, variant: inputs.variant ?? '' }));
+  for (const path of [inputs.upgraderExe, inputs.payloadDir, join(repoRoot, 'packages/installer-hooks/src'), join(repoRoot, 'installers')]) {
+    if (existsSync(path)) hashTree(hash, path);
+  }
+  const ext = kind === 'msi' ? 'msi' : 'exe';
+  const out = join(cacheDir('installers'), `${kind}-${hash.digest('hex').slice(0, 20)}.${ext}`);
+  if (existsSync(out)) return out;
+  const partial = join(cacheDir('installers'), `partial-${process.pid}-${Date.now()}.${ext}`);
+  const started = Date.now();
+  await build(partial);
+  renameSync(partial, out);
+  process.stderr.write(`[wine] built ${kind} ${out} in ${Date.now() - started} ms\n`);
+  return out;
 }

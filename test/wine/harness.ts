@@ -255,9 +255,9 @@ export class WinePrefix {
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
-  /** Keeps a copy of a file from the prefix with the logs (kept when LLM_UPGRADE_WINE_KEEP_LOGS is set). */
-  saveLog(windowsPath: string, name: string): void {
-    const source = this.toUnix(windowsPath);
+  /** Keeps a copy of a file (Windows or Linux path) with the logs (kept when LLM_UPGRADE_WINE_KEEP_LOGS is set). */
+  saveLog(path: string, name: string): void {
+    const source = path.startsWith('/') ? path : this.toUnix(path);
     if (existsSync(source)) copyFileSync(source, join(this.logs, name));
   }
 

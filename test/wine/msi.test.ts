@@ -1,12 +1,13 @@
 // Wine's msiexec installing, upgrading and removing an MSI built by @llm-upgrade/installer-hooks
 // (wixl + msibuild, the win32 SEA in the Binary table), while the fake runner runs from the
 // install dir with an orphaned engine. Without the stop, the upgrade fails on held files.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMsi, DEFAULT_MSI_LOG_FILE_NAME, type InstallerDescription } from '@llm-upgrade/installer-hooks';
-import { windowsSea } from './artifacts.js';
+import { buildMsi, DEFAULT_MSI_LOG_FILE_NAME, MSI_AUTHORITATIVE_STOP, MSI_BEST_EFFORT_STOP, type InstallerDescription } from '@llm-upgrade/installer-hooks';
+import { cachedInstaller, windowsSea } from './artifacts.js';
 import {
   compileRunner,
   findTempFiles,
@@ -41,6 +42,8 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
   let v1Msi: string;
   let v2Msi: string;
   let v2Model: Buffer;
+  let v1NoStop: string;
+  let v2NoStop: string;
   const app = installedLayout(INSTALL_DIR);
 
   const w = (): WinePrefix => {
@@ -80,18 +83,39 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     const p1 = makePayload(join(work, 'payload-1'), '1.0.0');
     const p2 = makePayload(join(work, 'payload-2'), '2.0.0');
     v2Model = p2.modelBytes;
-    const [m1, m2] = await Promise.all([
-      buildMsi(description('1.0.0', p1.dir), { outFile: join(work, 'fake-ollama-1.0.0.msi') }),
-      buildMsi(description('2.0.0', p2.dir), { outFile: join(work, 'fake-ollama-2.0.0.msi') }),
-    ]);
-    v1Msi = zPath(m1.outFile);
-    v2Msi = zPath(m2.outFile);
+    const build = (version: string, payloadDir: string) => {
+      const d = description(version, payloadDir);
+      return cachedInstaller('msi', { upgraderExe: sea, payloadDir, description: d }, (outFile) => buildMsi(d, { outFile }));
+    };
+    const [built1, built2] = await Promise.all([build('1.0.0', p1.dir), build('2.0.0', p2.dir)]);
+    /** A copy of a built MSI without the given custom actions in InstallExecuteSequence. */
+    const variant = (msi: string, name: string, remove: string[]): string => {
+      const copy = join(work!, name);
+      copyFileSync(msi, copy);
+      for (const action of remove) {
+        const r = spawnSync('msibuild', [copy, '-q', `DELETE FROM InstallExecuteSequence WHERE Action = '${action}'`], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`msibuild DELETE failed: ${r.stderr}`);
+      }
+      const sequence = spawnSync('msiinfo', ['export', copy, 'InstallExecuteSequence'], { encoding: 'utf8' }).stdout;
+      for (const action of remove) if (sequence.includes(action)) throw new Error(`${name} still runs ${action}:\n${sequence}`);
+      return zPath(copy);
+    };
+    v1Msi = variant(built1, 'fake-ollama-1.0.0.msi', []);
+    // v2 keeps only the authoritative deferred stop, so whatever its log says was stopped, the
+    // deferred no-impersonation action stopped (the best-effort one is proven on v1).
+    v2Msi = variant(built2, 'fake-ollama-2.0.0.msi', [MSI_BEST_EFFORT_STOP.action]);
+    // The control: v1 and v2 with neither stop action, as installers ship today. (Both must
+    // lack it: v1's uninstall action alone would stop the runner during RemoveExistingProducts.)
+    const neither = [MSI_BEST_EFFORT_STOP.action, MSI_AUTHORITATIVE_STOP.action];
+    v1NoStop = variant(built1, 'fake-ollama-1.0.0-nostop.msi', neither);
+    v2NoStop = variant(built2, 'fake-ollama-2.0.0-nostop.msi', neither);
     wine = await WinePrefix.create();
     mkdirSync(w().toUnix('C:\\logs'), { recursive: true }); // msiexec /l does not create it
     layoutForeignEngine(w(), compileRunner('1.0.0'));
   });
 
   afterAll(async () => {
+    if (wine) findTempFiles(wine, DEFAULT_MSI_LOG_FILE_NAME).forEach((f, i) => wine!.saveLog(f, `hook-${i}.log`));
     await wine?.dispose();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -101,9 +125,12 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     w().saveLog('C:\\logs\\install-v1.log', 'msi-install-v1.log');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await runnerVersion()).toBe('ollama version is 1.0.0');
-    // Both custom actions ran the upgrader: a start line for each, nothing stopped.
+    // Both custom actions ran the upgrader on a first install and found nothing to stop.
+    const msiLog = readMsiLog(w().toUnix('C:\\logs\\install-v1.log'));
+    expect(msiLog).toMatch(new RegExp(`Action ended [^:]+:[^:]+:[^:]+: ${MSI_BEST_EFFORT_STOP.action}\\. Return value 1`));
+    expect(msiLog).toMatch(new RegExp(`Action ended [^:]+:[^:]+:[^:]+: ${MSI_AUTHORITATIVE_STOP.action}\\. Return value 1`));
     const results = hookLog().filter((l) => l.type === 'result');
-    expect(results.length).toBeGreaterThanOrEqual(1);
+    expect(results).toHaveLength(2);
     for (const l of results) expect(l.result?.stopped ?? []).toEqual([]);
   });
 
@@ -117,7 +144,8 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     expect(r.code, `msiexec exit; MSI log tail:\n${msiLog.slice(-4000)}`).toBe(0);
 
     // The deferred, no-impersonation action ran (the verbose log names it) ...
-    expect(msiLog).toMatch(/LlmUpgradeStop\b/);
+    expect(msiLog).toMatch(new RegExp(`Action ended [^:]+:[^:]+:[^:]+: ${MSI_AUTHORITATIVE_STOP.action}\\. Return value 1`));
+    expect(msiLog).not.toContain(MSI_BEST_EFFORT_STOP.action);
     // ... and its own log says what it stopped, the orphan included.
     const lines = hookLog().slice(linesBefore);
     const stopped = lines.filter((l) => l.type === 'result').flatMap((l) => l.result?.stopped ?? []);
@@ -156,5 +184,20 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     const root = w().toUnix(INSTALL_DIR);
     const left = existsSync(root) ? readdirSync(root, { recursive: true }) : [];
     expect(left).toEqual([]);
+  });
+
+  it('control: the same upgrade without the stop actions fails on the held files', async () => {
+    const install = await msiexec(['/i', v1NoStop, '/qn', '/l*v', 'C:\\logs\\control-v1.log'], 'msiexec-control-v1');
+    expect(install.code).toBe(0);
+    await startScenario(w(), app, 'C:\\Other\\lib\\llama-server.exe');
+    const r = await msiexec(['/i', v2NoStop, '/qn', '/l*v', 'C:\\logs\\control-v2.log'], 'msiexec-control-v2');
+    w().saveLog('C:\\logs\\control-v2.log', 'msi-control-v2.log');
+    const version = await runnerVersion();
+    process.stderr.write(`[wine] control upgrade without stop: msiexec exit ${r.code}, installed: ${version}, running under the install: ${w().processesUnder(INSTALL_DIR).length}\n`);
+    // Wine's msiexec gives up on the held files (Windows would schedule a reboot): the old
+    // version stays and so does every runner process. This is the bug the stop prevents.
+    expect(r.code).not.toBe(0);
+    expect(version).toBe('ollama version is 1.0.0');
+    expect(w().processesUnder(INSTALL_DIR)).toHaveLength(4);
   });
 });

@@ -31,11 +31,14 @@ function serviceNames(profile: Profile, os: PlatformBackend['os']): string[] {
   return (os === 'linux' ? s.systemd : os === 'win32' ? s.windows : s.launchd) ?? [];
 }
 
-/** Runs stop or sweep. Never throws for survivors or held files: the result says ok:false. */
-export async function terminate(opts: StopOptions, mode: TerminateMode): Promise<StopResult> {
+/**
+ * Runs stop or sweep. Never throws for survivors or held files: the result says ok:false.
+ * `backend` defaults to this OS's; tests pass a scripted one to check the algorithm's ordering.
+ */
+export async function terminate(opts: StopOptions, mode: TerminateMode, backend?: PlatformBackend): Promise<StopResult> {
   const started = Date.now();
   const emit = (e: CoreEvent) => opts.onEvent?.(e);
-  const backend = await getBackend();
+  backend ??= await getBackend();
   const roots = resolveRoots(opts.roots, mode);
   const profile = opts.profile ?? ollamaProfile;
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -85,17 +88,18 @@ export async function terminate(opts: StopOptions, mode: TerminateMode): Promise
 
   for (const p of targets) record(p, 'exited');
 
-  const waitGone = async (until: number): Promise<void> => {
+  /** Polls identities until every process in `only` (default: all we track) is gone, or `until`. */
+  const waitGone = async (until: number, only?: ReadonlySet<string>): Promise<void> => {
     let lastEvent = 0;
     for (;;) {
-      const pending = [...records.values()].filter((r) => !r.gone);
+      const pending = [...records.values()].filter((r) => !r.gone && !denied.has(r.proc.pid));
       for (const r of pending) {
         if ((await backend.identityOf(r.proc.pid)) !== r.proc.startKey) {
           r.gone = true;
           emit({ type: 'exited', pid: r.proc.pid, name: r.proc.name, how: r.how });
         }
       }
-      const left = pending.filter((r) => !r.gone).length;
+      const left = pending.filter((r) => !r.gone && (!only || only.has(keyOf(r.proc)))).length;
       if (left === 0 || Date.now() >= until) return;
       if (Date.now() - lastEvent >= WAIT_EVENT_MS) {
         emit({ type: 'wait', remaining: left, elapsedMs: Date.now() - started });
@@ -139,7 +143,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode): Promise
       }
     }
     const tiersLeft = tiers.slice(i).filter((t) => t.length > 0).length;
-    await waitGone(Date.now() + Math.max(0, (graceEnd - Date.now()) / tiersLeft));
+    await waitGone(Date.now() + Math.max(0, (graceEnd - Date.now()) / tiersLeft), new Set(tier.map(keyOf)));
   }
   await waitGone(graceEnd);
 

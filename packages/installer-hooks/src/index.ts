@@ -24,7 +24,7 @@ export type { PayloadDir, PayloadFile } from './payload.js';
 export { renderWixSource, renderWixToolsetSnippet, DOWNGRADE_ERROR_MESSAGE } from './wix.js';
 export type { RenderedWix } from './wix.js';
 export { binaryTableIdt, customActionQueries } from './msi-tables.js';
-export { renderNsisInclude, nsisString } from './nsis.js';
+export { renderNsisInclude, renderGenericNsisInclude, nsisString } from './nsis.js';
 export { buildMsi } from './build-msi.js';
 export type { BuildMsiOptions, BuildMsiResult } from './build-msi.js';
 export { buildNsis, EXAMPLE_NSI } from './build-nsis.js';

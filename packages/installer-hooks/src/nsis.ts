@@ -97,3 +97,21 @@ Var LlmUpgradeOutput
 !endif ; LLM_UPGRADE_NSH_INCLUDED
 `;
 }
+
+/**
+ * The include as checked in at installers/nsis/llm-upgrade.nsh: no product baked in; set
+ * LLM_UPGRADE_EXE and LLM_UPGRADE_PRODUCT with !define before including it.
+ */
+export function renderGenericNsisInclude(): string {
+  return renderNsisInclude({
+    productName: 'This application',
+    manufacturer: '',
+    version: '0.0.0',
+    upgradeCode: '{00000000-0000-0000-0000-000000000000}',
+    payloadDir: '',
+    installDirName: '',
+    upgraderExe: 'llm-upgrade-win32-x64.exe',
+    upgraderArgs: [],
+    logFileName: 'llm-upgrade-nsis.log',
+  });
+}

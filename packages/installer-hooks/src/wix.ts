@@ -86,6 +86,7 @@ export function renderWixToolsetSnippet(d: ResolvedDescription, upgraderSourcePa
     '  <InstallExecuteSequence>',
     custom(MSI_BEST_EFFORT_STOP),
     custom(MSI_AUTHORITATIVE_STOP),
+    `    <!-- omit with <MajorUpgrade Schedule="afterInstallInitialize">; it must stay after ${MSI_AUTHORITATIVE_STOP.action} -->`,
     `    <RemoveExistingProducts Sequence="${MSI_SEQUENCE.removeExistingProducts}"/>`,
     '  </InstallExecuteSequence>',
     '',

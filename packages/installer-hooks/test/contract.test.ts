@@ -15,7 +15,7 @@ import {
   quoteWindowsArg,
   resolveDescription,
   type InstallerDescription,
-} from '@llm-upgrade/installer-hooks';
+} from '../src/index.js';
 import { parseCommandLine } from '../../upgrader/src/cli/args.js';
 import { evaluateMsiCondition } from './helpers/msi-condition.js';
 import { splitWindowsArgs } from './helpers/windows-argv.js';
@@ -80,7 +80,7 @@ describe('MSI run condition', () => {
 });
 
 describe('argument quoting', () => {
-  const installDirs = ['C:\\Program Files\\Sample App\\', 'D:\\AI Models\\My "Ollama" [x64]\\', 'C:\\Ollama\\'];
+  const installDirs = ['C:\\Program Files\\Sample App\\', 'D:\\AI Models\\My Ollama [x64] (beta)\\', 'C:\\Ollama\\'];
   for (const dir of installDirs) {
     it(`MSI: [INSTALLDIR] = ${dir} reaches the upgrader as one --install-dir that resolves to the dir`, () => {
       const d = resolveDescription({ ...base, upgraderArgs: ['--timeout', '60s', '--profile', 'C:\\Program Files\\x\\profile.json'] }, 'msi');

@@ -7,8 +7,13 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** Path of the fake runner's C source. */
-export const fakeRunnerSource = new URL('../fake-runner.c', import.meta.url).pathname;
+/**
+ * Path of the fake runner's C source: `$LLM_UPGRADE_FAKE_RUNNER_C` when set (needed when this
+ * module is bundled elsewhere, e.g. by a demo or bench script), else `../fake-runner.c`.
+ */
+export function fakeRunnerSource(): string {
+  return process.env.LLM_UPGRADE_FAKE_RUNNER_C || new URL('../fake-runner.c', import.meta.url).pathname;
+}
 
 export interface CompileOptions {
   /** Compiled in: `--version` prints `ollama version is <version>`, GET /api/version returns it. */
@@ -25,7 +30,8 @@ export interface CompileOptions {
  */
 export async function compileFakeRunner(opts: CompileOptions): Promise<string> {
   if (!/^[\w.+-]+$/.test(opts.version)) throw new Error(`fake runner version "${opts.version}" must match [A-Za-z0-9_.+-]+`);
-  const source = await readFile(fakeRunnerSource);
+  const sourcePath = fakeRunnerSource();
+  const source = await readFile(sourcePath);
   const hash = createHash('sha256').update(source).update(opts.version).digest('hex').slice(0, 16);
   const cacheDir = join(tmpdir(), 'llm-upgrade-fake-runner-cache');
   const cached = join(cacheDir, `fake-runner-${opts.version}-${hash}`);
@@ -33,10 +39,10 @@ export async function compileFakeRunner(opts: CompileOptions): Promise<string> {
     await mkdir(cacheDir, { recursive: true });
     const partial = `${cached}.${process.pid}.tmp`;
     try {
-      await run('cc', ['-O2', '-Wall', `-DVERSION="${opts.version}"`, '-o', partial, fakeRunnerSource]);
+      await run('cc', ['-O2', '-Wall', `-DVERSION="${opts.version}"`, '-o', partial, sourcePath]);
     } catch (e) {
       const err = e as { stderr?: string; message: string };
-      throw new Error(`cc could not compile ${fakeRunnerSource}: ${err.stderr || err.message}`);
+      throw new Error(`cc could not compile ${sourcePath}: ${err.stderr || err.message}`);
     }
     await rename(partial, cached); // atomic: concurrent test files never run a half-written binary
   }

@@ -72,19 +72,23 @@ export function parseMapsPaths(text: string): string[] {
 
 const buffer = Buffer.allocUnsafe(64 * 1024);
 
-/** Reads a /proc file with one reusable buffer (open, read, close: no fstat, no allocation per chunk). */
-function readProc(path: string): string {
+/**
+ * Reads a /proc file with one reusable buffer: open, read, close. stat and cmdline hand over
+ * everything in one read when it fits, so a short read is the end (this saves the EOF read);
+ * maps and larger files are read until EOF.
+ */
+function readProc(path: string, untilEof = false): string {
   const fd = openSync(path, 'r');
   try {
-    let total = 0;
-    const chunks: Buffer[] = [];
+    const first = readSync(fd, buffer, 0, buffer.length, null);
+    if (!untilEof && first < buffer.length) return buffer.toString('utf8', 0, first);
+    const chunks: Buffer[] = [Buffer.from(buffer.subarray(0, first))];
     for (;;) {
       const n = readSync(fd, buffer, 0, buffer.length, null);
       if (n === 0) break;
       chunks.push(Buffer.from(buffer.subarray(0, n)));
-      total += n;
     }
-    return chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, total).toString('utf8');
+    return Buffer.concat(chunks).toString('utf8');
   } finally {
     closeSync(fd);
   }
@@ -337,7 +341,9 @@ export class LinuxBackend implements PlatformBackend {
   async scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }> {
     const holders: Omit<Holder, 'inScope'>[] = [];
     const unknown: ProcessInfo[] = [];
-    const under = (p: string) => isUnderAnyRoot(p, roots);
+    // Cheap prefix test first: most links point elsewhere, and the full check normalises paths.
+    const prefixes = roots.map((r) => (r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r));
+    const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       const seen = new Set<string>();
@@ -370,14 +376,15 @@ export class LinuxBackend implements PlatformBackend {
           let target: string;
           try {
             target = readlinkSync(`/proc/${proc.pid}/fd/${fd}`);
-          } catch {
+          } catch (e) {
+            if (isDenied(e)) throw e; // one denied fd means all are: stop here, the process is unknown
             continue; // closed meanwhile
           }
           if (target.charCodeAt(0) === 47) add('fd', target);
         }
       });
       attempt(() => {
-        const maps = readProc(`/proc/${proc.pid}/maps`);
+        const maps = readProc(`/proc/${proc.pid}/maps`, true);
         if (!roots.some((r) => maps.includes(r))) return;
         for (const raw of parseMapsPaths(maps)) if (stripDeleted(raw).path !== exePath) add('map', raw);
       });

@@ -3,7 +3,8 @@
  * parentheses, a bare property (true when set and non-empty), and =, <>, ~= (case-insensitive)
  * against a quoted string. Enough to check a condition against install scenarios.
  */
-export function evaluateMsiCondition(condition: string, props: Record<string, string>): boolean {
+export function evaluateMsiCondition(condition: string | undefined, props: Record<string, string>): boolean {
+  if (condition === undefined) throw new Error('no condition to evaluate');
   const tokens = condition.match(/"[^"]*"|~=|<>|=|\(|\)|[A-Za-z_][A-Za-z0-9_.]*/g) ?? [];
   let pos = 0;
   const peek = () => tokens[pos];

@@ -1,7 +1,7 @@
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { ArchiveFormatError, FIXED_MTIME, type RawEntry, type TarWriteEntry } from './tar.js';
 
 /**
@@ -41,12 +41,26 @@ function openEntry(zf: yauzl.ZipFile, e: yauzl.Entry): Promise<Readable> {
 }
 
 async function* guarded(stream: Readable): AsyncGenerator<Buffer> {
+  // Iterate a pass-through, never yauzl's own stream: an async iterator destroys its stream at
+  // the end, and destroying yauzl's stored-entry stream drops its shared fd (later entries hang).
+  const pass = new PassThrough();
+  let failure: Error | undefined;
+  stream.on('error', (e) => {
+    failure = e;
+    pass.destroy(e);
+  });
+  stream.pipe(pass);
+  let ended = false;
   try {
-    for await (const c of stream) yield c as Buffer;
+    for await (const c of pass) yield c as Buffer;
+    ended = true;
   } catch (e) {
-    throw new ArchiveFormatError(`corrupt zip data: ${(e as Error).message}`);
+    throw new ArchiveFormatError(`corrupt zip data: ${(failure ?? (e as Error)).message}`);
   } finally {
-    stream.destroy();
+    if (!ended) {
+      stream.unpipe(pass);
+      stream.destroy();
+    }
   }
 }
 

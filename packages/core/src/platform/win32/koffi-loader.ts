@@ -64,6 +64,15 @@ function seaModule(): SeaModule | null {
   }
 }
 
+/** A bare koffi.node by path, or null (never throws). */
+export function loadKoffiNative(path: string): Koffi | null {
+  try {
+    return dlopen(path);
+  } catch {
+    return null;
+  }
+}
+
 /** Writes the SEA's koffi.node asset to a content-addressed temp file and returns its path. */
 export function extractSeaKoffi(): string | null {
   const sea = seaModule();

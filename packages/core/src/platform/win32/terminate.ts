@@ -79,7 +79,10 @@ export class Win32Terminator {
         if (t.outcome) results.push(t.outcome);
         else targets.push(t);
       }
-      if (!this.deps.api) await this.verifyThroughCim(targets);
+      if (!this.deps.api) {
+        await this.verifyThroughCim(targets);
+        for (const t of targets) if (t.outcome) results.push(t.outcome);
+      }
       const live = targets.filter((t) => !t.outcome);
       await this.killTrees(live, protectedPids, force);
       for (const t of live) {

@@ -1,0 +1,308 @@
+#!/usr/bin/env node
+// Core benchmarks (Linux), side by side on the same machine and the same trees:
+//   1. process snapshot at ~1,000 processes: /proc direct vs ps-list
+//   2. holder scan at ~500 processes: scanHolders vs `lsof +D` vs `fuser` per path, and which
+//      holder kinds (exe, fd, map, deleted fd, deleted map, cwd) each one finds
+//   3. kill of a ~200-process adversarial tree (TERM-ignoring engines, setsid orphans, crashed
+//      frontend, churning fork storm): stop() vs tree-kill vs fkill, time and survivors
+// Prints a markdown table and writes it to bench/results/core.md. Every process it starts is
+// killed by pid (testkit cleanup) even on failure. Run: node bench/core-bench.mjs
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { build } from 'esbuild';
+import psList from 'ps-list';
+import treeKill from 'tree-kill';
+import fkill from 'fkill';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..');
+
+/** Bundles core and testkit from source (no build needed; other OS backends left out). */
+async function loadLibraries(dir) {
+  const entry = join(dir, 'entry.ts');
+  await writeFile(entry, [
+    `export * from ${JSON.stringify(join(repo, 'packages/core/src/index.ts'))};`,
+    `export { LinuxBackend } from ${JSON.stringify(join(repo, 'packages/core/src/platform/linux.ts'))};`,
+    `export * as testkit from ${JSON.stringify(join(repo, 'packages/testkit/src/index.ts'))};`,
+  ].join('\n'));
+  const outfile = join(dir, 'libs.mjs');
+  await build({
+    entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'silent',
+    external: ['koffi', 'ps-list'],
+    plugins: [{ name: 'linux-only', setup(b) { b.onResolve({ filter: /^\.\/(win32|darwin)\.js$/ }, (a) => ({ path: a.path, external: true })); } }],
+  });
+  return import(pathToFileURL(outfile).href);
+}
+
+const now = () => performance.now();
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ms = (x) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
+const ratio = (a, b) => `${(a / b).toFixed(1)}×`;
+
+async function timeIt(runs, f) {
+  const times = [];
+  let last;
+  for (let i = 0; i < runs; i++) {
+    const t = now();
+    last = await f();
+    times.push(now() - t);
+  }
+  return { ms: median(times), last };
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+}
+
+const hasTool = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
+
+const liveCount = (lib) => lib.testkit.listPids().filter((p) => lib.testkit.isAlive(p)).length;
+
+/** Starts storm trees (no churn) until about `target` live processes exist. */
+async function fillTo(kit, lib, install, target) {
+  const started = [];
+  for (;;) {
+    const count = liveCount(lib);
+    if (count >= target - 5) return started;
+    const want = target - count;
+    // storm 2 --width W: 1 + W + W^2 processes
+    const width = Math.max(1, Math.min(12, Math.floor((Math.sqrt(4 * want - 3) - 1) / 2)));
+    const tree = await kit.spawnTree(install.bin, ['storm', '2', '--width', String(width)]);
+    started.push(tree.pid);
+    const expected = count + 1 + width + width * width;
+    await lib.testkit.waitFor(() => liveCount(lib) >= expected - 2, { timeoutMs: 10_000 }).catch(() => undefined);
+  }
+}
+
+// ---- 1. snapshot ----------------------------------------------------------------------------
+async function benchSnapshot(lib, kit, install) {
+  const storms = await fillTo(kit, lib, install, 1000);
+  const backend = new lib.LinuxBackend();
+  await backend.snapshot(); // warm up (users, JIT)
+  await psList();
+  const ours = await timeIt(15, () => backend.snapshot());
+  const theirs = await timeIt(7, () => psList());
+  return {
+    storms,
+    rows: [
+      ['snapshot', `/proc direct (core)`, ms(ours.ms), `${ours.last.processes.length} processes, exe + start time + cmdline + user`],
+      ['snapshot', 'ps-list 9', ms(theirs.ms), `${theirs.last.length} processes (spawns ps); ours is ${ratio(theirs.ms, ours.ms)} faster`],
+    ],
+    ours: ours.ms,
+    theirs: theirs.ms,
+  };
+}
+
+// ---- 2. holders -----------------------------------------------------------------------------
+const KINDS = ['exe', 'fd', 'map', 'deleted fd', 'deleted map', 'cwd'];
+
+async function makeHolders(lib, kit, install) {
+  const data = join(install.root, 'data');
+  await mkdir(data, { recursive: true });
+  const f = (n) => join(data, n);
+  for (const n of ['open.bin', 'mapped.bin', 'del-open.bin', 'del-mapped.bin']) await writeFile(f(n), Buffer.alloc(64 * 1024, 1));
+  const outside = await kit.makeTempDir('llm-upgrade-bench-foreign-');
+  const reader = await lib.testkit.compileFakeRunner({ version: install.version, outDir: outside, name: 'reader' });
+  const expected = {
+    exe: (await kit.spawnTree(install.bin, ['serve'])).pid,
+    fd: (await kit.spawnTree(reader, ['engine', '--hold', f('open.bin')])).pid,
+    map: (await kit.spawnTree(reader, ['engine', '--model', f('mapped.bin')])).pid,
+    'deleted fd': (await kit.spawnTree(reader, ['engine', '--hold', f('del-open.bin')])).pid,
+    'deleted map': (await kit.spawnTree(reader, ['engine', '--model', f('del-mapped.bin')])).pid,
+    cwd: (await kit.spawnTree('/bin/sleep', ['600'], { cwd: data, waitReady: false })).pid,
+  };
+  await unlink(f('del-open.bin'));
+  await unlink(f('del-mapped.bin'));
+  return expected;
+}
+
+function kindsFound(found, expected) {
+  return KINDS.filter((k) => found.some((h) => h.pid === expected[k] && h.kind === k));
+}
+
+async function walk(dir) {
+  const out = [dir];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** lsof -F: p<pid>, f<fd: cwd|txt|mem|rtd|DEL|N...>, n<name>. */
+function parseLsof(text) {
+  const out = [];
+  let pid = 0;
+  let fd = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('p')) pid = Number(line.slice(1));
+    else if (line.startsWith('f')) fd = line.slice(1);
+    else if (line.startsWith('n')) {
+      const deleted = line.includes('(deleted)') || fd === 'DEL';
+      const kind = fd === 'cwd' ? 'cwd' : fd === 'txt' ? 'exe' : fd === 'mem' || fd === 'DEL' ? 'map' : /^\d/.test(fd) ? 'fd' : fd;
+      out.push({ pid, kind: deleted && (kind === 'fd' || kind === 'map') ? `deleted ${kind}` : kind });
+    }
+  }
+  return out;
+}
+
+/**
+ * fuser -v prints the pids on stdout and the rest of each row ("USER ACCESS COMMAND") on
+ * stderr, in the same order: zip them. Access letters: c=cwd e=exe f/F=open file m=mmap r=root.
+ */
+function parseFuser(stdout, stderr) {
+  const pids = stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+  const access = [...stderr.matchAll(/\s([cefFrm.]{5})\s/g)].map((m) => m[1]);
+  const out = [];
+  pids.forEach((pid, i) => {
+    const acc = access[i] ?? '';
+    if (acc.includes('c')) out.push({ pid, kind: 'cwd' });
+    if (acc.includes('e')) out.push({ pid, kind: 'exe' });
+    if (acc.includes('f') || acc.includes('F')) out.push({ pid, kind: 'fd' });
+    if (acc.includes('m')) out.push({ pid, kind: 'map' });
+  });
+  return out;
+}
+
+async function benchHolders(lib, kit, install, storms) {
+  // Down to ~500 processes: end filler storms (by pid, with their trees) until we are there.
+  for (const pid of storms) {
+    if (liveCount(lib) <= 520) break;
+    const tree = [pid, ...lib.testkit.descendantsOf([pid])];
+    for (const p of tree) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    await lib.testkit.waitFor(() => tree.every((p) => !lib.testkit.isAlive(p)), { timeoutMs: 5000 }).catch(() => undefined);
+  }
+  await fillTo(kit, lib, install, 500);
+  const processes = liveCount(lib);
+  const expected = await makeHolders(lib, kit, install);
+  const ours = await timeIt(7, () => lib.scanHolders({ roots: [install.root] }));
+  const oursFound = ours.last.holders.map((h) => ({ pid: h.pid, kind: h.deleted ? `deleted ${h.kind}` : h.kind }));
+  const rows = [['holders', 'scanHolders (core)', ms(ours.ms), `${processes} processes; kinds found: ${kindsFound(oursFound, expected).join(', ')} (${kindsFound(oursFound, expected).length}/6)`]];
+  const result = { ours: ours.ms, oursKinds: kindsFound(oursFound, expected).length };
+  if (hasTool('lsof')) {
+    const lsof = await timeIt(3, () => run('lsof', ['-n', '-w', '-F', 'pfn', '+D', install.root]));
+    const k = kindsFound(parseLsof(lsof.last.stdout), expected);
+    rows.push(['holders', 'lsof +D', ms(lsof.ms), `kinds found: ${k.join(', ') || 'none'} (${k.length}/6); ours is ${ratio(lsof.ms, ours.ms)} faster`]);
+    result.lsof = lsof.ms;
+  } else rows.push(['holders', 'lsof +D', 'n/a', 'lsof not installed']);
+  if (hasTool('fuser')) {
+    const paths = await walk(install.root);
+    const fuser = await timeIt(3, async () => {
+      const found = [];
+      for (const p of paths) {
+        const r = await run('fuser', ['-v', p]);
+        found.push(...parseFuser(r.stdout, r.stderr));
+      }
+      return found;
+    });
+    const k = kindsFound(fuser.last, expected);
+    rows.push(['holders', `fuser -v, per path (${paths.length})`, ms(fuser.ms), `kinds found: ${k.join(', ') || 'none'} (${k.length}/6); ours is ${ratio(fuser.ms, ours.ms)} faster`]);
+    result.fuser = fuser.ms;
+  } else rows.push(['holders', 'fuser', 'n/a', 'fuser not installed']);
+  return { rows, result };
+}
+
+// ---- 3. kill --------------------------------------------------------------------------------
+/** ~200 processes: server + TERM-ignoring setsid engines, a crashed frontend's orphans, a churning storm, a wide storm. */
+async function adversarialTree(kit, install) {
+  const tops = [];
+  tops.push((await kit.spawnTree(install.bin, ['serve', '--engines', '4', '--orphan', '--', '--ignore-term', '--model', install.model])).pid);
+  const crashed = await kit.spawnTree(install.bin, ['serve', '--engines', '3', '--crash', '--', '--ignore-term']);
+  tops.push(crashed.pid);
+  tops.push((await kit.spawnTree(install.bin, ['storm', '4', '--width', '3', '--churn-ms', '30', '--ignore-term'])).pid);
+  tops.push((await kit.spawnTree(install.bin, ['storm', '3', '--width', '4', '--ignore-term'])).pid);
+  return tops;
+}
+
+const liveUnder = (lib, root) => lib.testkit.listPids().filter((pid) => {
+  const exe = lib.testkit.readProcLink(pid, 'exe');
+  return exe !== null && lib.isUnderRoot(exe, root) && lib.testkit.isAlive(pid);
+});
+
+async function settle(lib, root) {
+  await new Promise((r) => setTimeout(r, 300));
+  return liveUnder(lib, root).length;
+}
+
+async function benchKill(lib, kit) {
+  const rows = [];
+  const out = {};
+  const contenders = {
+    'stop() (core: freeze, rescan, SIGKILL)': async (install) => {
+      const r = await lib.stop({ roots: [install.root], graceMs: 0, timeoutMs: 20_000, skipServices: true });
+      return r;
+    },
+    'tree-kill 1.2 (SIGKILL, per known top pid)': async (install, tops) => {
+      await Promise.all(tops.map((pid) => new Promise((resolve) => treeKill(pid, 'SIGKILL', () => resolve()))));
+    },
+    'fkill 10 (force, known top pids)': async (install, tops) => {
+      await fkill(tops, { force: true, silent: true });
+    },
+  };
+  for (const [name, kill] of Object.entries(contenders)) {
+    const install = await kit.makeSampleInstall({ version: '0.0.1' });
+    const tops = await adversarialTree(kit, install);
+    await lib.testkit.waitFor(() => liveUnder(lib, install.root).length >= 190, { timeoutMs: 10_000 }).catch(() => undefined);
+    const before = liveUnder(lib, install.root).length;
+    const t = now();
+    const r = await kill(install, tops);
+    const elapsed = now() - t;
+    const survivors = await settle(lib, install.root);
+    const extra = r?.durationMs !== undefined ? `; stop reported ok=${r.ok}, ${r.stopped.length} stopped` : '';
+    rows.push(['kill', name, ms(elapsed), `${before} processes in the tree; survivors after 300 ms: ${survivors}${extra}`]);
+    out[name] = { ms: elapsed, survivors };
+    await kit.cleanup();
+  }
+  return { rows, out };
+}
+
+export default async function coreBench() {
+  if (process.platform !== 'linux') return '(core bench runs on Linux only)\n';
+  const work = mkdtempSync(join(tmpdir(), 'llm-upgrade-bench-'));
+  process.env.LLM_UPGRADE_FAKE_RUNNER_C ??= join(repo, 'packages/testkit/fake-runner.c');
+  const lib = await loadLibraries(work);
+  const kit = new lib.testkit.TestKit();
+  const started = now();
+  const rows = [];
+  try {
+    const install = await kit.makeSampleInstall({ version: '0.0.1' });
+    const snap = await benchSnapshot(lib, kit, install);
+    rows.push(...snap.rows);
+    const holders = await benchHolders(lib, kit, install, snap.storms);
+    rows.push(...holders.rows);
+    await kit.cleanup();
+    const kill = await benchKill(lib, kit);
+    rows.push(...kill.rows);
+  } finally {
+    await kit.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const cpu = (await run('nproc', [])).stdout.trim();
+  const md = [
+    `### Core (Linux, ${cpu} CPUs, Node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
+    '',
+    '| bench | tool | time (median) | result |',
+    '| --- | --- | ---: | --- |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    `Total bench time: ${((now() - started) / 1000).toFixed(1)} s.`,
+    '',
+  ].join('\n');
+  await mkdir(join(here, 'results'), { recursive: true });
+  await writeFile(join(here, 'results', 'core.md'), md);
+  return md;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  coreBench().then((md) => process.stdout.write(md), (e) => {
+    process.stderr.write(`core bench failed: ${e?.stack ?? e}\n`);
+    process.exit(1);
+  });
+}
