@@ -175,7 +175,12 @@ static void exec_engine(const struct options *o, int notify_fd) {
 static pid_t spawn_engine(const struct options *o, int notify_fd) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
-  if (pid > 0) return pid;
+  if (pid > 0) {
+    /* the double fork's middle process is gone before we report ready (waitpid returns once
+       it has exited, even with SIGCHLD ignored) */
+    if (o->orphan) while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    return pid;
+  }
   if (!o->orphan) exec_engine(o, notify_fd);
   setsid(); /* double fork: the engine's parent exits at once, so it is reparented */
   pid_t grandchild = fork();

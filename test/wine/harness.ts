@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { it } from 'vitest';
 
 export interface WineRunResult {
   /** Exit code as Wine reports it (Windows exit codes cut to 8 bits: 1603 → 67); 124 on timeout. */
@@ -37,26 +38,32 @@ function onPath(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Null when Wine and mingw are usable here, or why not. */
-export function wineUnavailableReason(): string | null {
-  const missing = REQUIRED_TOOLS.filter((tool) => !onPath(tool));
+/** Null when Wine, mingw and the extra tools are usable here, or why not. */
+export function wineUnavailableReason(extraTools: readonly string[] = []): string | null {
+  const missing = [...REQUIRED_TOOLS, ...extraTools].filter((tool) => !onPath(tool));
   if (missing.length > 0) {
-    return `wine tests need ${missing.join(', ')} on PATH (Debian: apt-get install -y wine gcc-mingw-w64-x86-64-posix)`;
+    return `wine tests need ${missing.join(', ')} on PATH (Debian: apt-get install -y wine gcc-mingw-w64-x86-64-posix wixl msitools nsis osslsigncode)`;
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') return `wine tests run on linux-x64, not ${process.platform}-${process.arch}`;
   return null;
 }
 
 /**
- * Where a wine test file stands: run, skip with a printed reason, or (under CI=true) fail
- * loudly, because CI is expected to have installed Wine.
+ * Whether a wine test file runs. Without Wine it is skipped with the reason printed, except
+ * under CI=true, where CI is expected to have installed Wine: there a failing test says so.
+ * Call at the top level of a test file.
  */
-export function wineGate(file: string): { run: boolean; reason: string | null } {
-  const reason = wineUnavailableReason();
-  if (reason === null) return { run: true, reason: null };
-  if (process.env.CI === 'true') return { run: true, reason };
-  process.stderr.write(`[wine] skipping ${file}: ${reason}\n`);
-  return { run: false, reason };
+export function wineGate(file: string, extraTools: readonly string[] = []): { run: boolean } {
+  const reason = wineUnavailableReason(extraTools);
+  if (reason === null) return { run: true };
+  if (process.env.CI === 'true') {
+    it(`Wine, mingw-w64 and the installer tools are installed (CI=true requires them for ${file})`, () => {
+      throw new Error(`${file} cannot run: ${reason}`);
+    });
+  } else {
+    process.stderr.write(`[wine] skipping ${file}: ${reason}\n`);
+  }
+  return { run: false };
 }
 
 let sequence = 0;
@@ -95,11 +102,19 @@ export class WinePrefix {
       await wine.mustRun('wineboot', ['--init'], { timeoutMs: 180_000, name: 'wineboot' });
       await wine.mustRun('wine', ['reg', 'add', 'HKCU\\Software\\Wine\\Drivers', '/v', 'Graphics', '/d', 'null', '/f'], { name: 'reg-graphics' });
       await wine.mustRun('wine', ['winecfg', '-v', 'win10'], { name: 'winecfg' });
-      // Restart the prefix's wineserver so the desktop comes back with the null driver.
+      // Restart the prefix's wineserver so the desktop comes back with the null driver. Wait
+      // for every process of the old one to be gone: a program started while it shuts down
+      // can fail ("ShellExecuteEx failed: Internal error").
       await wine.exec('wineserver', ['-k'], { name: 'wineserver-restart', timeoutMs: 30_000 });
+      await wine.waitFor('the old wineserver to exit', () => wine.stragglers().length === 0, 30_000);
       // The first program after a restart also starts the prefix's services; let that happen
       // here rather than inside a test's timed command.
-      await wine.mustRun('wine', ['cmd', '/c', 'echo', 'ready'], { name: 'warm-up' });
+      for (let attempt = 1; ; attempt++) {
+        const r = await wine.exec('wine', ['cmd', '/c', 'echo', 'ready'], { name: `warm-up-${attempt}` });
+        if (r.code === 0 && r.stdout.includes('ready')) break;
+        if (attempt === 3) throw new Error(`wine cmd /c echo ready failed 3 times: ${r.stdout} ${r.stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     } catch (error) {
       await wine.dispose();
       throw error;
@@ -262,7 +277,7 @@ export class WinePrefix {
   }
 
   /** Every Linux process (Wine's own included: wineserver, wine-preloader) started for this prefix. */
-  private stragglers(): number[] {
+  stragglers(): number[] {
     const pids: number[] = [];
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;

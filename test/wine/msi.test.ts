@@ -21,7 +21,7 @@ import {
 } from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
-const gate = wineGate('msi.test.ts');
+const gate = wineGate('msi.test.ts', ['osslsigncode', 'wixl', 'msibuild', 'msiinfo']);
 
 const UPGRADE_CODE = '{6B0E7C2A-4D1F-4C55-9E21-3A7C1B0F5D11}';
 const INSTALL_DIR = 'C:\\Program Files\\Fake Ollama';
@@ -67,7 +67,6 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
   }
 
   beforeAll(async () => {
-    if (gate.reason) throw new Error(`wine tests cannot run: ${gate.reason}`);
     work = mkdtempSync(join(tmpdir(), 'llm-upgrade-wine-msi-'));
     const sea = (await windowsSea()).exe;
     const description = (version: string, payloadDir: string): InstallerDescription => ({

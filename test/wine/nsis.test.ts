@@ -10,7 +10,7 @@ import { cachedInstaller, windowsSea } from './artifacts.js';
 import { compileRunner, findTempFiles, installedLayout, layoutForeignEngine, makePayload, parseHookLog, startRunner, startScenario, type HookLogLine } from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
-const gate = wineGate('nsis.test.ts');
+const gate = wineGate('nsis.test.ts', ['osslsigncode', 'makensis']);
 
 const INSTALL_DIR = 'C:\\App';
 const zPath = (unixPath: string) => `Z:${unixPath.replace(/\//g, '\\')}`;
@@ -46,7 +46,6 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
   }
 
   beforeAll(async () => {
-    if (gate.reason) throw new Error(`wine tests cannot run: ${gate.reason}`);
     work = mkdtempSync(join(tmpdir(), 'llm-upgrade-wine-nsis-'));
     const sea = (await windowsSea()).exe;
     const description = (version: string, payloadDir: string): InstallerDescription => ({
@@ -104,6 +103,25 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
     expect(w().processesUnder('C:\\Other')).toHaveLength(1);
     expect(await runnerVersion()).toBe('ollama version is 2.0.0');
     expect(readFileSync(w().toUnix(app.model)).equals(v2Model)).toBe(true);
+  });
+
+  it('silent mode aborts with the upgrader\'s exit code when a foreign program holds a file, replacing nothing', async () => {
+    // Another vendor's engine outside the install maps the install's model: never ours to kill.
+    const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
+    const before = hookLog().length;
+    const r = await w().run(setupV1, ['/S', `/D=${INSTALL_DIR}`], { name: 'setup-v1-held', timeoutMs: 300_000 });
+    expect(r.code).toBe(3);
+    const results = hookLog()
+      .slice(before)
+      .filter((l) => l.type === 'result');
+    expect(results.map((l) => l.exitCode)).toEqual([3]);
+    // Aborted before any File: still version 2, and the holder still runs.
+    expect(await runnerVersion()).toBe('ollama version is 2.0.0');
+    expect(readFileSync(w().toUnix(app.model)).equals(v2Model)).toBe(true);
+    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+    const end = await w().run('taskkill', ['/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder' });
+    expect(end.code, end.stdout + end.stderr).toBe(0);
+    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder')));
   });
 
   it('uninstall.exe /S stops the runner and removes the install dir', async () => {

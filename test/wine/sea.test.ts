@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { windowsSea } from './artifacts.js';
-import { compileRunner, layoutForeignEngine, layoutInstall, startScenario, type InstallLayout, type Scenario } from './fixtures.js';
+import { compileRunner, layoutForeignEngine, layoutInstall, startRunner, startScenario, type InstallLayout, type Scenario } from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
-const gate = wineGate('sea.test.ts');
+const gate = wineGate('sea.test.ts', ['osslsigncode']);
 
 interface CliProcess {
   pid: number;
@@ -29,7 +29,6 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
   };
 
   beforeAll(async () => {
-    if (gate.reason) throw new Error(`wine tests cannot run: ${gate.reason}`);
     const runner = compileRunner('1.0.0');
     const built = await windowsSea();
     sea = built.exe;
@@ -90,5 +89,31 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
     expect(doc.ok).toBe(true);
     expect(doc.stopped).toEqual([]);
     expect(w().processesUnder('C:\\Other')).toHaveLength(1);
+  });
+
+  it('sweep ends only the orphaned engine and leaves the healthy server running', async () => {
+    const orphan = await startRunner(w(), app.frontend, ['serve', '--orphan'], 'sweep-orphan');
+    await w().waitFor('the orphaning frontend to exit', () => !w().processesUnder(app.root).some((p) => p.commandLine.includes('--orphan')));
+    const healthy = await startRunner(w(), app.frontend, ['serve'], 'sweep-healthy');
+    const r = await w().run(sea, ['sweep', '--install-dir', app.root, '--json'], { name: 'sea-sweep', timeoutMs: 120_000 });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; stopped: CliProcess[] };
+    expect(doc.stopped.map((p) => p.pid)).toEqual(orphan.engines);
+    const running = w().processesUnder(app.root);
+    expect(running).toHaveLength(2); // the server and its engine
+    expect(running.some((p) => p.commandLine.includes('--orphan'))).toBe(false);
+    expect(healthy.engines).toHaveLength(1);
+  });
+
+  it('a foreign program holding a file under the install: exit 3 naming the file, and it is not killed', async () => {
+    // Another vendor's engine (outside the install) maps the install's model file.
+    const foreign = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
+    const r = await w().run(sea, ['stop', '--install-dir', app.root, '--grace', '1s', '--timeout', '5s', '--json'], { name: 'sea-stop-held', timeoutMs: 120_000 });
+    expect(r.code, `stdout: ${r.stdout.slice(-3000)}\nstderr: ${r.stderr.slice(-3000)}`).toBe(3);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; holders: Array<{ pid: number; path: string; inScope: boolean }> };
+    expect(doc.ok).toBe(false);
+    expect(doc.holders.some((h) => h.path.toLowerCase() === app.model.toLowerCase())).toBe(true);
+    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+    expect(foreign.engines).toHaveLength(1);
   });
 });

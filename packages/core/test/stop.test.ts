@@ -75,7 +75,7 @@ describe('stop: adversarial trees', () => {
     const scoped = await status({ roots: [inst.root] });
     expect(scoped.processes.find((p) => p.pid === tree.pid)?.role).toBe('supervisor');
     expect(scoped.processes.find((p) => p.pid === firstServer)?.role).toBe('server');
-    const result = await stop({ roots: [inst.root], graceMs: 400, timeoutMs: 10_000 });
+    const result = await stop({ roots: [inst.root], graceMs: 1000, timeoutMs: 10_000 });
     expect(result.ok).toBe(true);
     expect(liveUnder(inst.root)).toEqual([]);
     expect(result.stopped.find((p) => p.pid === tree.pid)?.how).toBe('killed');

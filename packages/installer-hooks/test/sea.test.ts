@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { TestKit, isAlive } from '@llm-upgrade/testkit';
 import { MSI_BINARY_KEY, buildMsi } from '../src/index.js';
 import { extractStream } from './helpers/msiinfo.js';
 import { makeSmallPayload } from './helpers/payload.js';
-import { ensureSea, REPO_ROOT } from './helpers/sea.js';
+import { buildProbeSea, ensureSea, REPO_ROOT } from './helpers/sea.js';
 import { makeTestCert, signPe, verifyPe } from './helpers/signing.js';
 import { peMachine } from './helpers/stand-in.js';
 import { missingTools } from './helpers/tools.js';
@@ -144,5 +144,50 @@ describe.skipIf(missing !== '')('win32 single executable', () => {
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     expect(sha(extractStream(msi, `Binary.${MSI_BINARY_KEY}`))).toBe(sha(readFileSync(sea.win32)));
     expect(existsSync(msi)).toBe(true);
+  });
+});
+
+describe.skipIf(missing !== '')('what the single executable may load', () => {
+  let work: string;
+  let probe: string;
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'llm-upgrade-sea-probe-'));
+    // A probe entry bundled exactly like the CLI (same esbuild options, shims and entry wrapper).
+    const entry = join(work, 'probe.ts');
+    writeFileSync(
+      entry,
+      [
+        "import { createRequire } from 'node:module';",
+        'const out: Record<string, string> = {};',
+        "try { out.disk = String(createRequire(import.meta.url)('koffi')); } catch (e) { out.disk = 'refused: ' + (e as Error).message; }",
+        "out.builtin = typeof createRequire(import.meta.url)('node:os').tmpdir;",
+        "import('koffi').then((k: { default?: { version?: string }; version?: string }) => { out.koffi = String((k.default ?? k).version); }, (e: Error) => { out.koffi = 'error: ' + e.message; }).finally(() => console.log(JSON.stringify(out)));",
+      ].join('\n'),
+    );
+    probe = await buildProbeSea(entry, join(work, 'out'));
+    // A planted module next to the executable, where Node's resolution would look first.
+    mkdirSync(join(work, 'out', 'node_modules', 'koffi'), { recursive: true });
+    writeFileSync(join(work, 'out', 'node_modules', 'koffi', 'index.js'), "module.exports = 'PLANTED';");
+  });
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('resolves built-ins only through createRequire, never node_modules on disk', () => {
+    const r = runSea(probe, []);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, string>;
+    expect(out.disk).toMatch(/^refused: .*loads no modules from disk/);
+    expect(out.builtin).toBe('function');
+  });
+
+  it('loads koffi from the native module named by LLM_UPGRADE_KOFFI_NATIVE (how the win32 build loads its asset)', () => {
+    const native = join(REPO_ROOT, 'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node');
+    if (!existsSync(native)) throw new Error(`${native} is missing: run npm install`);
+    const r = spawnSync(probe, [], { encoding: 'utf8', env: { ...process.env, LLM_UPGRADE_KOFFI_NATIVE: native } });
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Record<string, string>).koffi).toBe('3.3.4');
+    const without = JSON.parse(runSea(probe, []).stdout) as Record<string, string>;
+    expect(without.koffi).toMatch(/^error: koffi is not available in this build/);
   });
 });

@@ -77,23 +77,22 @@ export interface WalkEntry {
 export async function walk(dir: string, skip: ReadonlySet<string> = new Set()): Promise<WalkEntry[]> {
   const out: WalkEntry[] = [];
   const visit = async (rel: string): Promise<void> => {
-    let names: string[];
+    let entries;
     try {
-      names = await readdir(rel ? join(dir, rel) : dir);
+      entries = await readdir(rel ? join(dir, rel) : dir, { withFileTypes: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
     }
-    names.sort();
-    for (const name of names) {
-      if (!rel && skip.has(name)) continue;
-      const relPath = rel ? `${rel}/${name}` : name;
-      const st = await lstat(join(dir, relPath));
-      if (st.isDirectory()) {
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const ent of entries) {
+      if (!rel && skip.has(ent.name)) continue;
+      const relPath = rel ? `${rel}/${ent.name}` : ent.name;
+      if (ent.isDirectory()) {
         out.push({ path: relPath, kind: 'dir' });
         await visit(relPath);
-      } else if (st.isSymbolicLink()) out.push({ path: relPath, kind: 'symlink' });
-      else if (st.isFile()) out.push({ path: relPath, kind: 'file' });
+      } else if (ent.isSymbolicLink()) out.push({ path: relPath, kind: 'symlink' });
+      else if (ent.isFile()) out.push({ path: relPath, kind: 'file' });
       else out.push({ path: relPath, kind: 'other' });
     }
   };

@@ -165,12 +165,13 @@ describe('apply over a running install', () => {
 describe('recover after an upgrader died with processes frozen', () => {
   it('continues (SIGCONT) every in-scope process left stopped', async () => {
     const { root, profile, old } = await runningInstall();
-    // What a forced stop does first: freeze. Then the upgrader dies.
+    // The upgrader dies after its first journal write, just as its forced stop had frozen
+    // part of the tree (the freeze is done here by hand: that is what the stop does first).
+    const crashed = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '1' } });
+    expect(crashed.signal).toBe('SIGKILL');
     const frozen = old.slice(0, 2);
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');
     await waitFor(() => frozen.every((pid) => readStat(pid)?.state === 'T'), { what: 'processes to stop' });
-    const crashed = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '1' } });
-    expect(crashed.signal).toBe('SIGKILL');
     const r = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect([...r.json.thawed].sort()).toEqual([...frozen].sort());
@@ -178,6 +179,7 @@ describe('recover after an upgrader died with processes frozen', () => {
       expect(identityOf(pid)).not.toBeNull();
       expect(readStat(pid)?.state).not.toBe('T');
     }
+    expect(r.json.action).toBe('rolled-back');
   });
 });
 

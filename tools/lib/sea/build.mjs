@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { bundleCli } from './bundle.mjs';
 import { fetchPinned, sha256File } from './fetch.mjs';
 import { injectBlob, koffiAssets, makeBlob } from './inject.mjs';
+import { withDirLock } from './lock.mjs';
 import { NODE_VERSION, TARBALLS, TARGETS } from './pins.mjs';
 
 export const SEA_FILE_NAMES = { 'linux-x64': 'llm-upgrade-linux-x64', 'win32-x64': 'llm-upgrade-win32-x64.exe' };
@@ -16,7 +17,13 @@ export function defaultCacheDir(repoRoot) {
  * Build the single executables. Re-running with an unchanged bundle and pins reuses the
  * outputs (a stamp records what they were made from), so tests can call this freely.
  */
-export async function buildSea({ repoRoot, outDir, targets = TARGETS, cacheDir, log = () => {}, printHashes = false, force = false, entry }) {
+export async function buildSea(opts) {
+  const out = resolve(resolve(opts.repoRoot), opts.outDir ?? 'out/sea');
+  mkdirSync(out, { recursive: true });
+  return withDirLock(join(out, '.lock'), () => buildSeaLocked(opts));
+}
+
+async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, log = () => {}, printHashes = false, force = false, entry }) {
   const root = resolve(repoRoot);
   const out = resolve(root, outDir ?? 'out/sea');
   const cache = resolve(cacheDir ?? defaultCacheDir(root));

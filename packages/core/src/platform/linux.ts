@@ -344,6 +344,7 @@ export class LinuxBackend implements PlatformBackend {
     // Cheap prefix test first: most links point elsewhere, and the full check normalises paths.
     const prefixes = roots.map((r) => (r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r));
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
+    const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       const seen = new Set<string>();
@@ -363,12 +364,10 @@ export class LinuxBackend implements PlatformBackend {
           else if (errno(e) === 'ENOENT' || errno(e) === 'ESRCH') gone = true;
         }
       };
-      let exePath: string | undefined;
-      attempt(() => {
-        const raw = readlinkSync(`/proc/${proc.pid}/exe`);
-        exePath = stripDeleted(raw).path;
-        add('exe', raw);
-      });
+      // The snapshot read exe a moment ago (a few ms): reuse it rather than read it again.
+      const exePath = proc.exe ?? undefined;
+      if (proc.exe !== null) add('exe', proc.exeDeleted ? `${proc.exe}${DELETED}` : proc.exe);
+      else if (unreadable.has(proc.pid)) denied = true;
       attempt(() => add('cwd', readlinkSync(`/proc/${proc.pid}/cwd`)));
       attempt(() => add('root', readlinkSync(`/proc/${proc.pid}/root`)));
       attempt(() => {

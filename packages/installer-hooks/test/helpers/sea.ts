@@ -30,3 +30,12 @@ export async function ensureSea(): Promise<{ linux: string; win32: string; resul
     cacheDir: mod.defaultCacheDir(REPO_ROOT),
   };
 }
+
+/** A linux-only SEA of another entry, bundled like the CLI (for probing the bundle's shims). */
+export async function buildProbeSea(entry: string, outDir: string): Promise<string> {
+  const mod = (await import(join(REPO_ROOT, 'tools/lib/sea/build.mjs'))) as {
+    buildSea(o: { repoRoot: string; outDir: string; targets: string[]; entry: string }): Promise<{ results: SeaResult[] }>;
+  };
+  const r = await mod.buildSea({ repoRoot: REPO_ROOT, outDir, targets: ['linux-x64'], entry });
+  return r.results[0]!.file;
+}

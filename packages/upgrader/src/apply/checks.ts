@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, lstatSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { LlmUpgradeError } from '@llm-upgrade/core';
@@ -40,7 +40,8 @@ export async function checkInstalledFiles(root: string, manifest: Manifest, stag
     const path = join(root, ...f.path.split('/'));
     let st;
     try {
-      st = await lstat(path);
+      // Synchronous: this runs inside the downtime, a thread-pool round trip per file shows.
+      st = lstatSync(path);
     } catch {
       throw postCheckError(`${path} is missing after the swap`, { path });
     }

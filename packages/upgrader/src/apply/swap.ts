@@ -1,6 +1,6 @@
-import { lstat, mkdir, rename, rmdir } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fsyncDir, isDirectory, isEmptyDir, lexists, moveInto, walk } from '../fsutil.js';
+import { fsyncDir, walk } from '../fsutil.js';
 import type { JournalWriter, MoveOp } from '../journal.js';
 import { STATE_DIR } from '../installed.js';
 import type { UpgradeEventSink } from '../events.js';
@@ -46,80 +46,113 @@ interface Dirs {
   backupDir: string;
 }
 
-/** Does op forward; a no-op when the disk shows it done already. Returns the directories whose entries changed. */
-async function forward(op: MoveOp, d: Dirs): Promise<string[]> {
+// The swap is the downtime: its file operations are synchronous on purpose (no thread-pool
+// round trip per rename; nothing else runs meanwhile), and parent directories are created once.
+function lexistsSync(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw e;
+  }
+}
+
+function isDirSync(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+class Mover {
+  private readonly made = new Set<string>();
+  readonly touched = new Set<string>();
+
+  move(from: string, to: string): void {
+    const parent = dirname(to);
+    if (!this.made.has(parent)) {
+      mkdirSync(parent, { recursive: true });
+      this.made.add(parent);
+    }
+    renameSync(from, to);
+    this.touched.add(parent);
+    this.touched.add(dirname(from));
+  }
+}
+
+/** Does op forward; a no-op when the disk shows it done already. */
+function forward(op: MoveOp, d: Dirs, m: Mover): void {
   const target = abs(d.root, op.path);
   switch (op.op) {
     case 'backup': {
       const to = abs(d.backupDir, op.path);
-      if (await lexists(target)) {
-        await moveInto(target, to);
-        return [dirname(target), dirname(to)];
-      }
-      return [];
+      // The backup directory is new for each transaction: a file there means this move is done
+      // (and root/p may already be the *new* file, which must not be moved away).
+      if (!lexistsSync(to) && lexistsSync(target)) m.move(target, to);
+      return;
     }
     case 'rmdir':
-      if (await isDirectory(target)) {
-        await rmdir(target);
-        return [dirname(target)];
+      if (isDirSync(target)) {
+        rmdirSync(target);
+        m.touched.add(dirname(target));
       }
-      return [];
+      return;
     case 'mkdir':
-      if (!(await isDirectory(target))) {
-        await mkdir(target);
-        return [dirname(target)];
+      if (!isDirSync(target)) {
+        mkdirSync(target);
+        m.touched.add(dirname(target));
       }
-      return [];
+      return;
     case 'install': {
       const from = abs(d.stageDir, op.path);
-      if (await lexists(from)) {
-        await rename(from, target);
-        return [dirname(target), dirname(from)];
-      }
-      return [];
+      if (lexistsSync(from)) m.move(from, target);
+      return;
     }
   }
 }
 
-/** Undoes op; a no-op when the disk shows it was never done (or is undone already). */
-async function backward(op: MoveOp, d: Dirs): Promise<string[]> {
+/** Undoes op; a no-op when the disk shows it was never done (or is undone already). Returns whether it moved anything. */
+function backward(op: MoveOp, d: Dirs, m: Mover): boolean {
   const target = abs(d.root, op.path);
   switch (op.op) {
     case 'install': {
       const stage = abs(d.stageDir, op.path);
-      if (!(await lexists(stage)) && (await lexists(target))) {
-        await moveInto(target, stage);
-        return [dirname(target), dirname(stage)];
+      if (!lexistsSync(stage) && lexistsSync(target)) {
+        m.move(target, stage);
+        return true;
       }
-      return [];
+      return false;
     }
     case 'mkdir':
-      if ((await isDirectory(target)) && (await isEmptyDir(target))) {
-        await rmdir(target);
-        return [dirname(target)];
+      if (isDirSync(target) && readdirSync(target).length === 0) {
+        rmdirSync(target);
+        m.touched.add(dirname(target));
+        return true;
       }
-      return [];
+      return false;
     case 'rmdir':
-      if (!(await lexists(target))) {
-        await mkdir(target, { recursive: true });
-        return [dirname(target)];
+      if (!lexistsSync(target)) {
+        mkdirSync(target, { recursive: true });
+        m.touched.add(dirname(target));
+        return true;
       }
-      return [];
+      return false;
     case 'backup': {
       const from = abs(d.backupDir, op.path);
-      if ((await lexists(from)) && !(await lexists(target))) {
-        await moveInto(from, target);
-        return [dirname(target), dirname(from)];
+      if (lexistsSync(from) && !lexistsSync(target)) {
+        m.move(from, target);
+        return true;
       }
-      return [];
+      return false;
     }
   }
 }
 
 async function syncAll(dirs: Set<string>): Promise<void> {
-  for (const dir of dirs) {
-    if (await lstat(dir).then((s) => s.isDirectory(), () => false)) await fsyncDir(dir);
-  }
+  await Promise.all([...dirs].filter((dir) => isDirSync(dir)).map((dir) => fsyncDir(dir)));
 }
 
 /** Journal writes during the swap: one per move for small packages, at most ~16 for big ones (each costs an fsync pair). */
@@ -127,31 +160,30 @@ export function stepSize(total: number): number {
   return Math.max(1, Math.ceil(total / 16));
 }
 
-/** Runs the journal's moves from `done` on, rewriting the journal after each step. */
+/**
+ * Runs the journal's moves from `done` on, rewriting the journal after each step. Directory
+ * fsyncs are batched to the end: correctness never depends on them (every move is read back
+ * from the disk), but the "checking" record below must not be durable before the moves are.
+ */
 export async function runForward(writer: JournalWriter, onEvent?: UpgradeEventSink): Promise<void> {
   const j = writer.journal;
   const d: Dirs = { root: j.root, stageDir: j.stageDir, backupDir: j.backupDir };
   const step = stepSize(j.ops.length);
-  const touched = new Set<string>();
+  const m = new Mover();
   for (let i = j.done; i < j.ops.length; ) {
     const end = Math.min(j.ops.length, i + step);
-    for (; i < end; i++) for (const dir of await forward(j.ops[i]!, d)) touched.add(dir);
-    await syncAll(touched);
-    touched.clear();
+    for (; i < end; i++) forward(j.ops[i]!, d, m);
     await writer.write({ done: i });
     onEvent?.({ type: 'swap', done: i, total: j.ops.length });
   }
+  await syncAll(m.touched);
 }
 
 /** Undoes every move in reverse, checking the disk for each: safe to repeat after a crash. */
 export async function runBackward(d: Dirs, ops: MoveOp[]): Promise<number> {
-  const touched = new Set<string>();
+  const m = new Mover();
   let moved = 0;
-  for (let i = ops.length - 1; i >= 0; i--) {
-    const dirs = await backward(ops[i]!, d);
-    if (dirs.length) moved++;
-    for (const dir of dirs) touched.add(dir);
-  }
-  await syncAll(touched);
+  for (let i = ops.length - 1; i >= 0; i--) if (backward(ops[i]!, d, m)) moved++;
+  await syncAll(m.touched);
   return moved;
 }

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { classify, getBackend, LlmUpgradeError, scanHolders, stop, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, removeTree, walk } from '../fsutil.js';
@@ -177,6 +177,12 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
   let filesInPlaceMs = 0;
   try {
     opts.onEvent?.({ type: 'phase', phase: 'swap' });
+    if ((await walk(paths.swapBackup).catch(() => [])).some((e) => e.kind !== 'dir')) {
+      // Left by a rollback that could not put everything back: keep it, out of this transaction's way.
+      const aside = `${paths.swapBackup}.stale-${Date.now()}`;
+      await rename(paths.swapBackup, aside);
+      warnings.push(`an earlier transaction left files in ${paths.swapBackup}; moved them to ${aside}`);
+    }
     await mkdir(paths.swapBackup, { recursive: true });
     const ops = await planMoves(root, opts.stageDir);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
