@@ -13,6 +13,9 @@ const NEEDS = [
   { command: 'osslsigncode', pkg: 'osslsigncode' },
   { command: 'cc', pkg: 'gcc' },
   { command: 'strip', pkg: 'binutils' },
+  // The Windows path run for real (test/wine): Wine 8 and a mingw-w64 compiler for fixtures.
+  { command: 'wine', pkg: 'wine' },
+  { command: 'x86_64-w64-mingw32-gcc', pkg: 'gcc-mingw-w64-x86-64-posix' },
 ];
 
 const say = (m) => console.error(`[setup] ${m}`);
@@ -44,7 +47,7 @@ if (missing.length === 0) {
   try {
     say(`installing missing Debian packages: ${missing.join(' ')}`);
     run('apt-get', ['update']);
-    run('apt-get', ['install', '-y', '--no-install-recommends', ...missing]);
+    run('apt-get', ['install', '-y', ...missing]);
     const still = missingPackages();
     if (still.length > 0) throw new Error(`still missing after install: ${still.join(' ')}`);
     say('done');

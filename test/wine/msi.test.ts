@@ -77,7 +77,7 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
       payloadDir,
       installDirName: 'Fake Ollama',
       upgraderExe: sea,
-      upgraderArgs: ['--grace', '2s', '--timeout', '60s'],
+      upgraderArgs: ['--grace', '2s', '--timeout', '10s'],
     });
     const p1 = makePayload(join(work, 'payload-1'), '1.0.0');
     const p2 = makePayload(join(work, 'payload-2'), '2.0.0');
@@ -183,6 +183,32 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     const root = w().toUnix(INSTALL_DIR);
     const left = existsSync(root) ? readdirSync(root, { recursive: true }) : [];
     expect(left).toEqual([]);
+  });
+
+  it('a file held by a program outside the install fails the install (1603) before any file is written', async () => {
+    // Another vendor's engine maps a file in the target dir: reported, never killed, so the
+    // authoritative stop exits 3 and Windows Installer fails the install.
+    w().writeFile(app.model, Buffer.from('left behind by an earlier install\n'));
+    const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
+    const before = hookLog().length;
+    const r = await msiexec(['/i', v1Msi, '/qn', '/l*v', 'C:\\logs\\held.log'], 'msiexec-held');
+    w().saveLog('C:\\logs\\held.log', 'msi-held.log');
+    const msiLog = readMsiLog(w().toUnix('C:\\logs\\held.log'));
+    expect(r.code, 'ERROR_INSTALL_FAILURE 1603, cut to 8 bits by Wine').toBe(1603 & 0xff);
+    expect(msiLog).toMatch(new RegExp(`Action ended [^:]+:[^:]+:[^:]+: ${MSI_AUTHORITATIVE_STOP.action}\\. Return value 3`));
+    const exitCodes = hookLog()
+      .slice(before)
+      .filter((l) => l.type === 'result')
+      .map((l) => l.exitCode);
+    expect(exitCodes.length).toBeGreaterThanOrEqual(1);
+    expect(exitCodes.every((c) => c === 3)).toBe(true);
+    expect(existsSync(w().toUnix(app.frontend))).toBe(false);
+    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+
+    const end = await w().run('taskkill', ['/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder' });
+    expect(end.code, end.stdout + end.stderr).toBe(0);
+    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder')));
+    rmSync(w().toUnix(INSTALL_DIR), { recursive: true, force: true });
   });
 
   it('control: the same upgrade without the stop actions fails on the held files', async () => {

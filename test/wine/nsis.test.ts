@@ -56,7 +56,7 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
       payloadDir,
       installDirName: 'Fake Ollama',
       upgraderExe: sea,
-      upgraderArgs: ['--grace', '2s', '--timeout', '60s'],
+      upgraderArgs: ['--grace', '2s', '--timeout', '10s'],
     });
     const p1 = makePayload(join(work, 'payload-1'), '1.0.0');
     const p2 = makePayload(join(work, 'payload-2'), '2.0.0');

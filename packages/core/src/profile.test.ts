@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LlmUpgradeError } from './errors.js';
-import { defaultRoots, expandPath, loadProfile, ollamaProfile, resolveProfile } from './profile.js';
+import { defaultRoots, expandPath, loadProfile, ollamaProfile, resolveProfile, validateProfile } from './profile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llm-upgrade-profile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,5 +65,13 @@ describe('profiles', () => {
     expect(defaultRoots(ollamaProfile, 'darwin', {}, () => null)).toEqual(['/Applications/Ollama.app']);
     expect(defaultRoots(ollamaProfile, 'linux', {}, (b) => (b === 'ollama' ? '/usr/local/bin/ollama' : null))).toEqual(['/usr/local/bin/ollama', '/usr/local/lib/ollama']);
     expect(defaultRoots(ollamaProfile, 'linux', {}, () => null)).toEqual([]);
+  });
+  it('the example in the README is a valid profile', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const json = /## Profiles[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(json).toBeDefined();
+    const p = validateProfile(JSON.parse(json ?? ''), 'README.md');
+    expect(p).toMatchObject({ name: 'lmrunner', pathRoots: { binary: 'lmrunner' }, processes: { engine: ['lm-engine', 'lmrunner worker'] } });
+    expect(defaultRoots(p, 'win32', { LOCALAPPDATA: 'C:\\L' }, () => null)).toEqual(['C:\\L\\Programs\\LM']);
   });
 });

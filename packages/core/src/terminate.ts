@@ -81,7 +81,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     const unknown = mergeUnknown(first.snap.unreadable, holderScan.unknown);
     return {
       ok: true, stopped: [], survivors: [], plan, holders: markHolders(holderScan.holders, first.all), warnings, unknown,
-      complete: unknown.length === 0, services: found, dryRun: true, durationMs: Date.now() - started,
+      complete: unknown.length === 0 && !first.snap.hidden, services: found, dryRun: true, durationMs: Date.now() - started,
       ...(gpuBefore.length > 0 ? { gpu: { before: gpuBefore, after: gpuBefore } } : {}),
     };
   }
@@ -169,7 +169,9 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     }
     await waitGone(Math.min(deadline, Date.now() + 5_000));
   };
-  const leftover = (await rescanTargets()).filter((p) => !denied.has(p.pid));
+  // What ignored the request; forceKill's own rescans add whatever appeared meanwhile, and the
+  // verification below forces anything that shows up after that.
+  const leftover = [...records.values()].filter((r) => !r.gone && !denied.has(r.proc.pid)).map((r) => r.proc);
   if (leftover.length > 0) await force(leftover);
 
   // 4. Verify until the deadline: nothing in scope alive, no file under a root held.
@@ -226,7 +228,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     holders,
     warnings,
     unknown,
-    complete: unknown.length === 0,
+    complete: unknown.length === 0 && !last.snap.hidden,
     services,
     dryRun: false,
     durationMs: Date.now() - started,

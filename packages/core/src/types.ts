@@ -35,6 +35,8 @@ export interface Snapshot {
   processes: ProcessInfo[];
   /** pids whose exe/start time could not be read (permission, race). */
   unreadable: ProcessInfo[];
+  /** Set when the OS hides some processes from us altogether (Linux /proc mounted with hidepid): the view is incomplete. */
+  hidden?: string;
   takenAt: number;
 }
 
@@ -59,6 +61,8 @@ export interface HolderReport {
   complete: boolean;
   holders: Holder[];
   unknown: ProcessInfo[];
+  /** Why the report is incomplete beyond `unknown` (processes hidden from us altogether). */
+  hidden?: string;
 }
 
 export type StopHow = 'exited' | 'terminated' | 'killed';

@@ -34,15 +34,22 @@ function journalFor(root: string, stage: string, backup: string, ops: Journal['o
 }
 
 describe('swap moves', () => {
-  it('plans backups, directory changes and installs in a safe order', async () => {
+  it('plans one backup per old top-level entry, then one install per new one', async () => {
     const { root, stage } = setup();
     const ops = await planMoves(root, stage);
-    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual([
-      'backup bin/tool', 'backup lib/gone.so', 'backup share/x/y',
-      'rmdir share/x',
-      'mkdir lib/new',
-      'install bin/tool', 'install lib/new/added.so', 'install share/x',
-    ]);
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['backup bin', 'backup lib', 'backup share', 'install bin', 'install lib', 'install share']);
+  });
+
+  it('rmdir/mkdir moves (journal format 1) replay and undo', async () => {
+    const { root, stage, backup } = setup();
+    const ops: Journal['ops'] = [{ op: 'backup', path: 'share/x/y' }, { op: 'rmdir', path: 'share/x' }, { op: 'mkdir', path: 'lib/new' }, { op: 'install', path: 'lib/new/added.so' }, { op: 'install', path: 'share/x' }];
+    const writer = new JournalWriter(join(root, '.llm-upgrade', 'journal.json'), journalFor(root, stage, backup, ops));
+    await runForward(writer);
+    expect(readFileSync(join(root, 'share', 'x'), 'utf8')).toBe('now a file');
+    expect(readFileSync(join(root, 'lib', 'new', 'added.so'), 'utf8')).toBe('new only');
+    await runBackward({ root, stageDir: stage, backupDir: backup }, ops);
+    expect(readFileSync(join(root, 'share', 'x', 'y'), 'utf8')).toBe('dir becomes file');
+    expect(existsSync(join(root, 'lib', 'new'))).toBe(false);
   });
 
   it('forward then backward restores the old tree; both are idempotent', async () => {
@@ -70,7 +77,7 @@ describe('swap moves', () => {
   it('backward after a partial forward undoes exactly what was done', async () => {
     const { root, stage, backup } = setup();
     const ops = await planMoves(root, stage);
-    const writer = new JournalWriter(join(root, '.llm-upgrade', 'journal.json'), journalFor(root, stage, backup, ops.slice(0, 5)));
+    const writer = new JournalWriter(join(root, '.llm-upgrade', 'journal.json'), journalFor(root, stage, backup, ops.slice(0, 4)));
     await runForward(writer);
     await runBackward({ root, stageDir: stage, backupDir: backup }, ops);
     expect(readFileSync(join(root, 'share', 'x', 'y'), 'utf8')).toBe('dir becomes file');

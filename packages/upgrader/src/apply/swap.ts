@@ -1,6 +1,7 @@
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fsyncDir, walk } from '../fsutil.js';
+import { readdir } from 'node:fs/promises';
+import { fsyncDir } from '../fsutil.js';
 import type { JournalWriter, MoveOp } from '../journal.js';
 import { STATE_DIR } from '../installed.js';
 import type { UpgradeEventSink } from '../events.js';
@@ -10,32 +11,27 @@ const SKIP = new Set([STATE_DIR]);
 const abs = (base: string, rel: string) => join(base, ...rel.split('/'));
 
 /**
- * The moves that turn the root into exactly the staged tree: every existing file goes to the
- * backup (replaced or removed alike, so the backup is the whole old version), directories in
- * the way of a new file go, missing directories are made, then every staged entry moves in.
+ * The moves that turn the root into exactly the staged tree. The root belongs to the product:
+ * everything in it (but our state directory) goes to the backup, replaced or removed alike, so
+ * the backup is the whole old version; then everything staged moves in. Moves are per entry at
+ * the top of the root — a directory moves as one rename with all its files — which is the same
+ * outcome as moving file by file, with a swap whose length does not grow with the file count.
  */
 export async function planMoves(root: string, stageDir: string): Promise<MoveOp[]> {
-  const current = await walk(root, SKIP);
-  const staged = (await walk(stageDir)).filter((e) => e.kind !== 'dir').map((e) => e.path);
-  const stagedSet = new Set(staged);
-  const currentDirs = new Set(current.filter((e) => e.kind === 'dir').map((e) => e.path));
-  const backups: MoveOp[] = current.filter((e) => e.kind !== 'dir').map((e) => ({ op: 'backup', path: e.path }));
-  const doomedDirs = [...currentDirs].filter((d) => {
-    for (let p = d; p; p = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '') if (stagedSet.has(p)) return true;
-    return false;
-  });
-  doomedDirs.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
-  const remaining = new Set([...currentDirs].filter((d) => !doomedDirs.includes(d)));
-  const needed = new Set<string>();
-  for (const p of staged) {
-    const parts = p.split('/');
-    for (let i = 1; i < parts.length; i++) needed.add(parts.slice(0, i).join('/'));
-  }
-  const mkdirs = [...needed].filter((d) => !remaining.has(d)).sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1));
+  const top = async (dir: string, skip: ReadonlySet<string>) => {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names.filter((n) => !skip.has(n)).sort();
+  };
+  const current = await top(root, SKIP);
+  const staged = await top(stageDir, new Set());
   return [
-    ...backups,
-    ...doomedDirs.map((path): MoveOp => ({ op: 'rmdir', path })),
-    ...mkdirs.map((path): MoveOp => ({ op: 'mkdir', path })),
+    ...current.map((path): MoveOp => ({ op: 'backup', path })),
     ...staged.map((path): MoveOp => ({ op: 'install', path })),
   ];
 }

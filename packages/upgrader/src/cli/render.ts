@@ -21,7 +21,7 @@ export function describeCoreEvent(e: CoreEvent): string | undefined {
 }
 
 export function coreEventSink(reporter: Reporter): (e: CoreEvent) => void {
-  return (e) => reporter.event(e as unknown as { type: string }, describeCoreEvent(e));
+  return (e) => reporter.event(e as unknown as { type: string }, describeCoreEvent(e), e.type === 'wait' || e.type === 'holders');
 }
 
 /** A forest view: roots first, children indented, orphans marked. */

@@ -30,6 +30,7 @@ export class Reporter {
   private readonly color: boolean;
   private liveLine = '';
   private frame = 0;
+  private readonly lastTick = new Map<string, number>();
 
   constructor(private readonly opts: ReporterOptions) {
     this.live = !opts.json && !opts.quiet && opts.stderr.isTTY === true && opts.env.TERM !== 'dumb';
@@ -38,10 +39,20 @@ export class Reporter {
     this.log({ type: 'start', command: opts.command, argv: process.argv.slice(2), pid: process.pid });
   }
 
-  /** A progress event: logged always, shown unless quiet or json. */
-  event(event: ProgressEvent, human?: string): void {
+  /**
+   * A progress event: logged always, shown unless quiet or json. A `ticker` event repeats while
+   * something is waited for (waiting, downloading): off a TTY it is shown at most once a second
+   * per event type, so logs of custom actions and CI stay readable.
+   */
+  event(event: ProgressEvent, human?: string, ticker = false): void {
     this.log(event);
-    if (human) this.progress(human);
+    if (!human) return;
+    if (ticker && !this.live) {
+      const now = Date.now();
+      if (now - (this.lastTick.get(event.type) ?? 0) < 1_000) return;
+      this.lastTick.set(event.type, now);
+    }
+    this.progress(human);
   }
 
   /** A transient progress line (overwritten on a TTY). */
