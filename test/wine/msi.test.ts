@@ -42,6 +42,7 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
   let v1Msi: string;
   let v2Msi: string;
   let v2Model: Buffer;
+  let v3Msi: string;
   let v1NoStop: string;
   let v2NoStop: string;
   const app = installedLayout(INSTALL_DIR);
@@ -86,7 +87,8 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
       const d = description(version, payloadDir);
       return cachedInstaller('msi', { upgraderExe: sea, payloadDir, description: d }, (outFile) => buildMsi(d, { outFile }));
     };
-    const [built1, built2] = await Promise.all([build('1.0.0', p1.dir), build('2.0.0', p2.dir)]);
+    const p3 = makePayload(join(work, 'payload-3'), '3.0.0');
+    const [built1, built2, built3] = await Promise.all([build('1.0.0', p1.dir), build('2.0.0', p2.dir), build('3.0.0', p3.dir)]);
     /** A copy of a built MSI without the given custom actions in InstallExecuteSequence. */
     const variant = (msi: string, name: string, remove: string[]): string => {
       const copy = join(work!, name);
@@ -103,6 +105,9 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     // v2 keeps only the authoritative deferred stop, so whatever its log says was stopped, the
     // deferred no-impersonation action stopped (the best-effort one is proven on v1).
     v2Msi = variant(built2, 'fake-ollama-2.0.0.msi', [MSI_BEST_EFFORT_STOP.action]);
+    // A product of its own for the failure case: after the control's failed upgrade, Wine keeps
+    // v2's product code registered with the hook-less package cached.
+    v3Msi = variant(built3, 'fake-ollama-3.0.0.msi', [MSI_BEST_EFFORT_STOP.action]);
     // The control: v1 and v2 with neither stop action, as installers ship today. (Both must
     // lack it: v1's uninstall action alone would stop the runner during RemoveExistingProducts.)
     const neither = [MSI_BEST_EFFORT_STOP.action, MSI_AUTHORITATIVE_STOP.action];
@@ -185,32 +190,6 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     expect(left).toEqual([]);
   });
 
-  it('a file held by a program outside the install fails the install (1603) before any file is written', async () => {
-    // Another vendor's engine maps a file in the target dir: reported, never killed, so the
-    // authoritative stop exits 3 and Windows Installer fails the install.
-    w().writeFile(app.model, Buffer.from('left behind by an earlier install\n'));
-    const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
-    const before = hookLog().length;
-    const r = await msiexec(['/i', v1Msi, '/qn', '/l*v', 'C:\\logs\\held.log'], 'msiexec-held');
-    w().saveLog('C:\\logs\\held.log', 'msi-held.log');
-    const msiLog = readMsiLog(w().toUnix('C:\\logs\\held.log'));
-    expect(r.code, 'ERROR_INSTALL_FAILURE 1603, cut to 8 bits by Wine').toBe(1603 & 0xff);
-    expect(msiLog).toMatch(new RegExp(`Action ended [^:]+:[^:]+:[^:]+: ${MSI_AUTHORITATIVE_STOP.action}\\. Return value 3`));
-    const exitCodes = hookLog()
-      .slice(before)
-      .filter((l) => l.type === 'result')
-      .map((l) => l.exitCode);
-    expect(exitCodes.length).toBeGreaterThanOrEqual(1);
-    expect(exitCodes.every((c) => c === 3)).toBe(true);
-    expect(existsSync(w().toUnix(app.frontend))).toBe(false);
-    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
-
-    const end = await w().run('taskkill', ['/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder' });
-    expect(end.code, end.stdout + end.stderr).toBe(0);
-    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder')));
-    rmSync(w().toUnix(INSTALL_DIR), { recursive: true, force: true });
-  });
-
   it('control: the same upgrade without the stop actions fails on the held files', async () => {
     const install = await msiexec(['/i', v1NoStop, '/qn', '/l*v', 'C:\\logs\\control-v1.log'], 'msiexec-control-v1');
     expect(install.code).toBe(0);
@@ -224,5 +203,29 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     expect(r.code).not.toBe(0);
     expect(version).toBe('ollama version is 1.0.0');
     expect(w().processesUnder(INSTALL_DIR)).toHaveLength(4);
+  });
+
+  it('a file held by a program outside the install fails the upgrade: the deferred stop exits 3', async () => {
+    // State left by the control: v1 (without hooks) installed, the runner running from it.
+    // v3 (deferred stop only) upgrades it.
+    // Another vendor's engine maps the install's model: reported, never killed, so the
+    // authoritative stop ends our processes, exits 3 naming the file, and the install fails.
+    const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
+    const before = hookLog().length;
+    const r = await msiexec(['/i', v3Msi, '/qn', '/l*v', 'C:\\logs\\held.log'], 'msiexec-held');
+    w().saveLog('C:\\logs\\held.log', 'msi-held.log');
+    process.stderr.write(`[wine] upgrade with a foreign holder: msiexec exit ${r.code}\n`);
+    // Windows: ERROR_INSTALL_FAILURE (1603). Wine 8 reports ERROR_FUNCTION_FAILED (1627); both
+    // cut to 8 bits by Wine.
+    expect([1603 & 0xff, 1627 & 0xff], `msiexec exit ${r.code}`).toContain(r.code);
+    const results = hookLog()
+      .slice(before)
+      .filter((l) => l.type === 'result');
+    expect(results.map((l) => l.exitCode)).toEqual([3]);
+    const held = (results[0]!.result as { holders?: Array<{ path: string }> }).holders ?? [];
+    expect(held.some((h) => h.path.toLowerCase() === app.model.toLowerCase())).toBe(true);
+    expect(w().processesUnder(INSTALL_DIR)).toEqual([]);
+    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+    expect(holder.engines).toHaveLength(1);
   });
 });

@@ -10,6 +10,8 @@ import type { Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '.
 
 interface FakeProc extends ProcessInfo {
   ignoresTerm?: boolean;
+  /** The polite request fails outright (Windows console programs: taskkill without /F). */
+  termFails?: boolean;
   denied?: boolean;
   service?: string;
 }
@@ -50,6 +52,7 @@ class ScriptedOs implements PlatformBackend {
       this.log.push(`term ${t.role} ${t.pid}`);
       if (!p) return { pid: t.pid, result: 'gone' };
       if (p.denied) return { pid: t.pid, result: 'denied', detail: `EPERM: not allowed to send SIGTERM to pid ${t.pid}` };
+      if (p.termFails) return { pid: t.pid, result: 'failed', detail: 'can only be terminated forcefully' };
       if (!p.ignoresTerm) this.procs.delete(t.pid);
       return { pid: t.pid, result: 'sent' };
     });
@@ -118,6 +121,15 @@ describe('terminate (scripted OS)', () => {
     expect(r.ok).toBe(false);
     expect(r.survivors).toEqual([expect.objectContaining({ pid: 30, why: expect.stringContaining('EPERM') })]);
     expect(r.stopped.map((p) => p.pid).sort()).toEqual([10, 11, 12, 13]);
+  });
+
+  it('forces a process whose polite request failed (not only those that ignored it)', async () => {
+    const os = install();
+    os.add(31, 1, `${root}/lib/ollama/llama-server`, { termFails: true });
+    const r = await terminate({ roots: [root], profile: ollamaProfile, graceMs: 50, timeoutMs: 2000 }, 'stop', os);
+    expect(os.log).toContain('kill 31');
+    expect(r.ok).toBe(true);
+    expect(r.stopped.find((p) => p.pid === 31)?.how).toBe('killed');
   });
 
   it('waits for a foreign holder until the deadline, never signals it, and fails', async () => {

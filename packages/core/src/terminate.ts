@@ -138,7 +138,9 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
       if (o.result === 'sent') {
         record(p, 'terminated');
         emit({ type: 'signal', pid: p.pid, name: p.name, signal: backend.os === 'win32' ? 'close' : 'SIGTERM' });
-      } else if (o.result === 'denied' || o.result === 'failed') {
+      } else if (o.result === 'denied') {
+        // Only a permission refusal exempts a process from force: a polite request that merely
+        // failed (Windows console programs cannot be closed without /F) is forced below.
         denied.set(p.pid, o.detail ?? o.result);
       }
     }
@@ -201,6 +203,10 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     last = await scan();
   }
 
+  if (last.snap.hidden) {
+    warnings.push(last.snap.hidden);
+    emit({ type: 'warning', message: last.snap.hidden });
+  }
   for (const h of holders) {
     if (h.inScope || h.kind !== 'cwd') continue;
     const message = `pid ${h.pid} (${h.exe ?? h.name}) has its working directory in ${h.path}: it holds no file, but keeps the directory busy`;

@@ -90,4 +90,37 @@ describe.skipIf(skipReason !== '')('holders: unprivileged scan', () => {
     expect(report.holders).toContainEqual(expect.objectContaining({ pid: own.pid, kind: 'map', path: inst.lib }));
     expect(report.holders.map((h) => h.pid)).not.toContain(rootOwned.pid);
   });
+
+  it('as nobody under a /proc mounted with hidepid, says complete:false even with nothing listed as unknown', async (ctx) => {
+    const hasTools = ['unshare', 'setpriv'].every((t) => {
+      try {
+        execFileSync('sh', ['-c', `command -v ${t}`]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!hasTools) {
+      console.warn('[holders.test] skipping the hidepid scan: unshare or setpriv missing');
+      ctx.skip();
+    }
+    const inst = await kit.makeSampleInstall({ version: VERSION });
+    const bundle = await bundleRunCore(kit);
+    const rootOwned = await kit.spawnTree(inst.bin, ['serve', '--engines', '1']);
+    // A private mount namespace with its own /proc instance: the host's /proc is untouched.
+    const script = 'mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid 65534 --regid 65534 --clear-groups "$0" "$@"';
+    const scan = await kit.spawnTree('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, bundle, 'holders', JSON.stringify([inst.root])], {
+      cwd: inst.base, waitReady: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    const exit = await scan.exited;
+    if (exit.code !== 0 && /mount/.test(scan.stderr())) {
+      console.warn(`[holders.test] skipping the hidepid scan: cannot mount proc here (${scan.stderr().trim()})`);
+      ctx.skip();
+    }
+    const out = JSON.parse(scan.stdout().trim().split('\n').pop() ?? '') as { ok: boolean; result: HolderReport };
+    expect(out.ok).toBe(true);
+    expect(out.result.unknown.map((p) => p.pid)).not.toContain(rootOwned.pid); // invisible, not even unknown
+    expect(out.result.hidden).toMatch(/hidepid=(2|invisible)/); // newer kernels print hidepid=2 as invisible
+    expect(out.result.complete).toBe(false);
+  });
 });

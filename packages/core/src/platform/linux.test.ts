@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCgroupUnit, parseMapsPaths, parseStat, stripDeleted } from './linux.js';
+import { parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './linux.js';
 
 const tail = 'S 1 8569 8569 0 -1 4194368 87 0 0 0 0 0 0 0 20 0 1 0 123456 2510848 214 18446744073709551615';
 
@@ -39,5 +39,14 @@ describe('/proc parsing', () => {
       '55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 1234                       /tmp/my install/bin/ollama app',
     ].join('\n');
     expect(parseMapsPaths(maps)).toEqual(['/tmp/my install/bin/ollama app', '/tmp/models/model.gguf (deleted)']);
+  });
+  it('notices a /proc that hides other users\' processes', () => {
+    const line = (opts: string) => `22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc ${opts}`;
+    expect(procHidingOption(`${line('rw')}\n25 22 0:5 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw`)).toBeNull();
+    expect(procHidingOption(line('rw,hidepid=2,gid=4'))).toBe('hidepid=2');
+    expect(procHidingOption(line('rw,hidepid=invisible'))).toBe('hidepid=invisible');
+    expect(procHidingOption(line('rw,subset=pid'))).toBe('subset=pid');
+    expect(procHidingOption(line('rw,hidepid=0'))).toBeNull();
+    expect(procHidingOption('30 1 0:40 / /mnt/proc rw - proc proc rw,hidepid=2')).toBeNull();
   });
 });

@@ -68,6 +68,22 @@ export function parseMapsPaths(text: string): string[] {
   return [...out];
 }
 
+/**
+ * The /proc mount option that hides other users' processes (hidepid=1|2|invisible|noaccess,
+ * subset=pid), from /proc/self/mountinfo; null when every process is visible.
+ */
+export function procHidingOption(mountinfo: string): string | null {
+  for (const line of mountinfo.split('\n')) {
+    const [mountPart, superPart] = line.split(' - ');
+    if (!mountPart || !superPart || mountPart.split(' ')[4] !== '/proc') continue;
+    const [fsType, , superOptions = ''] = superPart.split(' ');
+    if (fsType !== 'proc') continue;
+    const hiding = superOptions.split(',').find((o) => /^hidepid=(1|2|invisible|noaccess)$/.test(o) || o === 'subset=pid');
+    if (hiding) return hiding;
+  }
+  return null;
+}
+
 // ---- small synchronous /proc readers ----------------------------------------------------
 
 const buffer = Buffer.allocUnsafe(64 * 1024);
@@ -178,6 +194,8 @@ export class LinuxBackend implements PlatformBackend {
   private readonly ticksPerSecond = clockTicksPerSecond();
   private readonly bootMs = bootTimeMs();
   private users: Map<number, string> | undefined;
+  /** Root sees through hidepid; anyone else is told the view is incomplete. */
+  private readonly hidden = process.geteuid?.() === 0 ? null : hidingOfProc();
 
   pathKey(path: string): string {
     return path;
@@ -228,7 +246,7 @@ export class LinuxBackend implements PlatformBackend {
         // gone or hidden: keep what we have
       }
     }
-    return { processes, unreadable, takenAt };
+    return { processes, unreadable, takenAt, ...(this.hidden ? { hidden: `/proc is mounted with ${this.hidden}: other users' processes are invisible` } : {}) };
   }
 
   async identityOf(pid: number): Promise<string | null> {
@@ -348,13 +366,14 @@ export class LinuxBackend implements PlatformBackend {
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       const seen = new Set<string>();
+      const found: Omit<Holder, 'inScope'>[] = [];
       let denied = false;
       let gone = false;
       const add = (kind: HolderKind, raw: string) => {
         const { path, deleted } = stripDeleted(raw);
         if (!under(path) || seen.has(`${kind}\0${path}`)) return;
         seen.add(`${kind}\0${path}`);
-        holders.push({ pid: proc.pid, name: proc.name, exe: proc.exe, path, kind, ...(deleted ? { deleted } : {}) });
+        found.push({ pid: proc.pid, name: proc.name, exe: proc.exe, path, kind, ...(deleted ? { deleted } : {}) });
       };
       const attempt = (f: () => void) => {
         try {
@@ -387,13 +406,23 @@ export class LinuxBackend implements PlatformBackend {
         if (!roots.some((r) => maps.includes(r))) return;
         for (const raw of parseMapsPaths(maps)) if (stripDeleted(raw).path !== exePath) add('map', raw);
       });
-      if (denied && !gone) unknown.push(proc);
+      if (gone) continue; // exited since the snapshot: what it held is free now
+      holders.push(...found);
+      if (denied) unknown.push(proc);
     }
     return { holders, unknown };
   }
 
   async gpuUsage(): Promise<GpuUsage[]> {
     return queryNvidiaSmi();
+  }
+}
+
+function hidingOfProc(): string | null {
+  try {
+    return procHidingOption(readFileSync('/proc/self/mountinfo', 'utf8'));
+  } catch {
+    return null;
   }
 }
 

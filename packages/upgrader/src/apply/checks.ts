@@ -128,7 +128,8 @@ export async function waitHealthy(url: string, version: string, timeoutMs: numbe
       onEvent?.({ type: 'health', url, attempt, error: last });
     }
     if (Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
+    // Short: every poll interval the server is up but unasked is downtime.
+    await new Promise((r) => setTimeout(r, 20));
   }
   throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})`, hint: 'The previous version was restored; check the server log of the new version.', phase: 'health', changed: true, details: { url, last } });
 }
