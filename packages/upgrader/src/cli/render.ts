@@ -53,8 +53,9 @@ export function renderHolder(h: Holder): string {
 
 export function renderStopSummary(r: StopResult, reporter: Reporter, verb: string): void {
   if (r.dryRun) {
-    reporter.line(`dry run: would ${verb} ${r.stopped.length} process(es):`);
-    for (const p of r.stopped) reporter.line(`  ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
+    reporter.line(`dry run: would ${verb} ${r.plan.length} process(es); nothing was changed`);
+    for (const s of r.services) reporter.line(`  ${s.manager} service ${s.name} (stopped through its manager)`);
+    for (const p of r.plan) reporter.line(`  ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
     return;
   }
   for (const p of r.stopped) reporter.line(`  ${p.how.padEnd(10)} ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);

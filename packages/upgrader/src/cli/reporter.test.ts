@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LlmUpgradeError } from '@llm-upgrade/core';
+import { Reporter } from './reporter.js';
+
+function capture(tty: boolean) {
+  const stream = Object.assign(new PassThrough(), { isTTY: tty, columns: 80 });
+  let text = '';
+  stream.on('data', (d: Buffer) => (text += d.toString()));
+  return { stream, text: () => text };
+}
+
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+describe('Reporter', () => {
+  it('prints exactly one JSON document on stdout with --json, and no progress', () => {
+    const out = capture(false);
+    const err = capture(false);
+    const r = new Reporter({ json: true, quiet: false, logFile: undefined, stdout: out.stream, stderr: err.stream, env: {}, command: 'stop' });
+    r.progress('working');
+    r.line('a line');
+    r.result({ ok: true, stopped: [] }, 0);
+    expect(JSON.parse(out.text())).toEqual({ ok: true, stopped: [] });
+    expect(err.text()).toBe('');
+  });
+  it('prints errors as the contract shape under --json, and as message + hint otherwise', () => {
+    const e = new LlmUpgradeError({ code: 'ERR_LOCKED', message: 'pid 42 holds the lock /x/.llm-upgrade/lock', hint: 'Wait for it.', phase: 'lock', changed: false });
+    const out = capture(false);
+    new Reporter({ json: true, quiet: false, logFile: undefined, stdout: out.stream, stderr: capture(false).stream, env: {}, command: 'apply' }).error(e);
+    expect(JSON.parse(out.text())).toEqual({ ok: false, error: { code: 'ERR_LOCKED', message: 'pid 42 holds the lock /x/.llm-upgrade/lock', hint: 'Wait for it.', phase: 'lock', changed: false } });
+    const err = capture(false);
+    new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'apply' }).error(e);
+    expect(err.text()).toContain('pid 42 holds the lock');
+    expect(err.text()).toContain('hint: Wait for it.');
+  });
+  it('writes every event to --log-file as JSON lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reporter-'));
+    dirs.push(dir);
+    const log = join(dir, 'sub', 'run.log');
+    const r = new Reporter({ json: false, quiet: true, logFile: log, stdout: capture(false).stream, stderr: capture(false).stream, env: {}, command: 'stop' });
+    r.event({ type: 'signal', pid: 7, name: 'llama-server', signal: 'SIGTERM' }, 'SIGTERM → llama-server');
+    r.result({ ok: true }, 0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.map((l) => l.type)).toEqual(['start', 'signal', 'result']);
+    expect(lines[1]).toMatchObject({ pid: 7, name: 'llama-server' });
+  });
+  it('shows a ticking event at most once a second off a TTY, and no colour under NO_COLOR', () => {
+    const err = capture(true);
+    const r = new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: { NO_COLOR: '' }, command: 'stop' });
+    r.line('careful', 'warn');
+    expect(err.text()).toContain('warning: careful');
+    expect(err.text()).not.toContain('\x1b[33m');
+    const plain = capture(false);
+    const p = new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: plain.stream, env: {}, command: 'stop' });
+    for (let i = 0; i < 5; i++) p.event({ type: 'wait', remaining: 1 }, `waiting ${i}`, true);
+    expect(plain.text()).toBe('waiting 0\n');
+  });
+});

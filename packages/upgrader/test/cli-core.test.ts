@@ -1,0 +1,101 @@
+// The CLI's process commands (status, sweep, stop, holders) against a real running install:
+// exit codes and JSON shapes of the contract (DESIGN.md), and the log file custom actions read.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestKit, identityOf, isAlive } from '@llm-upgrade/testkit';
+import { ensureBuilt, runCli } from './helpers.js';
+
+const kit = new TestKit();
+afterEach(() => kit.cleanup());
+beforeAll(() => ensureBuilt());
+
+const PROCESS_KEYS = ['pid', 'ppid', 'name', 'exe', 'startTime', 'role', 'inScope', 'orphan'];
+
+/** A running install: a server whose engine ignores SIGTERM, and an engine orphaned by a crashed frontend. */
+async function runningInstall() {
+  const inst = await kit.makeSampleInstall({ version: '1.0.0' });
+  const server = await kit.spawnTree(inst.bin, ['serve', '--port', '0', '--engines', '1', '--', '--model', inst.model, '--ignore-term']);
+  const crashed = await kit.spawnTree(inst.bin, ['serve', '--engines', '1', '--crash', '--', '--model', inst.model]);
+  await crashed.exited;
+  return { inst, server: server.pid, engine: server.ready!.engines[0]!, orphan: crashed.ready!.engines[0]! };
+}
+
+describe('llm-upgrade status / sweep / stop / holders', () => {
+  it('status --json shows the forest with the orphan marked', async () => {
+    const { inst, server, engine, orphan } = await runningInstall();
+    const r = await runCli(['status', '--install-dir', inst.root, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const pids = r.json.processes.map((p: { pid: number }) => p.pid).sort((a: number, b: number) => a - b);
+    expect(pids).toEqual([server, engine, orphan].sort((a, b) => a - b));
+    for (const p of r.json.processes) expect(Object.keys(p)).toEqual(expect.arrayContaining(PROCESS_KEYS));
+    expect(r.json.orphans.map((p: { pid: number }) => p.pid)).toEqual([orphan]);
+    expect(r.json.processes.find((p: { pid: number }) => p.pid === server).role).toBe('server');
+  });
+
+  it('sweep ends the orphan only; the server and its engine keep running', async () => {
+    const { inst, server, engine, orphan } = await runningInstall();
+    const dry = await runCli(['sweep', '--install-dir', inst.root, '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(isAlive(orphan)).toBe(true);
+    const r = await runCli(['sweep', '--install-dir', inst.root, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json.ok).toBe(true);
+    expect(r.json.stopped.map((p: { pid: number }) => p.pid)).toEqual([orphan]);
+    expect(identityOf(orphan)).toBeNull();
+    expect(isAlive(server) && isAlive(engine)).toBe(true);
+  });
+
+  it('stop --dry-run changes nothing; stop ends everything and logs JSON lines', async () => {
+    const { inst, server, engine, orphan } = await runningInstall();
+    const dry = await runCli(['stop', '--install-dir', inst.root, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain('would stop 3 process(es)');
+    expect([server, engine, orphan].every(isAlive)).toBe(true);
+
+    const log = join(inst.base, 'logs', 'stop.log');
+    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '300ms', '--json', '--log-file', log]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, survivors: [], holders: [] });
+    expect(typeof r.json.durationMs).toBe('number');
+    const how = Object.fromEntries(r.json.stopped.map((p: { pid: number; how: string }) => [p.pid, p.how]));
+    expect(how).toEqual({ [server]: 'terminated', [engine]: 'killed', [orphan]: 'terminated' });
+    for (const pid of [server, engine, orphan]) expect(identityOf(pid)).toBeNull();
+    const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(events[0]!.type).toBe('start');
+    expect(events.at(-1)).toMatchObject({ type: 'result', exitCode: 0 });
+    expect(events.some((e) => e.type === 'signal')).toBe(true);
+  });
+
+  it('exit 3 names a foreign process still holding a file, and leaves it running', async () => {
+    const { inst } = await runningInstall();
+    // A process outside the install (an antivirus, `tail -f`) with a library of the install open.
+    const outside = await kit.makeSampleInstall({ version: '1.0.0' });
+    const foreign = await kit.spawnTree(outside.engine, ['engine', '--hold', inst.lib]);
+    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '200ms', '--timeout', '1500ms', '--json']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.json.ok).toBe(false);
+    expect(r.json.holders).toEqual(expect.arrayContaining([expect.objectContaining({ pid: foreign.pid, path: inst.lib, kind: 'fd', inScope: false })]));
+    expect(isAlive(foreign.pid)).toBe(true);
+    const human = await runCli(['stop', '--install-dir', inst.root, '--timeout', '500ms']);
+    expect(human.code).toBe(3);
+    expect(human.stderr).toContain(`pid ${foreign.pid}`);
+    expect(human.stderr).toContain(inst.lib);
+  });
+
+  it('holders --json reports the contract shape and marks scope', async () => {
+    const { inst, engine } = await runningInstall();
+    const r = await runCli(['holders', '--install-dir', inst.root, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ clean: false, complete: expect.any(Boolean), unknown: expect.any(Array) });
+    const mine = r.json.holders.filter((h: { pid: number }) => h.pid === engine);
+    expect(mine.map((h: { kind: string }) => h.kind)).toContain('exe');
+    for (const h of r.json.holders) expect(Object.keys(h)).toEqual(expect.arrayContaining(['pid', 'name', 'exe', 'path', 'kind', 'inScope']));
+  });
+
+  it('bad usage exits 2 with the error shape under --json', async () => {
+    const r = await runCli(['stop', '--grace', 'soon', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.json).toEqual({ ok: false, error: expect.objectContaining({ code: 'ERR_USAGE', phase: 'usage', changed: false, hint: expect.any(String) }) });
+  });
+});
