@@ -23,6 +23,8 @@ function step(title, cmd, args) {
 
 if (existsSync(join(root, 'tools/setup.mjs'))) step('setup', process.execPath, ['tools/setup.mjs']);
 step('build', 'npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']);
+// lint = strict typecheck of sources and tests (cached by nx).
+step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']);
 
 const resultsFile = join(root, 'test-results', 'vitest.json');
 rmSync(resultsFile, { force: true });

@@ -116,25 +116,38 @@ describe('crash at every journal step', () => {
 });
 
 describe('crash at random moments', () => {
-  it('30 kill -9 at random times during apply: always all-old or all-new after recover', async () => {
+  it('30 kill -9 at random times during apply (half of them inside the stop/swap window): always all-old or all-new after recover', async () => {
     // Time a clean run to spread the kills over its whole length.
     const t0 = Date.now();
     expect((await runCli(['apply', v2Pkg, '--install-dir', freshRoot()])).code).toBe(0);
     const span = Date.now() - t0;
     const seen = { old: 0, new: 0 };
+    const at: Record<string, number> = {};
     for (let i = 0; i < 30; i++) {
       const root = freshRoot();
       const child = spawn(process.execPath, [CLI, 'apply', v2Pkg, '--install-dir', root, '--quiet'], { stdio: 'ignore' });
       const exited = new Promise((r) => child.on('exit', r));
-      await sleep(Math.random() * span * 1.1);
+      if (i % 2 === 0) {
+        await sleep(Math.random() * span * 1.1);
+      } else {
+        // Half the trials aim at the short stop/swap/commit window: wait for the journal to appear.
+        const journal = join(root, '.llm-upgrade', 'journal.json');
+        const deadline = Date.now() + span * 3;
+        while (!existsSync(journal) && Date.now() < deadline) await sleep(1);
+        await sleep(Math.random() * 150);
+      }
       child.kill('SIGKILL');
       await exited;
+      const j = await readFile(join(root, '.llm-upgrade', 'journal.json'), 'utf8').catch(() => null);
+      const state = j ? (JSON.parse(j) as { state: string; done: number }) : null;
+      const where = state ? `${state.state}${state.state === 'swapping' ? `:${state.done}` : ''}` : 'no journal';
+      at[where] = (at[where] ?? 0) + 1;
       const rec = await runCli(['recover', '--install-dir', root, '--json']);
       expect(rec.code, rec.stderr).toBe(0);
       seen[await expectConsistent(root)]++;
     }
     // Print the spread so a run that never hit the middle is visible in the log.
-    console.log(`random kills: ${seen.old} ended all-old, ${seen.new} all-new (clean run ${span} ms)`);
+    console.log(`random kills: ${seen.old} ended all-old, ${seen.new} all-new (clean run ${span} ms); journal state at the kill: ${JSON.stringify(at)}`);
     expect(seen.old + seen.new).toBe(30);
   }, 180_000);
 });

@@ -1,14 +1,13 @@
 // Finds koffi without ever throwing. Three sources, in order:
 //  1. `require('koffi')` — npm installs (koffi picks @koromix/koffi-win32-x64 itself);
 //  2. a native koffi.node path: setKoffiNativeSource(), or the LLM_UPGRADE_KOFFI_NATIVE env var;
-//  3. inside a Node single-executable: the SEA asset `koffi.node`, written once to a temp dir
-//     keyed by its hash and loaded with process.dlopen (a SEA cannot require files from disk
+//  3. inside a Node single-executable: the SEA asset `koffi.node`, written to a fresh mkdtemp dir
+//     and loaded with process.dlopen (a SEA cannot require files from disk
 //     through its bundled require, and a .node addon has to exist as a file to be loaded).
 // The raw native module exposes the same API as the koffi package (load, alloc, address...);
 // the package's JS wrapper only adds deprecated aliases.
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -73,7 +72,11 @@ export function loadKoffiNative(path: string): Koffi | null {
   }
 }
 
-/** Writes the SEA's koffi.node asset to a content-addressed temp file and returns its path. */
+/**
+ * Writes the SEA's koffi.node asset to a fresh private directory (mkdtemp) and returns its path.
+ * Never a predictable path: as SYSTEM, %TEMP% is C:\Windows\Temp, where any user could
+ * pre-create a directory and plant a DLL beside the addon or swap the file.
+ */
 export function extractSeaKoffi(): string | null {
   const sea = seaModule();
   if (!sea || !sea.isSea()) return null;
@@ -83,23 +86,26 @@ export function extractSeaKoffi(): string | null {
   } catch {
     return null;
   }
-  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), `llm-upgrade-koffi-${hash}`);
-  const file = join(dir, 'koffi.node');
-  if (existsSync(file) && createHash('sha256').update(readFileSync(file)).digest('hex').startsWith(hash)) return file;
-  mkdirSync(dir, { recursive: true });
-  // Write then rename: a concurrent upgrader never loads a half-written addon.
-  const partial = `${file}.${process.pid}.tmp`;
-  writeFileSync(partial, bytes);
-  renameSync(partial, file);
+  const file = join(mkdtempSync(join(tmpdir(), 'llm-upgrade-koffi-')), 'koffi.node');
+  writeFileSync(file, bytes, { mode: 0o600 });
   return file;
 }
+
+const runningAsSea = (): boolean => {
+  try {
+    return seaModule()?.isSea() === true;
+  } catch {
+    return false;
+  }
+};
 
 /** koffi, or null with the reasons in koffiLoadErrors(). Never throws. */
 export function loadKoffi(): Koffi | null {
   if (cached) return cached.koffi;
   const errors: string[] = [];
-  const req = nodeRequire();
+  // A single executable never resolves koffi through node_modules: the lookup walks up to
+  // C:\node_modules, which any user can create, and an MSI action runs this as SYSTEM.
+  const req = runningAsSea() ? null : nodeRequire();
   if (req) {
     try {
       const m = req('koffi') as unknown;
