@@ -3,10 +3,10 @@
 // cache with the SEA build), the core bundled for Windows with a small driver, and the win32
 // single executable (tools/build-sea.mjs, which reuses an up-to-date build).
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { cacheDir } from './fixtures.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -15,7 +15,7 @@ type FetchPinned = (key: string, cacheDir: string, options?: { log?: (m: string)
 interface SeaBuildResult {
   results: Array<{ target: string; file: string; reused: boolean; ms: number }>;
 }
-type BuildSea = (options: { repoRoot: string; targets: string[]; log?: (m: string) => void }) => Promise<SeaBuildResult>;
+type BuildSea = (options: { repoRoot: string; outDir: string; targets: string[]; log?: (m: string) => void }) => Promise<SeaBuildResult>;
 
 async function seaTools(): Promise<{ fetchPinned: FetchPinned; buildSea: BuildSea; defaultCacheDir: (root: string) => string }> {
   const fetchModule = join(repoRoot, 'tools/lib/sea/fetch.mjs');
@@ -61,34 +61,24 @@ export async function bundleBackendDriver(): Promise<string> {
     external: ['koffi'],
     alias: { '@llm-upgrade/core': join(repoRoot, 'packages/core/src/index.ts') },
     define: { 'import.meta.url': '__wineDriverImportMetaUrl' },
-    plugins: [otherPlatformsOptional],
     banner: { js: `const __wineDriverImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   });
   renameSync(partial, out);
   return out;
 }
 
-/**
- * platform/index.ts imports every backend lazily; only win32's runs here. A backend another
- * helper has not written yet (darwin.ts) must not stop the Windows bundle from building.
- */
-const otherPlatformsOptional: Plugin = {
-  name: 'other-platforms-optional',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/(darwin|linux)\.js$/ }, (args) => {
-      const source = join(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
-      return existsSync(source) ? undefined : { path: args.path, external: true };
-    });
-  },
-};
-
 let seaPromise: Promise<{ exe: string; built: boolean; ms: number }> | undefined;
 
-/** out/sea/llm-upgrade-win32-x64.exe, built (or found up to date) by tools/lib/sea once per run. */
+/**
+ * llm-upgrade-win32-x64.exe built by tools/lib/sea exactly as `node tools/build-sea.mjs` builds
+ * out/sea, and reused while its bundle and pins are unchanged. It goes to a directory of its
+ * own: under `npm test` the installer-hooks and tools projects build out/sea at the same time,
+ * and two builds writing the same work files corrupt each other.
+ */
 export function windowsSea(): Promise<{ exe: string; built: boolean; ms: number }> {
   seaPromise ??= (async () => {
     const { buildSea } = await seaTools();
-    const r = await buildSea({ repoRoot, targets: ['win32-x64'], log: (m) => process.stderr.write(`[wine] [build-sea] ${m}\n`) });
+    const r = await buildSea({ repoRoot, outDir: cacheDir('sea'), targets: ['win32-x64'], log: (m) => process.stderr.write(`[wine] [build-sea] ${m}\n`) });
     const win = r.results.find((x) => x.target === 'win32-x64');
     if (!win) throw new Error('build-sea produced no win32-x64 executable');
     return { exe: win.file, built: !win.reused, ms: win.ms };
@@ -96,9 +86,6 @@ export function windowsSea(): Promise<{ exe: string; built: boolean; ms: number 
   return seaPromise;
 }
 
-export function readJson<T>(path: string): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
-}
 
 function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
   const st = statSync(path);
@@ -128,11 +115,26 @@ export async function cachedInstaller(
   }
   const ext = kind === 'msi' ? 'msi' : 'exe';
   const out = join(cacheDir('installers'), `${kind}-${hash.digest('hex').slice(0, 20)}.${ext}`);
-  if (existsSync(out)) return out;
+  if (existsSync(out)) {
+    const now = new Date();
+    utimesSync(out, now, now); // most recently used: kept by the pruning below
+    return out;
+  }
   const partial = join(cacheDir('installers'), `partial-${process.pid}-${Date.now()}.${ext}`);
   const started = Date.now();
   await build(partial);
   renameSync(partial, out);
   process.stderr.write(`[wine] built ${kind} ${out} in ${Date.now() - started} ms\n`);
+  pruneInstallers(kind, 6);
   return out;
+}
+
+/** Each is ~85 MB (the upgrader inside): keep the newest few of a kind, drop the rest. */
+function pruneInstallers(kind: string, keep: number): void {
+  const dir = cacheDir('installers');
+  const files = readdirSync(dir)
+    .filter((name) => name.startsWith(`${kind}-`))
+    .map((name) => ({ path: join(dir, name), mtimeMs: statSync(join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const old of files.slice(keep)) rmSync(old.path, { force: true });
 }

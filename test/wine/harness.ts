@@ -4,7 +4,7 @@
 // prefix (`wineserver -k`, then any straggler by pid, identified by its WINEPREFIX) and removes
 // the temp dir, also after a failed test.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { it } from 'vitest';
@@ -265,6 +265,7 @@ export class WinePrefix {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+    this.removeServerDir();
     const keep = process.env.LLM_UPGRADE_WINE_KEEP_LOGS;
     if (keep) cpSync(this.logs, join(keep, basename(this.dir)), { recursive: true });
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
@@ -274,6 +275,39 @@ export class WinePrefix {
   saveLog(path: string, name: string): void {
     const source = path.startsWith('/') ? path : this.toUnix(path);
     if (existsSync(source)) copyFileSync(source, join(this.logs, name));
+  }
+
+  /**
+   * wineserver leaves `/tmp/wine-XXXXXX/server-<dev>-<inode>/` (its socket and lock) for each
+   * prefix, named after the prefix directory's device and inode: remove ours once it has exited.
+   */
+  private removeServerDir(): void {
+    let name: string;
+    try {
+      const st = statSync(this.prefix);
+      name = `server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
+    } catch {
+      return;
+    }
+    for (const tmp of new Set([tmpdir(), '/tmp'])) {
+      let entries: string[];
+      try {
+        entries = readdirSync(tmp).filter((e) => e.startsWith('wine-'));
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        const parent = join(tmp, entry);
+        const server = join(parent, name);
+        if (!existsSync(server)) continue;
+        rmSync(server, { recursive: true, force: true });
+        try {
+          if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true });
+        } catch {
+          // another process's dir, or already gone
+        }
+      }
+    }
   }
 
   /** Every Linux process (Wine's own included: wineserver, wine-preloader) started for this prefix. */

@@ -82,12 +82,12 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     });
     const p1 = makePayload(join(work, 'payload-1'), '1.0.0');
     const p2 = makePayload(join(work, 'payload-2'), '2.0.0');
+    const p3 = makePayload(join(work, 'payload-3'), '3.0.0');
     v2Model = p2.modelBytes;
     const build = (version: string, payloadDir: string) => {
       const d = description(version, payloadDir);
       return cachedInstaller('msi', { upgraderExe: sea, payloadDir, description: d }, (outFile) => buildMsi(d, { outFile }));
     };
-    const p3 = makePayload(join(work, 'payload-3'), '3.0.0');
     const [built1, built2, built3] = await Promise.all([build('1.0.0', p1.dir), build('2.0.0', p2.dir), build('3.0.0', p3.dir)]);
     /** A copy of a built MSI without the given custom actions in InstallExecuteSequence. */
     const variant = (msi: string, name: string, remove: string[]): string => {

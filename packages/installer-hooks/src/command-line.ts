@@ -1,4 +1,4 @@
-import { HOOK_FIXED_ARGS, MSI_TARGET_MAX_CHARS, msiLogPath, nsisLogPath } from './contract.js';
+import { HOOK_FIXED_ARGS, MSI_BEST_EFFORT_TIMEOUT, MSI_TARGET_MAX_CHARS, msiLogPath, nsisLogPath } from './contract.js';
 import type { ResolvedDescription } from './description.js';
 import { quoteDirWithTrailingSeparator, quoteWindowsArg } from './quoting.js';
 
@@ -7,7 +7,7 @@ import { quoteDirWithTrailingSeparator, quoteWindowsArg } from './quoting.js';
  * text: [INSTALLDIR] and [TempFolder] are expanded by Windows Installer — for the deferred
  * action when the action is written to the install script, so it needs no CustomActionData.
  */
-export function msiStopArguments(d: ResolvedDescription): string {
+export function msiStopArguments(d: ResolvedDescription, bestEffort = false): string {
   const target = [
     'stop',
     '--install-dir',
@@ -16,6 +16,9 @@ export function msiStopArguments(d: ResolvedDescription): string {
     `"${msiLogPath(d.logFileName)}"`,
     ...HOOK_FIXED_ARGS,
     ...d.upgraderArgs.map(quoteWindowsArg),
+    // Last, so it wins: the immediate action only clears the way for InstallValidate's
+    // files-in-use check; the deferred one is authoritative and keeps the full timeout.
+    ...(bestEffort ? ['--timeout', MSI_BEST_EFFORT_TIMEOUT] : []),
   ].join(' ');
   if (target.length > MSI_TARGET_MAX_CHARS) {
     throw new Error(`the MSI custom action command line is ${target.length} characters; CustomAction.Target holds ${MSI_TARGET_MAX_CHARS}: shorten upgraderArgs or logFileName`);

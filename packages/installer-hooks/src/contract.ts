@@ -111,3 +111,6 @@ export const MSI_TARGET_MAX_CHARS = 255;
 
 /** Arguments every hook passes after the command; `--yes` because nobody can answer a prompt. */
 export const HOOK_FIXED_ARGS = ['--yes'] as const;
+
+/** The best-effort immediate MSI action gives up after this; the deferred action does the real work. */
+export const MSI_BEST_EFFORT_TIMEOUT = '5s';

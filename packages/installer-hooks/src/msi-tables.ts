@@ -23,9 +23,8 @@ function sqlString(s: string): string {
  * `msibuild x.msi -q …` after wixl (which drops BinaryKey+ExeCommand actions).
  */
 export function customActionQueries(d: ResolvedDescription): string[] {
-  const target = msiStopArguments(d);
   const rows = (s: MsiCustomActionSpec) => [
-    `INSERT INTO CustomAction (Action, Type, Source, Target) VALUES (${sqlString(s.action)}, ${s.type}, ${sqlString(MSI_BINARY_KEY)}, ${sqlString(target)})`,
+    `INSERT INTO CustomAction (Action, Type, Source, Target) VALUES (${sqlString(s.action)}, ${s.type}, ${sqlString(MSI_BINARY_KEY)}, ${sqlString(msiStopArguments(d, s === MSI_BEST_EFFORT_STOP))})`,
     `INSERT INTO InstallExecuteSequence (Action, Condition, Sequence) VALUES (${sqlString(s.action)}, ${sqlString(s.condition)}, ${s.sequence})`,
   ];
   return [...rows(MSI_BEST_EFFORT_STOP), ...rows(MSI_AUTHORITATIVE_STOP)];

@@ -76,7 +76,7 @@ ${componentIds.map((c) => `      <ComponentRef Id="${c}"/>`).join('\n')}
  */
 export function renderWixToolsetSnippet(d: ResolvedDescription, upgraderSourcePath: string): string {
   const action = (s: MsiCustomActionSpec) =>
-    `  <CustomAction Id="${s.action}" BinaryKey="${MSI_BINARY_KEY}" ExeCommand="${xmlAttr(msiStopArguments(d))}" Execute="${s.wix.Execute}" Impersonate="${s.wix.Impersonate}" Return="${s.wix.Return}"/>`;
+    `  <CustomAction Id="${s.action}" BinaryKey="${MSI_BINARY_KEY}" ExeCommand="${xmlAttr(msiStopArguments(d, s === MSI_BEST_EFFORT_STOP))}" Execute="${s.wix.Execute}" Impersonate="${s.wix.Impersonate}" Return="${s.wix.Return}"/>`;
   const custom = (s: MsiCustomActionSpec) => `    <Custom Action="${s.action}" Sequence="${s.sequence}">${xmlAttr(s.condition)}</Custom>`;
   return [
     `<!-- llm-upgrade hooks (type ${MSI_BEST_EFFORT_STOP.type} best-effort, type ${MSI_AUTHORITATIVE_STOP.type} authoritative) -->`,

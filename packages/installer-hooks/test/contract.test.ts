@@ -98,6 +98,16 @@ describe('argument quoting', () => {
       expect(outcome.parsed.common.profile).toBe('C:\\Program Files\\x\\profile.json');
     });
   }
+  it('MSI: the best-effort action gives up after 5 s whatever the integrator asked; the deferred one keeps it', () => {
+    const d = resolveDescription({ ...base, upgraderArgs: ['--timeout', '60s'] }, 'msi');
+    const parse = (bestEffort: boolean) => {
+      const outcome = parseCommandLine(splitWindowsArgs(formatMsi(msiStopArguments(d, bestEffort), { INSTALLDIR: 'C:\\App\\', TempFolder: 'C:\\T\\' })), false);
+      if (outcome.kind !== 'run') throw new Error('not a command');
+      return outcome.parsed.common.timeoutMs;
+    };
+    expect(parse(true)).toBe(5_000);
+    expect(parse(false)).toBe(60_000);
+  });
   for (const instdir of ['C:\\Program Files\\Sample App', 'C:\\Program Files\\Sample App\\', 'E:\\']) {
     it(`NSIS: $INSTDIR = ${instdir} reaches the upgrader as one --install-dir`, () => {
       const d = resolveDescription(base, 'nsis');

@@ -73,7 +73,7 @@ describe.skipIf(missing !== '')('MSI built by wixl + msibuild (small payload)', 
     expect(Number(byName[MSI_AUTHORITATIVE_STOP.action]!.Type)).toBe(3074);
     for (const a of actions) {
       expect(a.Source).toBe(MSI_BINARY_KEY);
-      expect(a.Target).toBe(msiStopArguments(resolveDescription(description, 'msi')));
+      expect(a.Target).toBe(msiStopArguments(resolveDescription(description, 'msi'), a.Action === MSI_BEST_EFFORT_STOP.action));
     }
   });
 

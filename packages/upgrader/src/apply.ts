@@ -214,7 +214,9 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
       source: opts.feedUrl ?? sourcePath, root, warnings: tx.warnings,
     };
   } catch (e) {
-    // Keep a partial download for the next run to resume; drop an empty downloads directory.
+    // Keep a partial download for the next run to resume; a complete one that then failed
+    // (verify, stage) is not trusted again, so it goes; drop an empty downloads directory.
+    for (const f of await walk(paths.downloads).catch(() => [])) if (f.kind === 'file' && !f.path.endsWith('.part')) await removeTree(join(paths.downloads, f.path)).catch(() => undefined);
     if ((await walk(paths.downloads).catch(() => [])).length === 0) await removeTree(paths.downloads).catch(() => undefined);
     throw toLlmUpgradeError(e, 'verify', changed);
   } finally {

@@ -88,6 +88,7 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
         restarted = await restartServer(root, journal.restart, timeoutMs, opts.onEvent).catch(() => null);
       }
       if (journal.kind === 'apply') await removeTree(journal.stageDir);
+      if ((await walk(journal.backupDir).catch(() => [])).every((e) => e.kind === 'dir')) await removeTree(journal.backupDir);
       opts.onEvent?.({ type: 'recovered', action: 'rolled-back', moves: 0 });
       return { ok: true, action: 'rolled-back', ...base, movesUndone: 0, restarted, changed: true };
     }

@@ -75,7 +75,7 @@ describe('crash at every journal step', () => {
     for (let step = 1; step <= totalSteps; step++) {
       const root = freshRoot();
       const crashed = await runCli(['apply', v2Pkg, '--install-dir', root, '--json'], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step) } });
-      expect(crashed.signal, `step ${step}: ${crashed.stderr}`).toBe('SIGKILL');
+      expect(crashed.signal, `step ${step} of ${totalSteps}: ${crashed.code} ${crashed.stdout} ${crashed.stderr}`).toBe('SIGKILL');
       expect(existsSync(join(root, '.llm-upgrade', 'journal.json'))).toBe(true);
       const rec = await runCli(['recover', '--install-dir', root, '--json']);
       expect(rec.code, rec.stdout + rec.stderr).toBe(0);
@@ -83,7 +83,7 @@ describe('crash at every journal step', () => {
       expect(await expectConsistent(root)).toBe(step >= commitStep ? 'new' : 'old');
       // Idempotent: a second recover finds nothing to do and changes nothing.
       const again = await runCli(['recover', '--install-dir', root, '--json']);
-      expect(again.json.action).toBe('nothing');
+      expect(again.json?.action, `step ${step}: ${again.stdout} ${again.stderr}`).toBe('nothing');
       expect(await expectConsistent(root)).toBe(step >= commitStep ? 'new' : 'old');
     }
   });

@@ -81,9 +81,15 @@ export async function runRelease(opts) {
   const repoRoot = resolve(opts.repoRoot);
   const env = opts.env ?? process.env;
   const progress = new Progress({ stream: opts.stream ?? process.stderr, total: 9 });
-  const app = loadApp(opts.appDir ?? join(repoRoot, 'examples/sample-app'));
+  let app;
+  try {
+    app = loadApp(opts.appDir ?? join(repoRoot, 'examples/sample-app'));
+  } catch (e) {
+    throw new ReleaseUsageError(e.message);
+  }
   const version = opts.version ?? app.version;
-  if (!version || !SEMVER.test(version)) throw new ReleaseUsageError(`--version "${version}" is not a semantic version (x.y.z)`);
+  if (!version) throw new ReleaseUsageError(`no version: pass --version X or set "version" in ${app.file}`);
+  if (!SEMVER.test(version)) throw new ReleaseUsageError(`--version "${version}" is not a semantic version (x.y.z)`);
   const outDir = resolve(opts.out ?? join(repoRoot, 'out/release', version));
   const work = join(outDir, '.work');
   await mkdir(work, { recursive: true });
@@ -172,7 +178,7 @@ export async function runRelease(opts) {
 
   // 5. upgrader executables (the win32 one signed: it runs as SYSTEM from the MSI)
   let winExe = null;
-  await progress.step('sign the Windows upgrader', async () => {
+  await progress.step('upgrader executables (sign the Windows upgrader)', async () => {
     const linuxSea = join(seaDir, SEA_NAMES['linux-x64']);
     if (existsSync(linuxSea)) {
       await copyIfChanged(linuxSea, join(outDir, SEA_NAMES['linux-x64']));

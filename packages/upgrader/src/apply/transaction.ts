@@ -183,9 +183,10 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       await rename(paths.swapBackup, aside);
       warnings.push(`an earlier transaction left files in ${paths.swapBackup}; moved them to ${aside}`);
     }
-    await mkdir(paths.swapBackup, { recursive: true });
     const ops = await planMoves(root, opts.stageDir);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
+    // After the journal names it: a crash can never leave a swap-backup nobody knows about.
+    await mkdir(paths.swapBackup, { recursive: true });
     await runForward(writer, opts.onEvent);
     await writer.write({ state: 'checking' });
     filesInPlaceMs = performance.now() - t0;
