@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NVIDIA_SMI_ARGS, parseNvidiaSmi, queryNvidiaSmi } from './gpu.js';
-import type { Exec } from './platform/win32/exec.js';
+import type { Exec } from './exec.js';
 
 const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`./platform/__recorded__/nvidia-smi/${name}`, import.meta.url)), 'utf8');
 

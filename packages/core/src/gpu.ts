@@ -1,5 +1,5 @@
 import type { GpuUsage } from './types.js';
-import { execFileText, type Exec } from './platform/win32/exec.js';
+import { execFileText, type Exec } from './exec.js';
 
 /** Arguments whose output parseNvidiaSmi reads: one line per compute process, no header, no units. */
 export const NVIDIA_SMI_ARGS = ['--query-compute-apps=pid,used_memory,gpu_uuid', '--format=csv,noheader,nounits'] as const;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ScopedProcess } from '../types.js';
 import { DarwinBackend, darwinPathKey } from './darwin.js';
 import { freezeKill } from './darwin/freeze-kill.js';
-import type { Exec, ExecResult } from './win32/exec.js';
+import type { Exec, ExecResult } from '../exec.js';
 import type { SignalOutcome } from './backend.js';
 
 const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`./__recorded__/darwin/${name}`, import.meta.url)), 'utf8');

@@ -10,7 +10,7 @@ import { freezeKill } from './darwin/freeze-kill.js';
 import { matchLaunchdJobs, parseLaunchctlList } from './darwin/launchctl.js';
 import { executables, kindOf, LSOF_FIELDS, parseLsof } from './darwin/lsof.js';
 import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './darwin/ps.js';
-import { execFileText, type Exec } from './win32/exec.js';
+import { execFileText, type Exec } from '../exec.js';
 
 const C_LOCALE = { ...process.env, LC_ALL: 'C', LANG: 'C' };
 

@@ -7,7 +7,7 @@ import { queryNvidiaSmi } from '../gpu.js';
 import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
 import { queryCimProcesses } from './win32/cim.js';
-import { execFileText, type Exec } from './win32/exec.js';
+import { execFileText, type Exec } from '../exec.js';
 import { scanWindowsHolders } from './win32/holders.js';
 import { createNativeWinApi } from './win32/native.js';
 import { listServices, matchServices, stopWindowsService } from './win32/services.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCimDate, parseCimProcesses, queryCimProcesses, CIM_KEY_PREFIX } from './cim.js';
 import { recorded } from './recorded.js';
-import type { Exec } from './exec.js';
+import type { Exec } from '../../exec.js';
 
 describe('parseCimDate', () => {
   it('reads the Windows PowerShell 5.1 form', () => {

@@ -5,7 +5,7 @@
 // from this source carry the prefix `cim:` so they never compare equal to native FILETIME keys.
 import type { ProcessInfo, Snapshot } from '../../types.js';
 import { splitCommandLine } from './cmdline.js';
-import type { Exec } from './exec.js';
+import type { Exec } from '../../exec.js';
 import { resolveParents } from './parents.js';
 import { msToFiletime } from './filetime.js';
 

@@ -2,7 +2,7 @@
 // with raw (never updated) parent pids and creation FILETIMEs, OpenProcess access checks, handles
 // that keep a pid from being reused, and taskkill.exe answering in Windows' or Wine's words.
 // Not used in production.
-import type { Exec, ExecResult } from './exec.js';
+import type { Exec, ExecResult } from '../../exec.js';
 import {
   ERROR_ACCESS_DENIED,
   ERROR_INVALID_PARAMETER,

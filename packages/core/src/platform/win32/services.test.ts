@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ScopedProcess } from '../../types.js';
-import type { Exec, ExecResult } from './exec.js';
+import type { Exec, ExecResult } from '../../exec.js';
 import { recorded } from './recorded.js';
 import { matchServices, parseScFailure, parseScServices, stopWindowsService } from './services.js';
 

@@ -3,7 +3,7 @@
 // labels (SERVICE_NAME, STATE, PID) are the same in every UI language.
 import { LlmUpgradeError } from '../../errors.js';
 import type { ScopedProcess, ServiceRef } from '../../types.js';
-import type { Exec } from './exec.js';
+import type { Exec } from '../../exec.js';
 
 export const SERVICE_STOPPED = 1;
 export const SERVICE_STOP_PENDING = 3;

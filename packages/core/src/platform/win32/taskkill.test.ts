@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { recorded } from './recorded.js';
 import { parseTaskkill, runTaskkill, taskkillArgs } from './taskkill.js';
-import type { Exec } from './exec.js';
+import type { Exec } from '../../exec.js';
 
 const statuses = (text: string, code: number | null = 0) => Object.fromEntries([...parseTaskkill(text, '', code).perPid].map(([pid, r]) => [pid, r.status]));
 

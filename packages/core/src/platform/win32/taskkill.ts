@@ -2,7 +2,7 @@
 // Windows (English) and Wine print different sentences; the parser keys on the pid and a few
 // words, and anything it cannot read (other UI languages) is left to the caller's own check
 // through the process handle.
-import type { Exec, ExecResult } from './exec.js';
+import type { Exec, ExecResult } from '../../exec.js';
 
 export type TaskkillStatus =
   /** /F: terminated. */

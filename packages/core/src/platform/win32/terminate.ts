@@ -8,7 +8,7 @@
 // re-checked through CIM just before taskkill, which leaves a short window (documented).
 import type { ScopedProcess } from '../../types.js';
 import type { SignalOutcome } from '../backend.js';
-import type { Exec } from './exec.js';
+import type { Exec } from '../../exec.js';
 import { forestRoots, treeIsSafe } from './forest.js';
 import { runTaskkill, type TaskkillOutcome, type TaskkillPidResult } from './taskkill.js';
 import {

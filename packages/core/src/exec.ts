@@ -22,7 +22,7 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 
 export const execFileText: Exec = (file, args, options = {}) =>
   new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       file,
       [...args],
       {
@@ -46,4 +46,6 @@ export const execFileText: Exec = (file, args, options = {}) =>
         resolve({ code: null, stdout: stdout ?? '', stderr: stderr ?? '', error });
       },
     );
+    // Nothing we run reads input; an open stdin pipe once kept taskkill waiting under Wine.
+    child.stdin?.end();
   });
