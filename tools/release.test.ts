@@ -302,7 +302,8 @@ describe('npm run release (signed, with manifest key)', () => {
       const row = byType.get(type);
       expect(row, `no CustomAction of type ${type} in ${rows.map((r) => r.join(' ')).join('; ')}`).toBeDefined();
       expect(row![2]).toBe('LlmUpgradeExe');
-      expect(row![3]).toMatch(/^stop --install-dir "\[INSTALLDIR\]\." --log-file "\[TempFolder\]llm-upgrade-sample-app\.log" --yes --grace 5s --timeout 60s$/);
+      // The app's description (examples/sample-app/app.json) reaches the command line: its log file and upgraderArgs.
+      expect(row![3]).toMatch(/^stop --install-dir "\[INSTALLDIR\]\." --log-file "\[TempFolder\]llm-upgrade-sample-app\.log" --yes --grace 5s --timeout 60s( |$)/);
     }
     const sequence = await sh('msiinfo', ['export', msi, 'InstallExecuteSequence']);
     for (const action of byType.values()) expect(sequence).toContain(action[0]);

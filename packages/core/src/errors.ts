@@ -37,7 +37,8 @@ const exitByCode: Record<ErrorCode, number> = {
   ERR_NOT_SEMVER: EXIT.badInput,
   ERR_DOWNGRADE: EXIT.badInput,
   ERR_FETCH: EXIT.badInput,
-  ERR_DISK_FULL: EXIT.internal,
+  // Staging runs before anything is swapped: the install is untouched, as for bad input.
+  ERR_DISK_FULL: EXIT.badInput,
   ERR_READ_ONLY: EXIT.internal,
   ERR_SELF_IN_SCOPE: EXIT.held,
   ERR_SURVIVORS: EXIT.held,

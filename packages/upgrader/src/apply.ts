@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
 import { LlmUpgradeError, platformKey, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
@@ -37,6 +37,12 @@ export interface ApplyOptions {
   healthTimeoutMs?: number;
   /** Platform key to accept (default: this machine's). */
   platform?: string;
+  /**
+   * Take over a root that llm-upgrade did not install although it holds entries the package
+   * does not list (they go to the backup that `rollback` restores). Without it such a root is
+   * refused: it may be a shared directory named by mistake.
+   */
+  adopt?: boolean;
   onEvent?: UpgradeEventSink;
 }
 
@@ -104,6 +110,28 @@ async function planChanges(root: string, manifest: Manifest, roots: string[], pr
     remove: [...current].filter((p) => !nextSet.has(p)),
     processes: running.map((p) => ({ pid: p.pid, name: p.name, exe: p.exe, role: p.role, orphan: p.orphan })),
   };
+}
+
+/**
+ * An install root we did not install ourselves may be a shared directory given by mistake
+ * (`--install-dir /usr/local/bin`): its entries that the package does not list would all be
+ * moved aside. Refuse before anything is written unless the caller adopts the root.
+ */
+async function refuseUnlistedEntries(root: string, manifest: Manifest, adopt: boolean): Promise<void> {
+  if (adopt) return;
+  const listed = new Set([...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)].map((p) => p.split('/')[0]!));
+  const present = await readdir(root).catch(() => [] as string[]);
+  const unlisted = present.filter((name) => name !== STATE_DIR && !listed.has(name)).sort();
+  if (unlisted.length === 0) return;
+  const shown = unlisted.slice(0, 5).join(', ') + (unlisted.length > 5 ? `, … (${unlisted.length} in all)` : '');
+  throw new LlmUpgradeError({
+    code: 'ERR_USAGE',
+    message: `${root} was not installed by llm-upgrade and holds entries the package does not list: ${shown}`,
+    hint: "Point --install-dir at the product's own directory, or pass --adopt to take it over (unlisted entries move to the backup that rollback restores).",
+    phase: 'resolve',
+    changed: false,
+    details: { root, unlisted },
+  });
 }
 
 function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: Record<string, unknown>): LlmUpgradeError {
@@ -180,7 +208,8 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     }
 
     // ---- resolve versions
-    const from = await currentVersion(root, installed, manifest.smoke);
+    const from = await currentVersion(root, installed, manifest.smoke ?? opts.profile?.versionCommand);
+    if (!installed) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
     if (from && semver.eq(from, manifest.version)) return noopResult(from, manifest.version, sourcePath, root, recovered, changed);
     if (from && semver.lt(manifest.version, from) && !opts.allowDowngrade) {
       throw resolveError('ERR_DOWNGRADE', `${sourcePath} holds ${manifest.name} ${manifest.version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: manifest.version });

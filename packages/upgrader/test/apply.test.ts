@@ -112,7 +112,16 @@ describe('apply', () => {
 
   it('upgrades a plain directory (no state), detecting its version with the smoke command', async () => {
     const root = await makeProductDir(join(base, 'plain', 'install'), '1.0.0', { 'stray.txt': 'not in any manifest' });
-    const r = await runCli(['apply', pkg['3']!, '--install-dir', root, '--json']);
+    // A directory we did not install, holding an entry the package does not list, may be a
+    // shared directory given by mistake: refused, untouched, the entry named.
+    const before = await treeDigest(root);
+    const refused = await runCli(['apply', pkg['3']!, '--install-dir', root, '--json']);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.json.error).toMatchObject({ code: 'ERR_USAGE', phase: 'resolve', changed: false });
+    expect(refused.json.error.message).toContain('stray.txt');
+    expect(refused.json.error.hint).toContain('--adopt');
+    expect(await treeDigest(root, { skipState: true })).toBe(before);
+    const r = await runCli(['apply', pkg['3']!, '--install-dir', root, '--adopt', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json).toMatchObject({ from: '1.0.0', to: '3.0.0' });
     expect(await treeDigest(root, { skipState: true })).toBe(await treeDigest(src['3.0.0']!));

@@ -83,7 +83,7 @@ describe.skipIf(cannotMount !== null)('file-system limits', () => {
     expect((await runCli(['apply', v1Pkg, '--install-dir', root])).code).toBe(0);
     const before = await treeDigest(root);
     const r = await runCli(['apply', bigPkg, '--install-dir', root, '--json']);
-    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.json.error.code).toBe('ERR_DISK_FULL');
     expect(r.json.error.changed).toBe(false);
     expect(await readdir(join(root, '.llm-upgrade'))).not.toContain('staging');

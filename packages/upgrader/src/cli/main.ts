@@ -1,5 +1,16 @@
 #!/usr/bin/env node
+import { EXIT } from '@llm-upgrade/core';
 import { runCli } from './run.js';
+
+let settled = false;
+// If a command's promise can never settle (a stream that never ends), Node would exit 0 with
+// nothing said; a custom action would read that as success.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  process.stderr.write('error [ERR_INTERNAL]: the command ended without a result (an operation never completed)\n');
+  process.exitCode = EXIT.internal;
+});
 
 // No top-level await: this file is also bundled to CommonJS for the single executable.
 void runCli(process.argv.slice(2), {
@@ -8,6 +19,7 @@ void runCli(process.argv.slice(2), {
   stdinIsTty: process.stdin.isTTY === true,
   env: process.env,
 }).then((exitCode) => {
+  settled = true;
   // exitCode, not exit(): lets stdout drain to pipes and files first.
   process.exitCode = exitCode;
 });

@@ -36,6 +36,7 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
     roots: scope.roots,
     profile: scope.profile,
     allowDowngrade: values['allow-downgrade'] === true,
+    adopt: values.adopt === true,
     dryRun: common.dryRun,
     ...(typeof values['public-key'] === 'string' ? { publicKey: values['public-key'] } : {}),
     ...(typeof values.platform === 'string' ? { platform: values.platform } : {}),
