@@ -92,9 +92,8 @@ export async function runRelease(opts) {
   if (!SEMVER.test(version)) throw new ReleaseUsageError(`--version "${version}" is not a semantic version (x.y.z)`);
   const outDir = resolve(opts.out ?? join(repoRoot, 'out/release', version));
   const work = join(outDir, '.work');
-  await mkdir(work, { recursive: true });
-  const cache = new StepCache(join(work, 'steps.json'));
-  const signKey = opts.signKey ?? env.LLM_UPGRADE_SIGN_KEY ?? null;
+  const keyArg = opts.signKey ?? env.LLM_UPGRADE_SIGN_KEY;
+  const signKey = keyArg ? resolve(keyArg) : null;
   if (signKey && !existsSync(signKey)) throw new ReleaseUsageError(`--sign-key ${signKey} does not exist`);
   let signing;
   try {
@@ -102,6 +101,8 @@ export async function runRelease(opts) {
   } catch (e) {
     throw new ReleaseUsageError(e.message);
   }
+  await mkdir(work, { recursive: true });
+  const cache = new StepCache(join(work, 'steps.json'));
   const sh = $({ quiet: true, cwd: repoRoot, env: { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NO_COLOR: '1' } });
   const artifacts = [];
   const add = async (file, fields) => {

@@ -40,19 +40,19 @@ export class Reporter {
   }
 
   /**
-   * A progress event: logged always, shown unless quiet or json. A `ticker` event repeats while
-   * something is waited for (waiting, downloading): off a TTY it is shown at most once a second
-   * per event type, so logs of custom actions and CI stay readable.
+   * A progress event, shown unless quiet or json and written to the log file. A `ticker` event
+   * repeats while something progresses (waiting, downloading, staging): it is rate-limited per
+   * event type — every 100 ms on a TTY's live line, once a second elsewhere, so the logs of
+   * custom actions and CI stay readable — and logged only when shown.
    */
   event(event: ProgressEvent, human?: string, ticker = false): void {
-    this.log(event);
-    if (!human) return;
-    if (ticker && !this.live) {
+    if (ticker) {
       const now = Date.now();
-      if (now - (this.lastTick.get(event.type) ?? 0) < 1_000) return;
+      if (now - (this.lastTick.get(event.type) ?? 0) < (this.live ? 100 : 1_000)) return;
       this.lastTick.set(event.type, now);
     }
-    this.progress(human);
+    this.log(event);
+    if (human) this.progress(human);
   }
 
   /** A transient progress line (overwritten on a TTY). */

@@ -9,7 +9,7 @@ const pct = (a: number, b: number) => (b > 0 ? `${Math.floor((a / b) * 100)}%` :
 /** Human text for an upgrader event; undefined when it is not worth a line. */
 export function describeUpgradeEvent(e: UpgradeEvent): string | undefined {
   switch (e.type) {
-    case 'phase': return `${e.phase}${e.detail ? `: ${e.detail}` : ''}`;
+    case 'phase': return `[${e.phase}]${e.detail ? ` ${e.detail}` : ''}`;
     case 'download': return `downloading ${pct(e.receivedBytes, e.totalBytes)} (${(e.receivedBytes / MiB).toFixed(1)} of ${(e.totalBytes / MiB).toFixed(1)} MiB)${e.resumedFrom ? `, resumed at ${(e.resumedFrom / MiB).toFixed(1)} MiB` : ''}`;
     case 'download-retry': return `download interrupted (${e.reason}); retrying (attempt ${e.attempt})`;
     case 'verify': return `verifying: ${(e.bytes / MiB).toFixed(1)} MiB, ${e.entries} entries`;
@@ -26,15 +26,9 @@ export function describeUpgradeEvent(e: UpgradeEvent): string | undefined {
   }
 }
 
-// Download and stage events come per chunk: show them at most every 100 ms.
+/** Events that repeat while something progresses; the reporter rate-limits them. */
+const TICKERS = new Set(['download', 'stage', 'verify', 'swap', 'wait', 'holders']);
+
 export function upgradeEventSink(reporter: Reporter): (e: UpgradeEvent) => void {
-  let lastChatty = 0;
-  return (e) => {
-    if (e.type === 'download' || e.type === 'stage' || e.type === 'verify') {
-      const now = Date.now();
-      if (now - lastChatty < 100) return;
-      lastChatty = now;
-    }
-    reporter.event(e as unknown as { type: string }, describeUpgradeEvent(e));
-  };
+  return (e) => reporter.event(e as unknown as { type: string }, describeUpgradeEvent(e), TICKERS.has(e.type));
 }
