@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScopedProcess } from '../types.js';
 import { DarwinBackend, darwinPathKey } from './darwin.js';
-import { freezeKill } from './darwin/freeze-kill.js';
+import { freezeKill } from './posix-freeze-kill.js';
 import type { Exec, ExecResult } from '../exec.js';
 import type { SignalOutcome } from './backend.js';
 

@@ -6,7 +6,7 @@ import { LlmUpgradeError } from '../errors.js';
 import { queryNvidiaSmi } from '../gpu.js';
 import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
-import { freezeKill } from './darwin/freeze-kill.js';
+import { freezeKill } from './posix-freeze-kill.js';
 import { matchLaunchdJobs, parseLaunchctlList } from './darwin/launchctl.js';
 import { executables, kindOf, LSOF_FIELDS, parseLsof } from './darwin/lsof.js';
 import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './darwin/ps.js';

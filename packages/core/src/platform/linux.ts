@@ -8,12 +8,12 @@ import { queryNvidiaSmi } from '../gpu.js';
 import { LlmUpgradeError } from '../errors.js';
 import { isUnderAnyRoot } from '../scope.js';
 import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
+import { freezeKill } from './posix-freeze-kill.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
 const PF_KTHREAD = 0x00200000;
 const DELETED = ' (deleted)';
-const FREEZE_ROUNDS = 20;
 
 export interface StatFields {
   pid: number;
@@ -313,47 +313,12 @@ export class LinuxBackend implements PlatformBackend {
     });
   }
 
-  async forceKill(targets: ScopedProcess[], ctx: ForceKillContext): Promise<SignalOutcome[]> {
-    const frozen = new Map<number, ScopedProcess>();
-    const outcomes = new Map<number, SignalOutcome>();
-    const freeze = (batch: ScopedProcess[]): ScopedProcess[] => {
-      const added: ScopedProcess[] = [];
-      for (const p of batch) {
-        if (ctx.protectedPids.has(p.pid) || frozen.has(p.pid) || outcomes.has(p.pid)) continue;
-        if (liveIdentity(p.pid) !== p.startKey) {
-          outcomes.set(p.pid, { pid: p.pid, result: 'gone', process: p });
-          continue;
-        }
-        const r = send(p.pid, 'SIGSTOP');
-        if (r.result === 'sent') {
-          frozen.set(p.pid, p);
-          added.push(p);
-        } else {
-          outcomes.set(p.pid, { ...r, process: p });
-        }
-      }
-      return added;
-    };
-    try {
-      let batch = freeze(targets);
-      ctx.onFreeze?.(batch.map((p) => p.pid), 0);
-      // A pending SIGSTOP aborts any fork in progress; once every frozen process is really
-      // stopped, a rescan that finds nothing new means nothing in scope can start any more.
-      for (let round = 1; round <= FREEZE_ROUNDS; round++) {
-        await waitUntilStopped(batch.map((p) => p.pid), 250);
-        batch = freeze(await ctx.rescan());
-        if (batch.length === 0) break;
-        ctx.onFreeze?.(batch.map((p) => p.pid), round);
-      }
-      for (const [pid, p] of frozen) {
-        const outcome = liveIdentity(pid) === p.startKey ? send(pid, 'SIGKILL') : { pid, result: 'gone' as const };
-        outcomes.set(pid, { ...outcome, process: p });
-      }
-    } finally {
-      // A stopped process that got SIGKILL dies anyway; anything we could not kill must not stay frozen.
-      for (const [pid, p] of frozen) if (liveIdentity(pid) === p.startKey) send(pid, 'SIGCONT');
-    }
-    return [...outcomes.values()];
+  forceKill(targets: ScopedProcess[], ctx: ForceKillContext): Promise<SignalOutcome[]> {
+    return freezeKill(targets, ctx, {
+      identities: async (pids) => new Map(pids.map((pid) => [pid, liveIdentity(pid)])),
+      send,
+      waitStopped: waitUntilStopped,
+    });
   }
 
   async scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }> {

@@ -1,9 +1,8 @@
-// POSIX race-free force: SIGSTOP everything in scope, rescan until nothing new appears (a
-// stopped process cannot fork), re-check identity, SIGKILL, then SIGCONT whatever we could not
-// kill so nothing stays frozen. Written for macOS, where identity comes from `ps` rather than
-// /proc; linux.ts has the same algorithm inline (to be folded into one module).
-import type { ScopedProcess } from '../../types.js';
-import type { ForceKillContext, SignalOutcome } from '../backend.js';
+// POSIX race-free force, shared by Linux (identity from /proc) and macOS (from `ps`): SIGSTOP
+// everything in scope, rescan until nothing new appears (a stopped process cannot fork),
+// re-check identity, SIGKILL, then SIGCONT whatever we could not kill so nothing stays frozen.
+import type { ScopedProcess } from '../types.js';
+import type { ForceKillContext, SignalOutcome } from './backend.js';
 
 export const FREEZE_ROUNDS = 20;
 
@@ -40,10 +39,13 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
   try {
     let batch = await freeze(targets);
     ctx.onFreeze?.(batch.map((p) => p.pid), 0);
-    for (let round = 1; round <= FREEZE_ROUNDS && batch.length > 0; round++) {
+    // A pending SIGSTOP aborts any fork in progress; once every frozen process is really
+    // stopped, a rescan that finds nothing new means nothing in scope can start any more.
+    for (let round = 1; round <= FREEZE_ROUNDS; round++) {
       await ops.waitStopped(batch.map((p) => p.pid), 250);
       batch = await freeze(await ctx.rescan());
-      if (batch.length) ctx.onFreeze?.(batch.map((p) => p.pid), round);
+      if (batch.length === 0) break;
+      ctx.onFreeze?.(batch.map((p) => p.pid), round);
     }
     const ids = await ops.identities([...frozen.keys()]);
     for (const [pid, p] of frozen) {
@@ -51,6 +53,7 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
       outcomes.set(pid, { ...outcome, process: p });
     }
   } finally {
+    // A stopped process that got SIGKILL dies anyway; anything we could not kill must not stay frozen.
     const ids = await ops.identities([...frozen.keys()]).catch(() => new Map<number, string | null>());
     for (const [pid, p] of frozen) if (ids.get(pid) === p.startKey) ops.send(pid, 'SIGCONT');
   }
