@@ -22,7 +22,8 @@ function step(title, cmd, args) {
 }
 
 if (existsSync(join(root, 'tools/setup.mjs'))) step('setup', process.execPath, ['tools/setup.mjs']);
-step('build', 'npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']);
+// build-sea once, here: several test projects read out/sea, none should race to rebuild it.
+step('build', 'npx', ['nx', 'run-many', '-t', 'build', 'build-sea', '--outputStyle=static']);
 // lint = strict typecheck of sources and tests (cached by nx).
 step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']);
 
