@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityOf, listPids, readProcLink, TestKit } from '@llm-upgrade/testkit';
+import { freePort, identityOf, runningUnder, TestKit, versionAt } from '@llm-upgrade/testkit';
 
 // The release pipeline end to end on the sample app: a throwaway code-signing certificate and
 // Ed25519 manifest key made here, `npm run release` run once (beforeAll) and shared, its output
@@ -108,30 +108,6 @@ async function makeCertificate(dir: string, cn: string): Promise<{ p12: string; 
 
 async function osslVerify(file: string, caPem: string): Promise<boolean> {
   return sh('osslsigncode', ['verify', '-CAfile', caPem, '-in', file]).then(() => true, () => false);
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function versionAt(port: number): Promise<string | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/version`);
-    return ((await res.json()) as { version: string }).version;
-  } catch {
-    return null;
-  }
-}
-
-function runningUnder(dir: string): number[] {
-  return listPids().filter((pid) => {
-    const exe = readProcLink(pid, 'exe');
-    return exe !== null && exe.startsWith(`${dir}/`) && identityOf(pid) !== null;
-  });
 }
 
 /** Every entry under dir (type, mode, content hash or link target) as one comparable string. */

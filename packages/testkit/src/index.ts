@@ -13,7 +13,8 @@ export { TestKit, parseReadyLine, waitFor } from './kit.js';
 export type { Ready, SampleInstall, SampleInstallOptions, SpawnTreeOptions, SpawnedTree } from './kit.js';
 export { compileFakeRunner, fakeRunnerSource } from './compile.js';
 export type { CompileOptions } from './compile.js';
-export { descendantsOf, identityOf, isAlive, listPids, readProcLink, readStat, selfAndAncestors } from './proc.js';
+export { descendantsOf, identityOf, isAlive, listPids, readProcLink, readStat, runningUnder, selfAndAncestors } from './proc.js';
+export { freePort, versionAt } from './net.js';
 export type { ProcEntry } from './proc.js';
 
 export const defaultKit = new TestKit();

@@ -88,3 +88,11 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+/** Pids of live processes whose executable lies under dir. */
+export function runningUnder(dir: string): number[] {
+  return listPids().filter((pid) => {
+    const exe = readProcLink(pid, 'exe');
+    return exe !== null && exe.startsWith(`${dir}/`) && identityOf(pid) !== null;
+  });
+}

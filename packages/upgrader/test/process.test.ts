@@ -1,9 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { compileFakeRunner, identityOf, listPids, readProcLink, readStat, TestKit, waitFor, type SampleInstall } from '@llm-upgrade/testkit';
+import { freePort, identityOf, readStat, runningUnder, TestKit, versionAt, waitFor, type SampleInstall } from '@llm-upgrade/testkit';
 import { CLI, ensureBuilt, runCli, treeDigest } from './helpers.js';
 
 // Upgrades over real running processes: a fake Ollama server with engines and an orphaned
@@ -12,31 +11,6 @@ const kit = new TestKit();
 let base: string;
 const pkgs: Record<string, string> = {};
 const trees: Record<string, SampleInstall> = {};
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function versionAt(port: number): Promise<string | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/version`);
-    return ((await res.json()) as { version: string }).version;
-  } catch {
-    return null;
-  }
-}
-
-/** Pids of live processes whose executable lies under dir. */
-function runningUnder(dir: string): number[] {
-  return listPids().filter((pid) => {
-    const exe = readProcLink(pid, 'exe');
-    return exe !== null && exe.startsWith(`${dir}/`) && identityOf(pid) !== null;
-  });
-}
 
 async function writeProfile(file: string, port: number): Promise<string> {
   await writeFile(file, JSON.stringify({
