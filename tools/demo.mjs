@@ -5,14 +5,14 @@
 // stop, holders. Everything it starts is killed by pid and its temp dir removed at the end.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'packages/upgrader/dist/cli/main.js');
+// What `npx llm-upgrade` runs inside this repository: the workspace's linked bin.
+const cli = join(root, 'node_modules', '.bin', 'llm-upgrade');
 const bold = (s) => (process.stdout.isTTY && !('NO_COLOR' in process.env) ? `\x1b[1m${s}\x1b[0m` : s);
 const title = (s) => console.log(`\n${bold(`━━ ${s}`)}`);
 
@@ -23,15 +23,11 @@ function sh(cmd, args, opts = {}) {
 
 /** Runs the real CLI the way a person would, showing its output. */
 function llmUpgrade(...args) {
-  console.log(`$ llm-upgrade ${args.join(' ')}`);
-  const code = sh(process.execPath, [cli, ...args]);
+  console.log(`$ npx llm-upgrade ${args.join(' ')}`);
+  const code = sh(cli, args);
   console.log(`(exit ${code})`);
   return code;
 }
-
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
 
 title('building the packages');
 if (sh('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']) !== 0) process.exit(1);
@@ -41,7 +37,7 @@ const work = mkdtempSync(join(tmpdir(), 'llm-upgrade-demo-'));
 const kitFile = join(work, 'testkit.mjs');
 await build({ entryPoints: [join(root, 'packages/testkit/src/index.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: kitFile, logLevel: 'error' });
 process.env.LLM_UPGRADE_FAKE_RUNNER_C = join(root, 'packages/testkit/fake-runner.c');
-const { TestKit, compileFakeRunner } = await import(pathToFileURL(kitFile).href);
+const { TestKit, compileFakeRunner, freePort } = await import(pathToFileURL(kitFile).href);
 const kit = new TestKit();
 // testkit unrefs its children (right for test workers); a script must hold the loop open itself.
 const keepAlive = setInterval(() => {}, 1_000);
