@@ -1,6 +1,12 @@
 import type { CoreEvent, Holder, ScopedProcess, StopResult } from '@llm-upgrade/core';
 import type { Reporter } from './reporter.js';
 
+/** Why some processes could not be read, and what would help. */
+export function unreadableAdvice(): string {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  return root ? 'protected or exiting processes; the JSON output lists them under "unknown"' : 'run as root/Administrator to read them';
+}
+
 export function describeProcess(p: Pick<ScopedProcess, 'pid' | 'name' | 'exe'>): string {
   return `${p.name} (pid ${p.pid}${p.exe ? `, ${p.exe}` : ''})`;
 }
@@ -60,7 +66,7 @@ export function renderStopSummary(r: StopResult, reporter: Reporter, verb: strin
   }
   for (const p of r.stopped) reporter.line(`  ${p.how.padEnd(10)} ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
   for (const w of r.warnings) reporter.line(w, 'warn');
-  if (!r.complete) reporter.line(`${r.unknown.length} process(es) could not be read; the holder check is incomplete (run as root/Administrator to see them)`, 'warn');
+  if (!r.complete) reporter.line(`${r.unknown.length} process(es) could not be read; the holder check is incomplete (${unreadableAdvice()})`, 'warn');
   if (r.ok) {
     reporter.line(`${verb}: ${r.stopped.length} process(es) ended in ${r.durationMs} ms; no file under the install is held`);
     return;

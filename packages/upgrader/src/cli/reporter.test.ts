@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LlmUpgradeError } from '@llm-upgrade/core';
 import { Reporter } from './reporter.js';
 
-function capture(tty: boolean) {
-  const stream = Object.assign(new PassThrough(), { isTTY: tty, columns: 80 });
+function capture(tty: boolean, columns = 80) {
+  const stream = Object.assign(new PassThrough(), { isTTY: tty, columns });
   let text = '';
   stream.on('data', (d: Buffer) => (text += d.toString()));
   return { stream, text: () => text };
@@ -58,5 +58,11 @@ describe('Reporter', () => {
     const p = new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: plain.stream, env: {}, command: 'stop' });
     for (let i = 0; i < 5; i++) p.event({ type: 'wait', remaining: 1 }, `waiting ${i}`, true);
     expect(plain.text()).toBe('waiting 0\n');
+  });
+  it('keeps the whole live line when the terminal reports 0 columns (some ptys do)', () => {
+    const err = capture(true, 0);
+    const r = new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop' });
+    r.progress('stopping everything under /opt/ollama');
+    expect(err.text()).toContain('stopping everything under /opt/ollama');
   });
 });

@@ -60,7 +60,8 @@ export class Reporter {
     if (this.opts.json || this.opts.quiet) return;
     if (this.live) {
       this.liveLine = `${SPINNER[this.frame++ % SPINNER.length]} ${text}`;
-      const width = this.opts.stderr.columns ?? 100;
+      // A pty may report 0 columns: treat that as unknown.
+      const width = this.opts.stderr.columns || 100;
       this.opts.stderr.write(`\r\x1b[2K${this.liveLine.slice(0, width - 1)}`);
     } else {
       this.opts.stderr.write(`${text}\n`);
