@@ -3,10 +3,9 @@
 // serializer: Windows PowerShell 5.1 writes "\/Date(ms)\/" (milliseconds), PowerShell 7 writes
 // ISO 8601 with 100 ns ticks, Get-WmiObject's raw CIM_DATETIME is microseconds. startKey values
 // from this source carry the prefix `cim:` so they never compare equal to native FILETIME keys.
-import type { ProcessInfo, Snapshot } from '../../types.js';
 import { splitCommandLine } from './cmdline.js';
 import type { Exec } from '../../exec.js';
-import { resolveParents } from './parents.js';
+import { assembleSnapshot, type WinSnapshot } from './assemble.js';
 import { msToFiletime } from './filetime.js';
 
 export const CIM_KEY_PREFIX = 'cim:';
@@ -58,10 +57,7 @@ interface CimRow {
   CommandLine?: unknown;
 }
 
-export interface CimSnapshot {
-  snapshot: Snapshot;
-  rawPpid: Map<number, number>;
-}
+export type CimSnapshot = WinSnapshot;
 
 /** ConvertTo-Json writes one object (not an array) when there is one process, nothing when none. */
 export function parseCimProcesses(json: string, takenAt: number): CimSnapshot {
@@ -81,26 +77,15 @@ export function parseCimProcesses(json: string, takenAt: number): CimSnapshot {
         ms,
       };
     });
-  const ppids = resolveParents(reads.map((r) => ({ pid: r.pid, rawPpid: r.rawPpid, creation: r.ms === null ? null : msToFiletime(r.ms) })));
-  const processes: ProcessInfo[] = [];
-  const unreadable: ProcessInfo[] = [];
-  const rawPpid = new Map<number, number>();
-  for (const r of reads) {
-    rawPpid.set(r.pid, r.rawPpid);
-    const info: ProcessInfo = {
-      pid: r.pid,
-      ppid: ppids.get(r.pid) ?? 0,
-      name: r.name,
-      exe: r.exe,
-      cmdline: r.cmdline,
-      startTime: r.ms ?? 0,
+  return assembleSnapshot(
+    reads.map((r) => ({
+      ...r,
+      creation: r.ms === null ? null : msToFiletime(r.ms),
       startKey: r.ms === null ? '' : `${CIM_KEY_PREFIX}${r.ms}`,
-      user: null,
-    };
-    if (r.exe !== null && r.ms !== null) processes.push(info);
-    else unreadable.push(info);
-  }
-  return { snapshot: { processes, unreadable, takenAt }, rawPpid };
+      readable: r.exe !== null && r.ms !== null,
+    })),
+    takenAt,
+  );
 }
 
 const POWERSHELLS = ['powershell.exe', 'pwsh.exe'];

@@ -1,14 +1,9 @@
-import type { ProcessInfo, Snapshot } from '../../types.js';
 import { splitCommandLine } from './cmdline.js';
 import { filetimeToMs, msToFiletime } from './filetime.js';
-import { resolveParents } from './parents.js';
+import { assembleSnapshot, type WinSnapshot } from './assemble.js';
 import { ERROR_INVALID_PARAMETER, PROCESS_QUERY_LIMITED_INFORMATION, type WinApi } from './winapi.js';
 
-export interface NativeSnapshot {
-  snapshot: Snapshot;
-  /** th32ParentProcessID as Windows reports it (taskkill /T follows these). */
-  rawPpid: Map<number, number>;
-}
+export type NativeSnapshot = WinSnapshot;
 
 interface Read {
   pid: number;
@@ -50,24 +45,13 @@ export function readNativeSnapshot(api: WinApi, now: () => number = Date.now): N
     }
     reads.push(r);
   }
-  const ppids = resolveParents(reads.map((r) => ({ pid: r.pid, rawPpid: r.rawPpid, creation: r.creation })));
-  const processes: ProcessInfo[] = [];
-  const unreadable: ProcessInfo[] = [];
-  const rawPpid = new Map<number, number>();
-  for (const r of reads) {
-    rawPpid.set(r.pid, r.rawPpid);
-    const info: ProcessInfo = {
-      pid: r.pid,
-      ppid: ppids.get(r.pid) ?? 0,
-      name: r.name,
-      exe: r.exe,
+  return assembleSnapshot(
+    reads.map((r) => ({
+      ...r,
       cmdline: r.cmdline ? splitCommandLine(r.cmdline) : [],
-      startTime: r.creation !== null ? filetimeToMs(r.creation) : 0,
       startKey: r.creation !== null ? r.creation.toString() : '',
-      user: null,
-    };
-    if (r.opened && r.creation !== null && r.exe !== null) processes.push(info);
-    else unreadable.push(info);
-  }
-  return { snapshot: { processes, unreadable, takenAt: filetimeToMs(listedAt) }, rawPpid };
+      readable: r.opened && r.creation !== null && r.exe !== null,
+    })),
+    filetimeToMs(listedAt),
+  );
 }
