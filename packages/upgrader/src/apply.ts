@@ -2,11 +2,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
 import { LlmUpgradeError, platformKey, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
-import { identityOfFile, resolveUnderRoot, runCommand, versionInText, type FileIdentity } from './apply/checks.js';
+import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { planMoves } from './apply/swap.js';
 import { inScopeNow, runTransaction } from './apply/transaction.js';
 import { download, fetchFeed, newestFor } from './feed.js';
-import { lexists, removeTree, walk } from './fsutil.js';
+import { removeTree, walk } from './fsutil.js';
 import { acquireLock } from './lock.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { statePaths } from './paths.js';
@@ -87,16 +87,6 @@ async function installedManifest(root: string): Promise<Manifest | null> {
   } catch {
     return null;
   }
-}
-
-/** The version now installed: installed.json, else whatever the new package's smoke command prints when run against the current files. */
-async function currentVersion(root: string, installed: Manifest | null, smoke: string[] | undefined): Promise<string | null> {
-  if (installed) return installed.version;
-  if (!smoke) return null;
-  const file = resolveUnderRoot(root, smoke[0]!);
-  if (!(await lexists(file))) return null;
-  const r = await runCommand(file, smoke.slice(1), 10_000);
-  return r.code === 0 ? versionInText(r.output) : null;
 }
 
 async function planChanges(root: string, manifest: Manifest, roots: string[], profile: Profile | undefined): Promise<PlannedChanges> {
@@ -208,7 +198,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     }
 
     // ---- resolve versions
-    const from = await currentVersion(root, installed, manifest.smoke ?? opts.profile?.versionCommand);
+    const from = installed?.version ?? (await versionOfInstall(root, manifest.smoke ?? opts.profile?.versionCommand));
     if (!installed) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
     if (from && semver.eq(from, manifest.version)) return noopResult(from, manifest.version, sourcePath, root, recovered, changed);
     if (from && semver.lt(manifest.version, from) && !opts.allowDowngrade) {

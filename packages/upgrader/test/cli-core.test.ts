@@ -31,6 +31,9 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     for (const p of r.json.processes) expect(Object.keys(p)).toEqual(expect.arrayContaining(PROCESS_KEYS));
     expect(r.json.orphans.map((p: { pid: number }) => p.pid)).toEqual([orphan]);
     expect(r.json.processes.find((p: { pid: number }) => p.pid === server).role).toBe('server');
+    // Not installed by llm-upgrade: the version comes from the profile's `bin/ollama --version`.
+    expect(r.json.installed).toBeNull();
+    expect(r.json.version).toBe('1.0.0');
   });
 
   it('sweep ends the orphan only; the server and its engine keep running', async () => {

@@ -5,6 +5,7 @@ import { lstat, readlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { LlmUpgradeError } from '@llm-upgrade/core';
 import semver from 'semver';
+import { lexists } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
 import type { UpgradeEventSink } from '../events.js';
 
@@ -82,6 +83,19 @@ export function versionInText(text: string): string | null {
 }
 
 /** Runs the smoke command; it must succeed and print `version`. */
+/**
+ * The version of the files now at root, for an install llm-upgrade did not record: what
+ * `command` (root-relative argv: the package's smoke command or the profile's version command)
+ * prints. null when there is no command, no such file, or no version in its output.
+ */
+export async function versionOfInstall(root: string, command: string[] | undefined): Promise<string | null> {
+  if (!command?.length) return null;
+  const file = resolveUnderRoot(root, command[0]!);
+  if (!(await lexists(file))) return null;
+  const r = await runCommand(file, command.slice(1), 10_000);
+  return r.code === 0 ? versionInText(r.output) : null;
+}
+
 export async function smokeCheck(root: string, smoke: string[], version: string, timeoutMs: number): Promise<string> {
   const [cmd, ...args] = smoke;
   const file = resolveUnderRoot(root, cmd!);

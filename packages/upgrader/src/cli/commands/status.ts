@@ -1,4 +1,5 @@
 import { EXIT, status } from '@llm-upgrade/core';
+import { versionOfInstall } from '../../apply/checks.js';
 import { readInstalledState } from '../../installed.js';
 import { resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
@@ -11,8 +12,10 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
     readInstalledState(scope.roots),
   ]);
   const inScope = report.processes.filter((p) => p.inScope);
+  // Not installed by us: ask the install itself (the profile's version command).
+  const detected = installed ? null : await versionOfInstall(scope.roots[0]!, scope.profile.versionCommand);
   reporter.line(`install: ${scope.roots.join(', ')} (${scope.profile.name})`);
-  reporter.line(`version: ${installed ? installed.version : 'unknown (not installed by llm-upgrade)'}`);
+  reporter.line(`version: ${installed ? installed.version : detected ? `${detected} (reported by ${scope.profile.versionCommand!.join(' ')}; not installed by llm-upgrade)` : 'unknown (not installed by llm-upgrade)'}`);
   reporter.line(inScope.length ? `processes (${inScope.length}, ${report.orphans.length} orphaned):` : 'processes: none running');
   for (const l of renderForest(report.processes)) reporter.line(`  ${l}`);
   const foreign = report.holders.holders.filter((h) => !h.inScope);
@@ -21,6 +24,6 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   if (report.orphans.length) reporter.line(`run "llm-upgrade sweep" to end the ${report.orphans.length} orphan(s) and free their memory`, 'warn');
   return {
     exitCode: EXIT.ok,
-    result: { ok: true, roots: scope.roots, profile: scope.profile.name, installed, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
+    result: { ok: true, roots: scope.roots, profile: scope.profile.name, installed, version: installed?.version ?? detected, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
   };
 };
