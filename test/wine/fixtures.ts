@@ -177,3 +177,13 @@ export function findTempFiles(wine: WinePrefix, name: string): string[] {
   walk(wine.toUnix('C:\\windows\\temp'), 0);
   return found;
 }
+
+/** Every JSON line the hook wrote to its log file (`name`) anywhere under the prefix's temp dirs. */
+export function readHookLog(wine: WinePrefix, name: string): HookLogLine[] {
+  const files = findTempFiles(wine, name);
+  if (files.length === 0) throw new Error(`no ${name} under the prefix's temp dirs`);
+  return files.flatMap((f) => parseHookLog(readFileSync(f, 'utf8')));
+}
+
+/** A Linux path as Wine sees it through the Z: drive. */
+export const zPath = (unixPath: string): string => `Z:${unixPath.replace(/\//g, '\\')}`;

@@ -14,10 +14,11 @@ import {
   installedLayout,
   layoutForeignEngine,
   makePayload,
-  parseHookLog,
+  readHookLog,
   startRunner,
   startScenario,
   type HookLogLine,
+  zPath,
 } from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
@@ -33,8 +34,6 @@ function readMsiLog(path: string): string {
   return bytes.toString(nulls > 50 ? 'utf16le' : 'utf8');
 }
 
-/** A Linux path as Wine sees it through the Z: drive. */
-const zPath = (unixPath: string) => `Z:${unixPath.replace(/\//g, '\\')}`;
 
 describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec', () => {
   let wine: WinePrefix | undefined;
@@ -52,11 +51,7 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     return wine;
   };
 
-  function hookLog(): HookLogLine[] {
-    const files = findTempFiles(w(), DEFAULT_MSI_LOG_FILE_NAME);
-    if (files.length === 0) throw new Error(`no ${DEFAULT_MSI_LOG_FILE_NAME} under the prefix's temp dirs`);
-    return files.flatMap((f) => parseHookLog(readFileSync(f, 'utf8')));
-  }
+  const hookLog = (): HookLogLine[] => readHookLog(w(), DEFAULT_MSI_LOG_FILE_NAME);
 
   function msiexec(args: string[], name: string) {
     return w().exec('wine', ['msiexec', ...args], { name, timeoutMs: 300_000 });

@@ -7,13 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNsis, DEFAULT_NSIS_LOG_FILE_NAME, type InstallerDescription } from '@llm-upgrade/installer-hooks';
 import { cachedInstaller, windowsSea } from './artifacts.js';
-import { compileRunner, findTempFiles, installedLayout, layoutForeignEngine, makePayload, parseHookLog, startRunner, startScenario, type HookLogLine } from './fixtures.js';
+import { compileRunner, findTempFiles, installedLayout, layoutForeignEngine, makePayload, readHookLog, startRunner, startScenario, zPath, type HookLogLine } from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
 const gate = wineGate('nsis.test.ts', ['osslsigncode', 'makensis']);
 
 const INSTALL_DIR = 'C:\\App';
-const zPath = (unixPath: string) => `Z:${unixPath.replace(/\//g, '\\')}`;
 
 describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
   let wine: WinePrefix | undefined;
@@ -28,11 +27,7 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
     return wine;
   };
 
-  function hookLog(): HookLogLine[] {
-    const files = findTempFiles(w(), DEFAULT_NSIS_LOG_FILE_NAME);
-    if (files.length === 0) throw new Error(`no ${DEFAULT_NSIS_LOG_FILE_NAME} under the prefix's temp dirs`);
-    return files.flatMap((f) => parseHookLog(readFileSync(f, 'utf8')));
-  }
+  const hookLog = (): HookLogLine[] => readHookLog(w(), DEFAULT_NSIS_LOG_FILE_NAME);
 
   function stoppedSince(lineCount: number) {
     return hookLog()
