@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, identityOf, runningUnder, TestKit, versionAt } from '@llm-upgrade/testkit';
+import { freePort, identityOf, runningUnder, runProcess as run, sh, TestKit, versionAt, type ProcessRun as Run } from '@llm-upgrade/testkit';
 
 // The release pipeline end to end on the sample app: a throwaway code-signing certificate and
 // Ed25519 manifest key made here, `npm run release` run once (beforeAll) and shared, its output
@@ -36,11 +36,6 @@ let url: string;
 /** Served instead of the files in outDir, by URL path. */
 const routes = new Map<string, Buffer>();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 interface Artifact {
   name: string;
   size: number;
@@ -63,26 +58,6 @@ interface Feed {
   releases: { version: string; platforms: Record<string, { url: string; size: number; sha256: string }> }[];
 }
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function sh(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, out, errOut) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out))));
-}
-
 /** The environment without any signing setting the CI machine might have. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
@@ -91,7 +66,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 function release(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return run(process.execPath, [join(REPO, 'tools/release.mjs'), ...args], { env, timeoutMs: 480_000 });
+  return run(process.execPath, [join(REPO, 'tools/release.mjs'), ...args], { cwd: REPO, env, timeoutMs: 480_000 });
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

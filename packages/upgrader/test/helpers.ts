@@ -1,9 +1,10 @@
-import { execFile, spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runProcess, sh } from '@llm-upgrade/testkit';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(REPO, 'packages/upgrader/dist/cli/main.js');
@@ -24,27 +25,15 @@ export interface CliRun {
 }
 
 /** Runs `llm-upgrade args...` as a child process (stdin not a TTY, so --yes is implied). */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
-    child.on('error', reject);
-    child.once('spawn', () => opts.onSpawn?.(child.pid!));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      let json: any = undefined;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, signal, stdout, stderr, json });
-    });
-  });
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliRun> {
+  const r = await runProcess(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, timeoutMs: opts.timeoutMs ?? 90_000, ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}) });
+  let json: any = undefined;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
 }
 
 /** Every entry under dir (type, mode, content hash or link target), as one comparable string. */
@@ -92,8 +81,6 @@ export async function makeProductDir(dir: string, version: string, extra: Record
   return dir;
 }
 
-export function sh(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile(cmd, args, (err, out, errOut) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out))));
-}
+export { sh };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
