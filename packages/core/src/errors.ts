@@ -23,10 +23,17 @@ export type ErrorCode =
   | 'ERR_LOCKED'
   | 'ERR_NO_BACKUP'
   | 'ERR_UNSUPPORTED_PLATFORM'
+  | 'ERR_NO_SUCH_ROOT'
+  | 'ERR_ROOT_TOO_BROAD'
+  | 'ERR_INTERRUPTED'
   | 'ERR_INTERNAL';
 
 /** Exit codes fixed by the CLI contract (DESIGN.md). */
-export const EXIT = { ok: 0, internal: 1, badInput: 2, held: 3, rolledBack: 4, locked: 5 } as const;
+export const EXIT = { ok: 0, internal: 1, badInput: 2, held: 3, rolledBack: 4, locked: 5, hangup: 129, interrupted: 130, terminated: 143 } as const;
+
+/** The signals every command handles (SIGINT, SIGTERM, SIGHUP) and the exit code each maps to (128 + N). */
+export const INTERRUPT_SIGNALS = { SIGHUP: EXIT.hangup, SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as const;
+export type InterruptSignal = keyof typeof INTERRUPT_SIGNALS;
 
 const exitByCode: Record<ErrorCode, number> = {
   ERR_USAGE: EXIT.badInput,
@@ -48,6 +55,10 @@ const exitByCode: Record<ErrorCode, number> = {
   ERR_LOCKED: EXIT.locked,
   ERR_NO_BACKUP: EXIT.badInput,
   ERR_UNSUPPORTED_PLATFORM: EXIT.internal,
+  ERR_NO_SUCH_ROOT: EXIT.badInput,
+  ERR_ROOT_TOO_BROAD: EXIT.badInput,
+  // 128 + the signal's number; see exitCode.
+  ERR_INTERRUPTED: EXIT.interrupted,
   ERR_INTERNAL: EXIT.internal,
 };
 
@@ -83,6 +94,10 @@ export class LlmUpgradeError extends Error {
   }
 
   get exitCode(): number {
+    if (this.code === 'ERR_INTERRUPTED') {
+      const signal = this.details?.signal;
+      if (typeof signal === 'string' && signal in INTERRUPT_SIGNALS) return INTERRUPT_SIGNALS[signal as InterruptSignal];
+    }
     return exitByCode[this.code];
   }
 
@@ -106,4 +121,24 @@ export function toLlmUpgradeError(e: unknown, phase: Phase, changed: boolean): L
     return new LlmUpgradeError({ code: 'ERR_READ_ONLY', message: `${err.code}: cannot write${err.path ? ` ${err.path}` : ''}`, hint: 'Run as a user who can write the install (root/Administrator), or remount it read-write.', phase, changed, cause: e });
   }
   return new LlmUpgradeError({ code: 'ERR_INTERNAL', message: err?.message ?? String(e), hint: 'This is a bug or an unexpected system state; re-run with --log-file and report the log.', phase, changed, cause: e });
+}
+
+/** The error a command ends with after SIGINT/SIGTERM/SIGHUP: exit 128 + N, and whether anything changed first. */
+export function interruptedError(signal: InterruptSignal, phase: Phase, changed: boolean, what = ''): LlmUpgradeError {
+  return new LlmUpgradeError({
+    code: 'ERR_INTERRUPTED',
+    message: `interrupted by ${signal}${what ? `: ${what}` : ''}`,
+    hint: changed ? 'Run `llm-upgrade status` to see the state, and `llm-upgrade recover` if it reports an unfinished transaction.' : 'Nothing was changed; run the command again when you are ready.',
+    phase,
+    changed,
+    details: { signal },
+  });
+}
+
+/** Throws interruptedError when the command's AbortSignal fired (its reason is the signal's name). */
+export function throwIfInterrupted(signal: AbortSignal | undefined, phase: Phase, changed: boolean, what = ''): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  const name: InterruptSignal = typeof reason === 'string' && reason in INTERRUPT_SIGNALS ? (reason as InterruptSignal) : 'SIGINT';
+  throw interruptedError(name, phase, changed, what);
 }

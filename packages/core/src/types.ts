@@ -161,6 +161,8 @@ export interface StopOptions extends ScopeOptions {
   /** Extra pids never to touch (besides our own process and its ancestors). */
   protectPids?: number[];
   onEvent?: EventSink;
+  /** Aborted on SIGINT/SIGTERM/SIGHUP (reason: the signal's name): thaw what was frozen, then throw interruptedError. */
+  signal?: AbortSignal;
 }
 
 export type SweepOptions = Omit<StopOptions, 'graceMs'> & { graceMs?: number };

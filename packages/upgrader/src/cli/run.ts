@@ -1,4 +1,4 @@
-import { EXIT, LlmUpgradeError, toLlmUpgradeError } from '@llm-upgrade/core';
+import { EXIT, INTERRUPT_SIGNALS, LlmUpgradeError, toLlmUpgradeError, type InterruptSignal } from '@llm-upgrade/core';
 import { HELP, parseCommandLine } from './args.js';
 import { commandLoaders } from './commands/index.js';
 import { Reporter } from './reporter.js';
@@ -9,6 +9,8 @@ export interface CliIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stdinIsTty: boolean;
   env: NodeJS.ProcessEnv;
+  /** false: leave SIGINT/SIGTERM/SIGHUP alone (in-process tests). Default: handled while the command runs. */
+  handleSignals?: boolean;
 }
 
 /** argv → options → one library call → exit code. Never throws. */
@@ -32,18 +34,49 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const { parsed } = outcome;
   const reporter = new Reporter({ ...parsed.common, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
+  const interrupts = io.handleSignals === false ? undefined : catchInterrupts(reporter);
   try {
     const load = commandLoaders[parsed.command];
     if (!load) {
       throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
     const handler = await load();
-    const { exitCode, result } = await handler({ parsed, reporter });
+    const { exitCode, result } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
     reporter.result(result, exitCode);
     return exitCode;
   } catch (e) {
     const err = toLlmUpgradeError(e, 'usage', false);
     reporter.error(err);
     return err.exitCode;
+  } finally {
+    interrupts?.dispose();
   }
+}
+
+/**
+ * While a command runs, SIGINT/SIGTERM/SIGHUP do not kill the process: they abort the command's
+ * AbortSignal so the library can thaw what it froze and finish or undo what is in flight, then
+ * end with ERR_INTERRUPTED (exit 128 + N). A second signal of any kind ends at once.
+ */
+function catchInterrupts(reporter: Reporter): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const handlers = new Map<InterruptSignal, () => void>();
+  for (const name of Object.keys(INTERRUPT_SIGNALS) as InterruptSignal[]) {
+    const handler = () => {
+      if (controller.signal.aborted) {
+        reporter.line(`${name} again: exiting now without cleaning up`, 'warn');
+        process.exit(INTERRUPT_SIGNALS[name]);
+      }
+      reporter.line(`${name} received: finishing the step in flight, undoing what is unfinished, then exiting`, 'warn');
+      controller.abort(name);
+    };
+    handlers.set(name, handler);
+    process.on(name, handler);
+  }
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const [name, handler] of handlers) process.off(name, handler);
+    },
+  };
 }
