@@ -9,6 +9,8 @@ import { LlmUpgradeError } from '../errors.js';
 import { isUnderAnyRoot } from '../scope.js';
 import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
 import { freezeKill } from './posix-freeze-kill.js';
+import { ERRNO, pidfdApi } from './linux-pidfd.js';
+import { parseMountinfo, rootAliases } from './linux-mounts.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
@@ -23,6 +25,8 @@ export interface StatFields {
   flags: number;
   /** Field 22: start time in clock ticks since boot. */
   startTicks: string;
+  /** Field 20. */
+  numThreads: number;
 }
 
 /** Parses /proc/PID/stat. comm may contain spaces and `) `, so the fields are read after the LAST `)`. */
@@ -34,7 +38,7 @@ export function parseStat(text: string): StatFields | null {
   const pid = Number(text.slice(0, open).trim());
   const startTicks = rest[19];
   if (!Number.isInteger(pid) || rest.length < 20 || startTicks === undefined) return null;
-  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]), flags: Number(rest[6]), startTicks };
+  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]), flags: Number(rest[6]), startTicks, numThreads: Number(rest[17]) };
 }
 
 export function stripDeleted(path: string): { path: string; deleted: boolean } {
@@ -124,10 +128,38 @@ function statOf(pid: number): StatFields | null {
   }
 }
 
-/** Identity of a live process (start ticks), null when gone or a zombie. */
+const isGone = (state: string) => state === 'Z' || state === 'X';
+
+/**
+ * A live thread of a process whose main thread has exited (the leader shows Z while workers
+ * run on, holding its memory and files): its tid and state, or null when every thread is gone.
+ */
+function liveTaskOf(pid: number): { tid: number; state: string } | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  for (const t of tids) {
+    const tid = Number(t);
+    if (tid === pid) continue;
+    const s = statOf(tid);
+    if (s && !isGone(s.state)) return { tid, state: s.state };
+  }
+  return null;
+}
+
+/** The state of the process as a whole: the leader's, or a live thread's when the leader is a zombie. */
+function processState(s: StatFields): string {
+  if (!isGone(s.state)) return s.state;
+  return liveTaskOf(s.pid)?.state ?? s.state;
+}
+
+/** Identity of a live process (start ticks), null when gone or a zombie; alive while any thread is. */
 function liveIdentity(pid: number): string | null {
   const s = statOf(pid);
-  return s && s.state !== 'Z' && s.state !== 'X' ? s.startTicks : null;
+  return s && !isGone(processState(s)) ? s.startTicks : null;
 }
 
 function clockTicksPerSecond(): number {
@@ -165,7 +197,7 @@ function readUsers(): Map<number, string> {
   return users;
 }
 
-function send(pid: number, signal: NodeJS.Signals): SignalOutcome {
+function sendByPid(pid: number, signal: NodeJS.Signals): SignalOutcome {
   try {
     process.kill(pid, signal);
     return { pid, result: 'sent' };
@@ -173,6 +205,30 @@ function send(pid: number, signal: NodeJS.Signals): SignalOutcome {
     if (errno(e) === 'ESRCH') return { pid, result: 'gone' };
     if (errno(e) === 'EPERM') return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
     return { pid, result: 'failed', detail: `${signal} to pid ${pid}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Sends signal to pid, with startKey only while pid is still that process: through a pidfd
+ * opened before the identity check where the kernel has them, else check-then-kill.
+ */
+function send(pid: number, signal: NodeJS.Signals, startKey?: string): SignalOutcome {
+  if (startKey === undefined) return sendByPid(pid, signal);
+  const api = pidfdApi();
+  const fd = api?.open(pid) ?? null;
+  if (api === null || fd === null) {
+    if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
+    return sendByPid(pid, signal);
+  }
+  try {
+    if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
+    const err = api.signal(fd, signal);
+    if (err === 0) return { pid, result: 'sent' };
+    if (err === ERRNO.ESRCH) return { pid, result: 'gone' };
+    if (err === ERRNO.EPERM) return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
+    return { pid, result: 'failed', detail: `${signal} to pid ${pid}: errno ${err}` };
+  } finally {
+    api.close(fd);
   }
 }
 
@@ -230,9 +286,19 @@ export class LinuxBackend implements PlatformBackend {
         state: stat.state,
       };
       processes.push(info);
-      if ((stat.flags & PF_KTHREAD) !== 0 || stat.state === 'Z' || stat.state === 'X') continue;
+      if ((stat.flags & PF_KTHREAD) !== 0) continue;
+      if (stat.numThreads > 1) info.threads = stat.numThreads;
+      let dir = `/proc/${pid}`;
+      if (isGone(stat.state)) {
+        // The main thread exited; the process lives while any thread does (pthread_exit in main).
+        const task = liveTaskOf(pid);
+        if (!task) continue;
+        info.state = task.state;
+        info.liveTask = task.tid;
+        dir = `/proc/${pid}/task/${task.tid}`;
+      }
       try {
-        const exe = stripDeleted(readlinkSync(`/proc/${pid}/exe`));
+        const exe = stripDeleted(readlinkSync(`${dir}/exe`));
         info.exe = exe.path;
         if (exe.deleted) info.exeDeleted = true;
         info.name = exe.path.slice(exe.path.lastIndexOf('/') + 1);
@@ -240,7 +306,7 @@ export class LinuxBackend implements PlatformBackend {
         if (isDenied(e)) unreadable.push(info);
       }
       try {
-        const raw = readProc(`/proc/${pid}/cmdline`);
+        const raw = readProc(`${dir}/cmdline`);
         info.cmdline = raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
       } catch {
         // gone or hidden: keep what we have
@@ -308,8 +374,7 @@ export class LinuxBackend implements PlatformBackend {
   async requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {
     return targets.map((t) => {
       if (protectedPids.has(t.pid)) return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)` };
-      if (liveIdentity(t.pid) !== t.startKey) return { pid: t.pid, result: 'gone' };
-      return send(t.pid, 'SIGTERM');
+      return send(t.pid, 'SIGTERM', t.startKey);
     });
   }
 
@@ -352,22 +417,47 @@ export class LinuxBackend implements PlatformBackend {
       const exePath = proc.exe ?? undefined;
       if (proc.exe !== null) add('exe', proc.exeDeleted ? `${proc.exe}${DELETED}` : proc.exe);
       else if (unreadable.has(proc.pid)) denied = true;
-      attempt(() => add('cwd', readlinkSync(`/proc/${proc.pid}/cwd`)));
-      attempt(() => add('root', readlinkSync(`/proc/${proc.pid}/root`)));
-      attempt(() => {
-        for (const fd of readdirSync(`/proc/${proc.pid}/fd`)) {
+      const dir = proc.liveTask !== undefined ? `/proc/${proc.pid}/task/${proc.liveTask}` : `/proc/${proc.pid}`;
+      attempt(() => add('cwd', readlinkSync(`${dir}/cwd`)));
+      attempt(() => add('root', readlinkSync(`${dir}/root`)));
+      const addFds = (fdDir: string, names: readonly string[]) => {
+        for (const fd of names) {
           let target: string;
           try {
-            target = readlinkSync(`/proc/${proc.pid}/fd/${fd}`);
+            target = readlinkSync(`${fdDir}/${fd}`);
           } catch (e) {
             if (isDenied(e)) throw e; // one denied fd means all are: stop here, the process is unknown
             continue; // closed meanwhile
           }
           if (target.charCodeAt(0) === 47) add('fd', target);
         }
-      });
+      };
+      let mainFds: string[] = [];
       attempt(() => {
-        const maps = readProc(`/proc/${proc.pid}/maps`, true);
+        mainFds = readdirSync(`${dir}/fd`);
+        addFds(`${dir}/fd`, mainFds);
+      });
+      if (proc.threads !== undefined || proc.liveTask !== undefined) {
+        // A thread that called unshare(CLONE_FILES) has its own fd table: read the fds of every
+        // task whose table lists other descriptors than the main thread's (a shared table lists the same).
+        attempt(() => {
+          const mainKey = mainFds.join(',');
+          for (const t of readdirSync(`/proc/${proc.pid}/task`)) {
+            if (Number(t) === proc.pid || Number(t) === proc.liveTask) continue;
+            const fdDir = `/proc/${proc.pid}/task/${t}/fd`;
+            let names: string[];
+            try {
+              names = readdirSync(fdDir);
+            } catch (e) {
+              if (isDenied(e)) throw e;
+              continue; // thread exited
+            }
+            if (names.join(',') !== mainKey) addFds(fdDir, names);
+          }
+        });
+      }
+      attempt(() => {
+        const maps = readProc(`${dir}/maps`, true);
         if (!roots.some((r) => maps.includes(r))) return;
         for (const raw of parseMapsPaths(maps)) if (stripDeleted(raw).path !== exePath) add('map', raw);
       });
@@ -376,6 +466,18 @@ export class LinuxBackend implements PlatformBackend {
       if (denied) unknown.push(proc);
     }
     return { holders, unknown };
+  }
+
+  async signalIfSame(pid: number, startKey: string, signal: NodeJS.Signals): Promise<SignalOutcome> {
+    return send(pid, signal, startKey);
+  }
+
+  rootAliases(roots: readonly string[]): string[] {
+    try {
+      return rootAliases(roots, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')));
+    } catch {
+      return [];
+    }
   }
 
   async gpuUsage(): Promise<GpuUsage[]> {
@@ -401,7 +503,9 @@ async function waitUntilStopped(pids: number[], timeoutMs: number): Promise<void
   while (pending.length > 0 && Date.now() < deadline) {
     pending = pending.filter((pid) => {
       const s = statOf(pid);
-      return s !== null && s.state !== 'T' && s.state !== 't' && s.state !== 'Z' && s.state !== 'X';
+      if (s === null) return false;
+      const state = processState(s);
+      return state !== 'T' && state !== 't' && !isGone(state);
     });
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 2));
   }
