@@ -126,6 +126,10 @@ describe('scope arguments, locks and interrupts (issue 9)', () => {
       expect(r.json.error).toMatchObject({ code: 'ERR_NO_SUCH_ROOT', changed: false });
       expect(r.json.error.message).toContain(missing);
     }
+    // Installer hooks before a first install: nothing to stop, and nothing created.
+    const hook = await runCli(['stop', '--install-dir', missing, '--missing-ok', '--json']);
+    expect(hook.code, hook.stderr).toBe(0);
+    expect(hook.json).toMatchObject({ ok: true, stopped: [] });
     expect(existsSync(missing)).toBe(false);
   });
 

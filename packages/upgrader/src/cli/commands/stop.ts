@@ -9,7 +9,7 @@ function endingCommand(verb: 'stop' | 'sweep', what: string, run: (opts: StopOpt
   return async ({ parsed, reporter, signal }) => {
     const { common } = parsed;
     refusePositionals(parsed);
-    const scope = await resolveCliScope(common, { requireExisting: true });
+    const scope = await resolveCliScope(common, { requireExisting: !(verb === 'stop' && parsed.values['missing-ok'] === true) });
     // Never race an apply signalling the same engines; a dry run signals nothing and needs no lock.
     const lock = common.dryRun ? null : await lockForEnding(scope.roots, verb, (line) => reporter.line(line, 'warn'));
     try {
