@@ -76,6 +76,11 @@ function isLive(p: ProcessInfo): boolean {
   return p.state !== 'Z' && p.state !== 'X';
 }
 
+/** A copy that keeps fields a backend reads on first use (Linux: cmdline, user) unread: a spread would read them for every process. */
+function copyLazily(p: ProcessInfo): ProcessInfo {
+  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(p)) as ProcessInfo;
+}
+
 /** True when `a` started strictly after `b` (Linux ticks and Windows FILETIMEs compare exactly; else milliseconds). */
 function startedAfter(a: ProcessInfo, b: ProcessInfo): boolean {
   if (/^\d+$/.test(a.startKey) && /^\d+$/.test(b.startKey)) return BigInt(a.startKey) > BigInt(b.startKey);
@@ -131,13 +136,12 @@ export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly 
     const parentInScope = parent !== undefined && parent.pid !== p.pid && (inScope.get(parent.pid) ?? scopeOf(parent));
     const role = scoped ? roleOf(p, profile) : 'other';
     const topLevel = role === 'supervisor' || role === 'server';
-    return {
-      ...p,
+    return Object.assign(copyLazily(p), {
       role,
       inScope: scoped,
       orphan: scoped && !parentInScope && !topLevel && parentGone(p, byPid),
       ...(scoped ? { reason: exeInRoot.get(p.pid) ? ('exe' as const) : ('descendant' as const) } : {}),
-    };
+    });
   });
 }
 

@@ -114,6 +114,55 @@ function readProc(path: string, untilEof = false): string {
   }
 }
 
+let mapsBuffer = Buffer.allocUnsafe(256 * 1024);
+
+/**
+ * The whole of /proc/PID/maps as bytes in a reusable buffer (grown as needed), so a scan can
+ * look for the roots' bytes before paying for a string of every process's maps.
+ */
+function readMaps(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    let used = 0;
+    for (;;) {
+      if (mapsBuffer.length - used < 64 * 1024) {
+        const bigger = Buffer.allocUnsafe(mapsBuffer.length * 2);
+        mapsBuffer.copy(bigger, 0, 0, used);
+        mapsBuffer = bigger;
+      }
+      const n = readSync(fd, mapsBuffer, used, mapsBuffer.length - used, null);
+      if (n === 0) return mapsBuffer.subarray(0, used);
+      used += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces `obj[key]` by an enumerable getter that computes the value once, on first read; copies
+ * made with the property descriptors (scope.ts) share it.
+ */
+function lazy<T extends object, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
+  let value: T[K] | undefined;
+  let known = false;
+  Object.defineProperty(obj, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!known) {
+        value = compute();
+        known = true;
+      }
+      return value;
+    },
+    set(v: T[K]) {
+      value = v;
+      known = true;
+    },
+  });
+}
+
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
 }
@@ -259,7 +308,6 @@ export class LinuxBackend implements PlatformBackend {
 
   async snapshot(): Promise<Snapshot> {
     const takenAt = Date.now();
-    const users = (this.users ??= readUsers());
     const processes: ProcessInfo[] = [];
     const unreadable: ProcessInfo[] = [];
     for (const entry of readdirSync('/proc')) {
@@ -268,12 +316,6 @@ export class LinuxBackend implements PlatformBackend {
       const pid = Number(entry);
       const stat = statOf(pid);
       if (!stat) continue; // exited since readdir
-      let uid: number | undefined;
-      try {
-        uid = statSync(`/proc/${pid}`).uid;
-      } catch {
-        continue;
-      }
       const info: ProcessInfo = {
         pid,
         ppid: stat.ppid,
@@ -282,9 +324,15 @@ export class LinuxBackend implements PlatformBackend {
         cmdline: [],
         startTime: Math.round(this.bootMs + (Number(stat.startTicks) * 1000) / this.ticksPerSecond),
         startKey: stat.startTicks,
-        user: users.get(uid) ?? String(uid),
+        user: null,
         state: stat.state,
       };
+      // Scope needs exe, ppid and start time of every process; the owner and the command line are
+      // read on first use (roles, reports), which is for the few processes in scope.
+      lazy(info, 'user', () => {
+        const uid = statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid;
+        return uid === undefined ? null : ((this.users ??= readUsers()).get(uid) ?? String(uid));
+      });
       processes.push(info);
       if ((stat.flags & PF_KTHREAD) !== 0) continue;
       if (stat.numThreads > 1) info.threads = stat.numThreads;
@@ -305,12 +353,15 @@ export class LinuxBackend implements PlatformBackend {
       } catch (e) {
         if (isDenied(e)) unreadable.push(info);
       }
-      try {
-        const raw = readProc(`${dir}/cmdline`);
-        info.cmdline = raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
-      } catch {
-        // gone or hidden: keep what we have
-      }
+      const cmdlinePath = `${dir}/cmdline`;
+      lazy(info, 'cmdline', () => {
+        try {
+          const raw = readProc(cmdlinePath);
+          return raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
+        } catch {
+          return []; // gone or hidden
+        }
+      });
     }
     return { processes, unreadable, takenAt, ...(this.hidden ? { hidden: `/proc is mounted with ${this.hidden}: other users' processes are invisible` } : {}) };
   }
@@ -393,6 +444,7 @@ export class LinuxBackend implements PlatformBackend {
     const prefixes = roots.map((r) => (r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r));
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
+    const rootBytes = roots.map((r) => Buffer.from(r));
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       const seen = new Set<string>();
@@ -439,12 +491,18 @@ export class LinuxBackend implements PlatformBackend {
       });
       if (proc.threads !== undefined || proc.liveTask !== undefined) {
         // A thread that called unshare(CLONE_FILES) has its own fd table: read the fds of every
-        // task whose table lists other descriptors than the main thread's (a shared table lists the same).
+        // task whose table differs from the main thread's. Linux ≥ 6.2 reports a table's fd count
+        // as the size of its fd/ directory, so one stat per thread tells a shared table (same
+        // count) from a different one; older kernels report 0, and the fd names are compared.
         attempt(() => {
-          const mainKey = mainFds.join(',');
+          const countOf = (fdDir: string) => statSync(fdDir, { throwIfNoEntry: false })?.size ?? -1;
+          const mainCount = countOf(`${dir}/fd`);
+          const bySize = mainCount > 0 || mainFds.length === 0;
+          const mainKey = bySize ? '' : mainFds.join(',');
           for (const t of readdirSync(`/proc/${proc.pid}/task`)) {
             if (Number(t) === proc.pid || Number(t) === proc.liveTask) continue;
             const fdDir = `/proc/${proc.pid}/task/${t}/fd`;
+            if (bySize && countOf(fdDir) === mainCount) continue;
             let names: string[];
             try {
               names = readdirSync(fdDir);
@@ -452,14 +510,14 @@ export class LinuxBackend implements PlatformBackend {
               if (isDenied(e)) throw e;
               continue; // thread exited
             }
-            if (names.join(',') !== mainKey) addFds(fdDir, names);
+            if (bySize || names.join(',') !== mainKey) addFds(fdDir, names);
           }
         });
       }
       attempt(() => {
-        const maps = readProc(`${dir}/maps`, true);
-        if (!roots.some((r) => maps.includes(r))) return;
-        for (const raw of parseMapsPaths(maps)) if (stripDeleted(raw).path !== exePath) add('map', raw);
+        const maps = readMaps(`${dir}/maps`);
+        if (!rootBytes.some((r) => maps.includes(r))) return;
+        for (const raw of parseMapsPaths(maps.toString('utf8'))) if (stripDeleted(raw).path !== exePath) add('map', raw);
       });
       if (gone) continue; // exited since the snapshot: what it held is free now
       holders.push(...found);
