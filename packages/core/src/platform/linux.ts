@@ -2,9 +2,9 @@
 // process, sees ` (deleted)` executables, full names beyond comm's 15 characters, and the
 // systemd unit of each process. Reads are synchronous on purpose: /proc never touches a disk,
 // and the thread-pool round trip of async fs costs more than the read itself.
-import { execFile } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { queryNvidiaSmi } from '../gpu.js';
+import { execFileText } from '../exec.js';
 import { LlmUpgradeError } from '../errors.js';
 import { isUnderAnyRoot } from '../scope.js';
 import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
@@ -281,13 +281,9 @@ function send(pid: number, signal: NodeJS.Signals, startKey?: string): SignalOut
   }
 }
 
-function runSystemctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('systemctl', args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr: stderr || (err ? err.message : '') });
-    });
-  });
+async function runSystemctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await execFileText('systemctl', args, { timeoutMs });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr || (r.error ?? '') };
 }
 
 function systemctlScope(s: Pick<ServiceRef, 'scope' | 'user'>): string[] {
