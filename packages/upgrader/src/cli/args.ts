@@ -51,6 +51,8 @@ const optionSpec = {
   out: { type: 'string' },
   'no-restart': { type: 'boolean' },
   adopt: { type: 'boolean' },
+  // stop: a missing --install-dir is a fresh install with nothing to stop (installer hooks), not a typo
+  'missing-ok': { type: 'boolean' },
   smoke: { type: 'string' },
 } as const;
 
@@ -133,7 +135,7 @@ Exit:    0 done, 1 internal error, 2 bad input, 3 still running or held,
          4 post-check failed and rolled back, 5 another upgrade holds the lock
 Run "llm-upgrade <command> --help" for a command's options.`,
   status: 'llm-upgrade status [scope] [--json]\n  Installed version, the process forest (roles, orphans), holders and GPU memory.',
-  stop: 'llm-upgrade stop [scope] [--grace 5s] [--timeout 30s] [--dry-run] [--json]\n  Stops services, supervisors, servers and engines (orphans included), forces what ignores\n  the polite request after --grace, and verifies no file under the install is held.\n  Exit 3 names every survivor and holder.',
+  stop: 'llm-upgrade stop [scope] [--grace 5s] [--timeout 30s] [--dry-run] [--missing-ok] [--json]\n  Stops services, supervisors, servers and engines (orphans included), forces what ignores\n  the polite request after --grace, and verifies no file under the install is held.\n  Exit 3 names every survivor and holder. A missing --install-dir is exit 2 unless --missing-ok\n  (installers before a first install: nothing to stop). Exit 5 while an upgrade holds the lock.',
   sweep: 'llm-upgrade sweep [scope] [--dry-run] [--json]\n  Kills orphaned engines only (the "free my VRAM" command); a healthy server keeps running.',
   holders: 'llm-upgrade holders [scope] [--json]\n  Every process with a file under the install as exe, open file, mapping, cwd or root.\n  "complete": false when some processes could not be read (listed under "unknown").',
   apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n                  [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.',

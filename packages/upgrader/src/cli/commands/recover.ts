@@ -6,7 +6,7 @@ import { upgradeEventSink } from './upgrade-events.js';
 
 export const recoverCommand: CommandHandler = async ({ parsed, reporter }) => {
   const { common } = parsed;
-  const scope = await resolveCliScope(common);
+  const scope = await resolveCliScope(common, { requireExisting: true });
   const result = await recover({ roots: scope.roots, profile: scope.profile, graceMs: common.graceMs, timeoutMs: common.timeoutMs, onEvent: upgradeEventSink(reporter) });
   if (result.thawed.length) reporter.line(`continued ${result.thawed.length} frozen process(es): ${result.thawed.join(', ')}`, 'warn');
   reporter.line(result.action === 'nothing' ? 'no interrupted upgrade to recover' : `recovered: ${result.action} (${result.from ?? '?'} → ${result.to ?? '?'}, ${result.movesUndone} move(s) undone)`);

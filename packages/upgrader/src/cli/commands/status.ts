@@ -1,12 +1,13 @@
 import { EXIT, status } from '@llm-upgrade/core';
 import { versionOfInstall } from '../../apply/checks.js';
 import { readInstalledState } from '../../installed.js';
-import { resolveCliScope } from '../scope.js';
+import { refusePositionals, resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
 import type { CommandHandler } from './types.js';
 
 export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
-  const scope = await resolveCliScope(parsed.common);
+  refusePositionals(parsed);
+  const scope = await resolveCliScope(parsed.common, { requireExisting: true });
   const [report, installed] = await Promise.all([
     status({ ...scope, onEvent: coreEventSink(reporter) }),
     readInstalledState(scope.roots),
