@@ -8,6 +8,8 @@ export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stdinIsTty: boolean;
+  /** Where a confirmation prompt reads its answer (only read when stdin and stderr are TTYs). */
+  stdin?: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   /** false: leave SIGINT/SIGTERM/SIGHUP alone (in-process tests). Default: handled while the command runs. */
   handleSignals?: boolean;
@@ -17,7 +19,8 @@ export interface CliIo {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let outcome;
   try {
-    outcome = parseCommandLine(argv, io.stdinIsTty);
+    // Ask only when someone can see the question and answer it.
+    outcome = parseCommandLine(argv, io.stdinIsTty && io.stderr.isTTY === true);
   } catch (e) {
     const err = toLlmUpgradeError(e, 'usage', false);
     const json = argv.includes('--json');
@@ -33,7 +36,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const { parsed } = outcome;
-  const reporter = new Reporter({ ...parsed.common, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
+  const reporter = new Reporter({ ...parsed.common, interactive: !parsed.common.yes && !parsed.common.dryRun, ...(io.stdin ? { stdin: io.stdin } : {}), stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
   const interrupts = io.handleSignals === false ? undefined : catchInterrupts(reporter);
   try {
     const load = commandLoaders[parsed.command];
@@ -41,8 +44,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
     const handler = await load();
-    const { exitCode, result } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
-    reporter.result(result, exitCode);
+    const { exitCode, result, error } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
+    reporter.result(result, exitCode, error);
     return exitCode;
   } catch (e) {
     const err = toLlmUpgradeError(e, 'usage', false);
