@@ -78,7 +78,8 @@ function didYouMean(input: string, candidates: readonly string[], prefix = ''): 
 export function optionsFor(command: CommandName): OptionName[] {
   const mentioned = (text: string, name: string) => new RegExp(`--${name}(?![\\w-])`).test(text);
   const documented = (name: string) => (Object.keys(HELP) as (keyof typeof HELP)[]).some((k) => k !== 'main' && mentioned(HELP[k], name));
-  return OPTION_NAMES.filter((name) => COMMON_OPTIONS.includes(name) || mentioned(HELP[command], name) || !documented(name));
+  // pack's help shows `--version V`, which normalisePackVersion turns into --package-version.
+  return OPTION_NAMES.filter((name) => (name === 'package-version' ? command === 'pack' : COMMON_OPTIONS.includes(name) || mentioned(HELP[command], name) || !documented(name)));
 }
 
 const COMMON_OPTIONS: readonly string[] = ['json', 'quiet', 'verbose', 'yes', 'dry-run', 'log-file', 'install-dir', 'profile', 'grace', 'timeout', 'help'];
@@ -188,9 +189,21 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   sweep: 'llm-upgrade sweep [scope] [--dry-run] [--json]\n  Kills orphaned engines only (the "free my VRAM" command); a healthy server keeps running.',
   holders: 'llm-upgrade holders [scope] [--json]\n  Every process with a file under the install as exe, open file, mapping, cwd or root.\n  "complete": false when some processes could not be read (listed under "unknown").',
   apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n                  [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.',
-  rollback: 'llm-upgrade rollback [scope] [--json]\n  Restores the version the last upgrade replaced.',
+  rollback: 'llm-upgrade rollback [scope] [--no-restart] [--yes] [--json]\n  Restores the version the last upgrade replaced.',
   recover: 'llm-upgrade recover [scope] [--json]\n  Finishes an upgrade that was interrupted (crash, kill, power loss): a transaction that had\n  committed (every new file in place) rolls forward to the new version; one that had not rolls\n  back to the old version, and the old server is started again. Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--exit-code] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.\n  --exit-code: exit 10 when an update is available, 0 when up to date (like `git diff --exit-code`).',
   completion: 'llm-upgrade completion bash|zsh|fish|powershell\n  Prints a script that completes commands and their options. Load it from your shell\'s profile:\n    bash: source <(llm-upgrade completion bash)      zsh: source <(llm-upgrade completion zsh)\n    fish: llm-upgrade completion fish | source       PowerShell: llm-upgrade completion powershell | Out-String | Invoke-Expression',
   pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] [--smoke "bin/x --version"] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes; --smoke: the command apply runs to check the new\n  version) and the archive (.tar.gz or .zip by --out), with llm-upgrade.json.sig when --sign-key is given.',
 };
+
+export interface OptionInfo {
+  name: string;
+  short?: string;
+  /** Takes a value (`--grace 5s`), as opposed to a flag. */
+  takesValue: boolean;
+}
+
+/** The option table, for completion scripts: new options appear in them without further work. */
+export function optionTable(): OptionInfo[] {
+  return Object.entries(optionSpec as Record<string, { type: string; short?: string }>).map(([name, o]) => ({ name, takesValue: o.type === 'string', ...(o.short ? { short: o.short } : {}) }));
+}

@@ -12,4 +12,5 @@ export const commandLoaders: Partial<Record<CommandName, () => Promise<CommandHa
   recover: async () => (await import('./recover.js')).recoverCommand,
   check: async () => (await import('./check.js')).checkCommand,
   pack: async () => (await import('./pack.js')).packCommand,
+  completion: async () => (await import('./completion.js')).completionCommand,
 };
