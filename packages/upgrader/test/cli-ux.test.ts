@@ -234,6 +234,11 @@ describe('on a terminal, stop and apply ask first (default no)', () => {
     expect(dry.asked, dry.output).toBe(false);
     expect(dry.code).toBe(0);
     expect(isAlive(server)).toBe(true);
+    const interrupted = await runInPty(['stop', '--install-dir', inst.root], '\u0003');
+    expect(interrupted.asked, interrupted.output).toBe(true);
+    expect(interrupted.output).toContain('aborted: nothing was changed');
+    expect(interrupted.code).toBe(1);
+    expect(isAlive(server)).toBe(true);
     const yes = await runInPty(['sweep', '--install-dir', inst.root, '--yes'], '-');
     expect(yes.asked, yes.output).toBe(false);
     expect(yes.code, yes.output).toBe(0);

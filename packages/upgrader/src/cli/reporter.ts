@@ -28,6 +28,8 @@ export interface ReporterOptions {
   command: string;
 }
 
+const QUESTION_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
@@ -127,16 +129,21 @@ export class Reporter {
     const stdin = this.opts.stdin;
     if (!stdin) return false;
     const rl = createInterface({ input: stdin, output: this.opts.stderr, terminal: false });
+    let onSignal = () => {};
     try {
       const answer = await new Promise<string | null>((resolve) => {
         rl.once('line', resolve);
         rl.once('close', () => resolve(null));
+        // Ctrl-C at the question is a no; the command's own handler would wait for the answer.
+        onSignal = () => resolve(null);
+        for (const s of QUESTION_SIGNALS) process.on(s, onSignal);
         this.opts.stderr.write(`${question} [y/N] `);
       });
       this.log({ type: 'confirm', question, answer });
       return answer !== null && /^\s*y(es)?\s*$/i.test(answer);
     } finally {
       rl.close();
+      for (const s of QUESTION_SIGNALS) process.off(s, onSignal);
     }
   }
 
