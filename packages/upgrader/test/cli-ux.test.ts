@@ -168,9 +168,12 @@ describe('apply wording', () => {
     const pkg = join(base, 'tool-1.0.0.tar.gz');
     const src = await makeProductDir(join(base, 'src'), '1.0.0');
     expect((await runCli(['pack', src, '--name', 'tool', '--version', '1.0.0', '--smoke', 'bin/tool --version', '--out', pkg])).code).toBe(0);
-    const first = await runCli(['apply', pkg, '--install-dir', root]);
+    const first = await runCli(['apply', pkg, '--install-dir', root, '--verbose']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain(`upgraded ${root}: nothing installed → 1.0.0`);
+    // --verbose: events without a line of their own too (the journal's steps).
+    expect(first.stderr).toMatch(/^journal seq=\d+ state=/m);
+    expect(first.stdout).not.toContain('journal');
     const again = await runCli(['apply', pkg, '--install-dir', root]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('1.0.0 is already installed; nothing to do');
@@ -258,5 +261,24 @@ describe('on a terminal, stop and apply ask first (default no)', () => {
     expect(no.output).toContain('ERR_ABORTED');
     const status = await runCli(['status', '--install-dir', root, '--json']);
     expect(status.json.installed).toBeNull();
+  });
+
+  it('rollback: shows the versions; "n" keeps the new one, "y" goes back', async () => {
+    const base = await kit.makeTempDir('llm-upgrade-ux-');
+    const root = join(base, 'install');
+    for (const v of ['1.0.0', '2.0.0']) {
+      const pkg = join(base, `tool-${v}.tar.gz`);
+      const src = await makeProductDir(join(base, `src-${v}`), v);
+      expect((await runCli(['pack', src, '--name', 'tool', '--version', v, '--smoke', 'bin/tool --version', '--out', pkg])).code).toBe(0);
+      expect((await runCli(['apply', pkg, '--install-dir', root])).code).toBe(0);
+    }
+    const no = await runInPty(['rollback', '--install-dir', root], 'n');
+    expect(no.asked, no.output).toBe(true);
+    expect(no.output).toContain(`rollback will restore ${root}: 2.0.0 → 1.0.0`);
+    expect(no.code).toBe(1);
+    expect((await runCli(['status', '--install-dir', root, '--json'])).json.version).toBe('2.0.0');
+    const yes = await runInPty(['rollback', '--install-dir', root], 'y');
+    expect(yes.code, yes.output).toBe(0);
+    expect(yes.output).toContain(`rolled back ${root}: 2.0.0 → 1.0.0`);
   });
 });

@@ -5,7 +5,7 @@ import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
 /** `rolled-back (3.0.0 → 4.0.0)` read as an upgrade to 4.0.0; say which way it went. */
-function recoveredLine(r: RecoverResult): string {
+export function recoveredLine(r: Pick<RecoverResult, 'action' | 'from' | 'to' | 'movesUndone'>): string {
   if (r.action === 'nothing') return 'no interrupted upgrade to recover';
   if (r.action === 'committed') return `rolled forward to ${r.to ?? 'the new version'} (the interrupted upgrade had committed; its last steps are done)`;
   return `rolled back to ${r.from ?? 'the previous version'} (the interrupted upgrade to ${r.to ?? 'the new version'} was undone; ${r.movesUndone} move(s) reversed)`;
