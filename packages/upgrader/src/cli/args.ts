@@ -173,8 +173,8 @@ Commands:
   rollback  go back to the version kept by the last upgrade
   recover   finish an interrupted upgrade: forward if it committed, else back
   check     show what a release feed offers
-  pack      build a package that apply consumes
   completion  print a shell completion script (bash, zsh, fish, powershell)
+  pack      build a package that apply consumes
 
 Scope:   --install-dir PATH (repeatable) | --profile NAME|FILE   (default: --profile ollama)
 Common:  --json  --log-file PATH  --quiet  --verbose  --yes  --dry-run  --grace 5s  --timeout 30s
@@ -189,11 +189,11 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   sweep: 'llm-upgrade sweep [scope] [--dry-run] [--json]\n  Kills orphaned engines only (the "free my VRAM" command); a healthy server keeps running.',
   holders: 'llm-upgrade holders [scope] [--json]\n  Every process with a file under the install as exe, open file, mapping, cwd or root.\n  "complete": false when some processes could not be read (listed under "unknown").',
   apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n                  [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.',
-  rollback: 'llm-upgrade rollback [scope] [--no-restart] [--yes] [--json]\n  Restores the version the last upgrade replaced.',
+  rollback: 'llm-upgrade rollback [scope] [--json]\n  Restores the version the last upgrade replaced.',
   recover: 'llm-upgrade recover [scope] [--json]\n  Finishes an upgrade that was interrupted (crash, kill, power loss): a transaction that had\n  committed (every new file in place) rolls forward to the new version; one that had not rolls\n  back to the old version, and the old server is started again. Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--exit-code] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.\n  --exit-code: exit 10 when an update is available, 0 when up to date (like `git diff --exit-code`).',
-  completion: 'llm-upgrade completion bash|zsh|fish|powershell\n  Prints a script that completes commands and their options. Load it from your shell\'s profile:\n    bash: source <(llm-upgrade completion bash)      zsh: source <(llm-upgrade completion zsh)\n    fish: llm-upgrade completion fish | source       PowerShell: llm-upgrade completion powershell | Out-String | Invoke-Expression',
   pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] [--smoke "bin/x --version"] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes; --smoke: the command apply runs to check the new\n  version) and the archive (.tar.gz or .zip by --out), with llm-upgrade.json.sig when --sign-key is given.',
+  completion: 'llm-upgrade completion bash|zsh|fish|powershell\n  Prints a script that completes commands and their options. Load it from your shell\'s profile:\n    bash: source <(llm-upgrade completion bash)      zsh: source <(llm-upgrade completion zsh)\n    fish: llm-upgrade completion fish | source       PowerShell: llm-upgrade completion powershell | Out-String | Invoke-Expression',
 };
 
 export interface OptionInfo {

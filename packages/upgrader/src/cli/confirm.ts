@@ -14,16 +14,3 @@ export async function confirmOrAbort(reporter: Reporter, plan: string[], questio
   for (const line of plan) reporter.note(line);
   if (!(await reporter.confirm(question))) throw abortedError();
 }
-
-/**
- * Runs `run(opts)` for real after showing its own dry run and asking (on a terminal only). The
- * library plans again when it runs; what it does is what the dry run showed unless the install
- * changed in between.
- */
-export async function previewThen<O extends { dryRun?: boolean }, R>(reporter: Reporter, run: (opts: O) => Promise<R>, opts: O, describe: (preview: R) => string[] | null): Promise<R> {
-  if (reporter.interactive && !opts.dryRun) {
-    const plan = describe(await run({ ...opts, dryRun: true }));
-    if (plan) await confirmOrAbort(reporter, plan);
-  }
-  return run(opts);
-}

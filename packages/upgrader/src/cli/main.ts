@@ -17,7 +17,6 @@ void runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdinIsTty: process.stdin.isTTY === true,
-  stdin: process.stdin,
   env: process.env,
 }).then((exitCode) => {
   settled = true;

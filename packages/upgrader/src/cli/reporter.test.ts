@@ -86,17 +86,17 @@ describe('Reporter', () => {
   it('a result with an error: one error line and hint on stderr, or `error` inside the --json document', () => {
     const e = new LlmUpgradeError({ code: 'ERR_SURVIVORS', message: '1 process(es) still running: x (pid 9)', hint: 'End it.', phase: 'stop', changed: true });
     const err = capture(false);
-    new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop' }).result({ ok: false }, 3, e);
+    new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop' }).result({ ok: false, error: e }, 3);
     expect(err.text()).toBe('error [ERR_SURVIVORS, stop, changes were made]: 1 process(es) still running: x (pid 9)\n  hint: End it.\n');
     const out = capture(false);
-    new Reporter({ json: true, quiet: false, logFile: undefined, stdout: out.stream, stderr: capture(false).stream, env: {}, command: 'stop' }).result({ ok: false, survivors: [] }, 3, e);
+    new Reporter({ json: true, quiet: false, logFile: undefined, stdout: out.stream, stderr: capture(false).stream, env: {}, command: 'stop' }).result({ ok: false, survivors: [], error: e }, 3);
     expect(JSON.parse(out.text())).toEqual({ ok: false, survivors: [], error: e.toJSON() });
   });
   it('confirm: y or yes is yes; anything else, or end of input, is no', async () => {
     const ask = async (answer: string | null) => {
       const stdin = new PassThrough();
       const err = capture(true);
-      const r = new Reporter({ json: false, quiet: false, logFile: undefined, stdin, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop', interactive: true });
+      const r = new Reporter({ json: false, quiet: false, logFile: undefined, stdin, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop', yes: false });
       const p = r.confirm('Proceed?');
       if (answer === null) stdin.end();
       else stdin.write(`${answer}\n`);

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { LlmUpgradeError } from '@llm-upgrade/core';
+import { LlmUpgradeError } from '@llm-upgrade/core';
 
 /** Any progress event from the core or the upgrader library. */
 export interface ProgressEvent {
@@ -15,9 +15,15 @@ export interface ReporterOptions {
   /** Every event as a line (pids, paths), not only the ones worth a line. */
   verbose?: boolean;
   logFile: string | undefined;
-  /** Where confirm() reads the answer. */
+  /** Where confirm() reads the answer (default: process.stdin). */
   stdin?: NodeJS.ReadableStream;
-  /** Ask before changing anything: stdin and stderr are TTYs and neither --yes nor --dry-run was given. */
+  /**
+   * --yes, or implied because stdin or stderr is not a TTY (parseCommandLine): never ask. Without
+   * it (and without --dry-run) stop, sweep, apply and rollback ask before changing anything.
+   */
+  yes?: boolean;
+  dryRun?: boolean;
+  /** Tests: ask regardless of yes/dryRun. */
   interactive?: boolean;
   /** The command's --grace and --timeout, for "grace ends in 3.1s". */
   graceMs?: number;
@@ -80,7 +86,7 @@ export class Reporter {
   }
 
   get interactive(): boolean {
-    return this.opts.interactive === true;
+    return this.opts.interactive ?? (this.opts.yes === false && this.opts.dryRun !== true);
   }
 
   get durations(): { graceMs: number | undefined; timeoutMs: number | undefined } {
@@ -126,8 +132,7 @@ export class Reporter {
    */
   async confirm(question: string): Promise<boolean> {
     this.clearLive();
-    const stdin = this.opts.stdin;
-    if (!stdin) return false;
+    const stdin = this.opts.stdin ?? process.stdin;
     const rl = createInterface({ input: stdin, output: this.opts.stderr, terminal: false });
     let onSignal = () => {};
     try {
@@ -152,15 +157,15 @@ export class Reporter {
   }
 
   /**
-   * The command's result document; with `error` (a command that ran but did not get there, like
-   * stop's exit 3) the error line on stderr and, under --json, an `error` object in the document.
+   * The command's result document. A command that ran to its end without getting there (stop's
+   * exit 3) puts an LlmUpgradeError under `error`: JSON shows its toJSON(), humans get the error line.
    */
-  result(doc: object, exitCode: number, error?: LlmUpgradeError): void {
-    const full = error ? { ...doc, error: error.toJSON() } : doc;
-    this.log({ type: 'result', exitCode, result: full });
+  result(doc: object, exitCode: number): void {
+    this.log({ type: 'result', exitCode, result: doc });
     this.clearLive();
-    if (this.opts.json) this.opts.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
-    else if (error) this.errorLine(error);
+    const error = (doc as { error?: unknown }).error;
+    if (this.opts.json) this.opts.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    else if (error instanceof LlmUpgradeError) this.error(error);
   }
 
   error(err: LlmUpgradeError): void {
@@ -170,10 +175,6 @@ export class Reporter {
       this.opts.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() }, null, 2)}\n`);
       return;
     }
-    this.errorLine(err);
-  }
-
-  private errorLine(err: LlmUpgradeError): void {
     this.opts.stderr.write(`${this.paint('31', 'error')} [${err.code}, ${err.phase}${err.changed ? ', changes were made' : ', nothing changed'}]: ${err.message}\n`);
     if (err.hint) this.opts.stderr.write(`  ${this.paint('36', 'hint:')} ${err.hint}\n`);
   }

@@ -8,8 +8,6 @@ export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stdinIsTty: boolean;
-  /** Where a confirmation prompt reads its answer (only read when stdin and stderr are TTYs). */
-  stdin?: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   /** false: leave SIGINT/SIGTERM/SIGHUP alone (in-process tests). Default: handled while the command runs. */
   handleSignals?: boolean;
@@ -36,7 +34,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const { parsed } = outcome;
-  const reporter = new Reporter({ ...parsed.common, interactive: !parsed.common.yes && !parsed.common.dryRun, ...(io.stdin ? { stdin: io.stdin } : {}), stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
+  const reporter = new Reporter({ ...parsed.common, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
   const interrupts = io.handleSignals === false ? undefined : catchInterrupts(reporter);
   try {
     const load = commandLoaders[parsed.command];
@@ -44,8 +42,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
     const handler = await load();
-    const { exitCode, result, error } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
-    reporter.result(result, exitCode, error);
+    const { exitCode, result } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
+    reporter.result(result, exitCode);
     return exitCode;
   } catch (e) {
     const err = toLlmUpgradeError(e, 'usage', false);

@@ -3,8 +3,7 @@ import { apply } from '../../apply.js';
 import { inScopeAncestor, relaunchDetached, RELAUNCH_ENV, waitForRelaunchParent } from '../../self-relaunch.js';
 import { resolveCliScope } from '../scope.js';
 import { describeProcess, fromLabel } from '../render.js';
-import { previewThen } from '../confirm.js';
-import { applyPreviewLines, isFreshInstall } from './preview.js';
+import { isFreshInstall } from './preview.js';
 import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
@@ -33,7 +32,7 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
     }
   }
 
-  const result = await previewThen(reporter, apply, {
+  const result = await apply({
     ...(source ? { source } : {}),
     ...(feedUrl ? { feedUrl } : {}),
     roots: scope.roots,
@@ -47,9 +46,8 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
     graceMs: common.graceMs,
     timeoutMs: common.timeoutMs,
     onEvent: upgradeEventSink(reporter),
-  }, (preview) => applyPreviewLines(preview, fresh));
-  // A same-version no-op is a result, not a warning.
-  for (const w of result.warnings) reporter.line(w, result.noop ? 'info' : 'warn');
+  });
+  for (const w of result.warnings) reporter.line(w, result.noop ? 'info' : 'warn'); // a same-version no-op is a result
   if (result.dryRun) {
     reporter.line(`dry run: ${fromLabel(result.from, fresh)} → ${result.to} in ${result.root}`);
     if (result.plan) {

@@ -4,13 +4,6 @@ import { resolveCliScope } from '../scope.js';
 import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
-/** `rolled-back (3.0.0 → 4.0.0)` read as an upgrade to 4.0.0; say which way it went. */
-export function recoveredLine(r: Pick<RecoverResult, 'action' | 'from' | 'to' | 'movesUndone'>): string {
-  if (r.action === 'nothing') return 'no interrupted upgrade to recover';
-  if (r.action === 'committed') return `rolled forward to ${r.to ?? 'the new version'} (the interrupted upgrade had committed; its last steps are done)`;
-  return `rolled back to ${r.from ?? 'the previous version'} (the interrupted upgrade to ${r.to ?? 'the new version'} was undone; ${r.movesUndone} move(s) reversed)`;
-}
-
 export const recoverCommand: CommandHandler = async ({ parsed, reporter }) => {
   const { common } = parsed;
   const scope = await resolveCliScope(common);
@@ -19,3 +12,10 @@ export const recoverCommand: CommandHandler = async ({ parsed, reporter }) => {
   reporter.line(recoveredLine(result));
   return { exitCode: EXIT.ok, result };
 };
+
+/** `rolled-back (3.0.0 → 4.0.0)` read as an upgrade to 4.0.0; say which way it went. */
+export function recoveredLine(r: Pick<RecoverResult, 'action' | 'from' | 'to' | 'movesUndone' | 'restarted'>): string {
+  if (r.action === 'nothing') return 'no interrupted upgrade to recover';
+  if (r.action === 'committed') return `rolled forward to ${r.to ?? 'the new version'} (the interrupted upgrade had committed; its last steps are done)`;
+  return `rolled back to ${r.from ?? 'the previous version'} (the interrupted upgrade to ${r.to ?? 'the new version'} was undone; ${r.movesUndone} move(s) reversed${r.restarted ? `, started again: ${r.restarted}` : ''})`;
+}

@@ -1,15 +1,12 @@
 import { EXIT } from '@llm-upgrade/core';
 import { rollback } from '../../rollback.js';
 import { resolveCliScope } from '../scope.js';
-import { confirmOrAbort } from '../confirm.js';
-import { rollbackPreviewLines } from './preview.js';
 import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
 export const rollbackCommand: CommandHandler = async ({ parsed, reporter }) => {
   const { common, values } = parsed;
   const scope = await resolveCliScope(common);
-  if (reporter.interactive) await confirmOrAbort(reporter, await rollbackPreviewLines(scope.roots, scope.profile));
   const result = await rollback({ roots: scope.roots, profile: scope.profile, restart: values['no-restart'] !== true, graceMs: common.graceMs, timeoutMs: common.timeoutMs, onEvent: upgradeEventSink(reporter) });
   reporter.line(`rolled back ${scope.roots[0]}: ${result.from ?? 'unknown version'} → ${result.to ?? 'the previous files'} (downtime ${result.downtimeMs} ms)`);
   return { exitCode: EXIT.ok, result };

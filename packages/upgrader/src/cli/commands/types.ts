@@ -1,4 +1,3 @@
-import type { LlmUpgradeError } from '@llm-upgrade/core';
 import type { ParsedCommand } from '../args.js';
 import type { Reporter } from '../reporter.js';
 
@@ -17,8 +16,6 @@ export interface CommandContext {
 export interface CommandOutcome {
   exitCode: number;
   result: object;
-  /** Why a command that ran to its end exits non-zero (stop's survivors): one error line, and `error` in --json. */
-  error?: LlmUpgradeError;
 }
 
 export type CommandHandler = (ctx: CommandContext) => Promise<CommandOutcome>;
