@@ -118,4 +118,11 @@ describe('Reporter', () => {
     for (let i = 0; i < 3; i++) r.event({ type: 'wait', remaining: 1 }, `waiting ${i}`, true);
     expect(err.text()).toBe('journal seq=3 state=swapping done=2\nwaiting 0\nwaiting 1\nwaiting 2\n');
   });
+  it('asks only without --yes (implied off a terminal) and without --dry-run', () => {
+    const make = (o: { yes?: boolean; dryRun?: boolean }) => new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: capture(false).stream, env: {}, command: 'stop', ...o });
+    expect(make({ yes: false }).interactive).toBe(true);
+    expect(make({ yes: true }).interactive).toBe(false);
+    expect(make({ yes: false, dryRun: true }).interactive).toBe(false);
+    expect(make({}).interactive).toBe(false);
+  });
 });
