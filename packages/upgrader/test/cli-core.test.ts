@@ -55,7 +55,7 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     const { inst, server, engine, orphan } = await runningInstall();
     const dry = await runCli(['stop', '--install-dir', inst.root, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stderr).toContain('would stop 3 process(es)');
+    expect(dry.stdout).toContain('would stop 3 process(es)');
     expect([server, engine, orphan].every(isAlive)).toBe(true);
 
     const log = join(inst.base, 'logs', 'stop.log');

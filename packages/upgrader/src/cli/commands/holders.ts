@@ -10,5 +10,6 @@ export const holdersCommand: CommandHandler = async ({ parsed, reporter }) => {
   if (report.clean) reporter.line(`no process holds a file under ${scope.roots.join(', ')}`);
   for (const h of report.holders) reporter.line(renderHolder(h));
   if (!report.complete) reporter.line(`${report.unknown.length} process(es) could not be read; the result is incomplete (${unreadableAdvice()})`, 'warn');
-  return { exitCode: EXIT.ok, result: report };
+  // ok: the scan ran (holders found or not), like every other command's document.
+  return { exitCode: EXIT.ok, result: { ok: true, ...report } };
 };
