@@ -177,7 +177,8 @@ describe('scope arguments, locks and interrupts (issue 9)', () => {
     const log = join(await kit.makeTempDir(), 'stop.log');
     let cli = 0;
     const sent = waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('"freeze"'), { intervalMs: 2, timeoutMs: 20_000, what: 'the freeze' }).then(() => process.kill(cli, 'SIGINT'));
-    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '50ms', '--log-file', log], { onSpawn: (pid) => (cli = pid) });
+    // The hold keeps the tree frozen for a while, so the signal lands during the freeze even on a loaded machine.
+    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '50ms', '--log-file', log], { onSpawn: (pid) => (cli = pid), env: { LLM_UPGRADE_TEST_FREEZE_HOLD_MS: '3000' } });
     await sent;
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain('SIGINT received');

@@ -2,6 +2,7 @@
 // error line with a hint for every non-zero exit, did-you-mean, durations with units, check
 // --exit-code, completion scripts, wording, and the confirmation asked on a real terminal.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -259,8 +260,10 @@ describe('on a terminal, stop and apply ask first (default no)', () => {
     expect(no.output).toContain('stops nothing');
     expect(no.code).toBe(1);
     expect(no.output).toContain('ERR_ABORTED');
+    // Nothing was installed, not even the directory: status calls it a root that does not exist.
+    expect(existsSync(root)).toBe(false);
     const status = await runCli(['status', '--install-dir', root, '--json']);
-    expect(status.json.installed).toBeNull();
+    expect(status.json.error.code).toBe('ERR_NO_SUCH_ROOT');
   });
 
   it('rollback: shows the versions; "n" keeps the new one, "y" goes back', async () => {

@@ -47,6 +47,7 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
   try {
     let batch = await freeze(targets);
     ctx.onFreeze?.(batch.map((p) => p.pid), 0);
+    await testHoldAfterFirstFreeze();
     // A pending SIGSTOP aborts any fork in progress; once every frozen process is really
     // stopped, a rescan that finds nothing new means nothing in scope can start any more.
     for (let round = 1; round <= FREEZE_ROUNDS; round++) {
@@ -70,4 +71,14 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
     removeFrozenRecord(owner.pid);
   }
   return [...outcomes.values()];
+}
+
+/**
+ * Test-only (never set it in production): LLM_UPGRADE_TEST_FREEZE_HOLD_MS=N keeps everything
+ * frozen for N ms after the first freeze round, so a test can deliver a signal while processes
+ * are stopped, whatever the machine's load.
+ */
+async function testHoldAfterFirstFreeze(): Promise<void> {
+  const ms = Number(process.env.LLM_UPGRADE_TEST_FREEZE_HOLD_MS ?? 0);
+  if (Number.isFinite(ms) && ms > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 10_000)));
 }

@@ -66,5 +66,6 @@ describe.skipIf(!MINGW)(`probe/winproc-probe.c (${MINGW ?? 'x86_64-w64-mingw32-g
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // A compiler run, not a unit: under load it can take far longer than vitest's 5 s default.
+  }, 120_000);
 });
