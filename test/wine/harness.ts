@@ -53,8 +53,8 @@ export function wineUnavailableReason(extraTools: readonly string[] = []): strin
  * under CI=true, where CI is expected to have installed Wine: there a failing test says so.
  * Call at the top level of a test file.
  */
-export function wineGate(file: string, extraTools: readonly string[] = []): { run: boolean } {
-  const reason = wineUnavailableReason(extraTools);
+export function wineGate(file: string, extraTools: readonly string[] = [], extraCheck?: () => string | null): { run: boolean } {
+  const reason = wineUnavailableReason(extraTools) ?? extraCheck?.() ?? null;
   if (reason === null) return { run: true };
   if (process.env.CI === 'true') {
     it(`Wine, mingw-w64 and the installer tools are installed (CI=true requires them for ${file})`, () => {

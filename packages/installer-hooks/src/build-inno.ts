@@ -121,6 +121,33 @@ async function withWine<T>(given: NodeJS.ProcessEnv | undefined, work: string, f
   }
 }
 
+export interface CompileInnoOptions {
+  /** Where the sign scripts go (default: next to the script). */
+  workDir?: string;
+  iscc?: string;
+  wineEnv?: NodeJS.ProcessEnv;
+  /** Defines the sign tool `llmupgradesign` for a script that says `SignTool=llmupgradesign`. */
+  sign?: InnoSignCommand;
+  timeoutMs?: number;
+}
+
+/** Runs ISCC on any .iss (output: /O and /F from outFile); under Wine on Linux. */
+export async function compileInnoScript(issFile: string, outFile: string, opts: CompileInnoOptions = {}): Promise<void> {
+  const iscc = opts.iscc ?? findIscc();
+  if (!iscc) throw new Error('ISCC.exe not found: install the innosetup npm package (npm ci) or pass iscc');
+  const work = resolve(opts.workDir ?? dirname(issFile));
+  const args = ['/Q', `/O${windowsPathOf(dirname(resolve(outFile)))}`, `/F${basename(outFile).replace(/\.exe$/i, '')}`];
+  if (opts.sign) {
+    if (process.platform === 'win32') throw new Error('compileInnoScript: signing is implemented for Linux (osslsigncode through Wine); on Windows define your signtool in the script');
+    args.push(`/S${INNO_SIGN_TOOL_NAME}=cmd /c ${windowsPathOf(writeSignScripts(work, opts.sign))} $f`);
+  }
+  args.push(windowsPathOf(issFile));
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  await withWine(opts.wineEnv, work, (env) =>
+    process.platform === 'win32' ? runTool(iscc, args, { cwd: work, timeoutMs }) : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs }),
+  );
+}
+
 /**
  * Renders the include and an Ollama-shaped per-user script from the description and runs
  * ISCC (under Wine on Linux: ISCC.exe is 32-bit, so Wine needs wine32).
@@ -129,8 +156,6 @@ export async function buildInno(description: InstallerDescription, opts: BuildIn
   const d = resolveDescription(description, 'inno');
   const upgraderExe = resolve(d.upgraderExe);
   if (!statSync(upgraderExe).isFile()) throw new Error(`${upgraderExe}: the upgrader exe is not a file`);
-  const iscc = opts.iscc ?? findIscc();
-  if (!iscc) throw new Error('ISCC.exe not found: install the innosetup npm package (npm ci) or pass iscc');
   const outFile = resolve(opts.outFile);
   if (!/\.exe$/i.test(outFile)) throw new Error(`${outFile}: an Inno Setup installer's name ends in .exe`);
   const keepWork = opts.workDir !== undefined;
@@ -151,15 +176,7 @@ export async function buildInno(description: InstallerDescription, opts: BuildIn
         ...(signTool ? { signTool } : {}),
       }),
     );
-    const args = ['/Q', `/O${windowsPathOf(dirname(outFile))}`, `/F${basename(outFile).replace(/\.exe$/i, '')}`];
-    if (opts.sign) {
-      if (process.platform === 'win32') throw new Error('buildInno: signing is implemented for Linux (osslsigncode through Wine); on Windows pass your signtool in your own script');
-      args.push(`/S${INNO_SIGN_TOOL_NAME}=cmd /c ${windowsPathOf(writeSignScripts(work, opts.sign))} $f`);
-    }
-    args.push(windowsPathOf(issFile));
-    await withWine(opts.wineEnv, work, (env) =>
-      process.platform === 'win32' ? runTool(iscc, args, { cwd: work, timeoutMs: opts.timeoutMs ?? 600_000 }) : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs: opts.timeoutMs ?? 600_000 }),
-    );
+    await compileInnoScript(issFile, outFile, { ...opts, workDir: work });
     if (!existsSync(outFile)) throw new Error(`ISCC exited 0 but ${outFile} is missing`);
     return { outFile, issFile: keepWork ? issFile : undefined, bytes: statSync(outFile).size };
   } catch (e) {
