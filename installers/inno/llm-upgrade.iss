@@ -49,16 +49,45 @@ begin
   end;
 end;
 
-// Runs Exe stop for the install dir; returns its exit code, and in Report what it printed
-// (--quiet: only what still runs or holds a file). "<app>\." because "C:\App\" would
-// escape the closing quote.
-function LlmUpgradeStop(const Exe: String; var Report: String): Integer;
+// The scope for Setup: the install dir. "<app>\." because "C:\App\" would escape the
+// closing quote.
+function LlmUpgradeInstallScope(): String;
+begin
+  Result := '--install-dir "' + AddBackslash(ExpandConstant('{app}')) + '."';
+end;
+
+// The scope for the uninstaller: every entry of the install dir but the uninstaller's own
+// files. Its first phase (unins000.exe in the install dir) waits for the copy running this
+// code, so it is an ancestor of the upgrader, which refuses a scope holding its ancestors.
+function LlmUpgradeUninstallScope(): String;
+var
+  Dir, Own: String;
+  Found: TFindRec;
+begin
+  Dir := AddBackslash(ExpandConstant('{app}'));
+  Own := Lowercase(ChangeFileExt(ExtractFileName(ExpandConstant('{uninstallexe}')), ''));
+  Result := '';
+  if FindFirst(Dir + '*', Found) then
+    try
+      repeat
+        if (Found.Name <> '.') and (Found.Name <> '..') and (Lowercase(ChangeFileExt(Found.Name, '')) <> Own) then
+          Result := Result + ' --install-dir "' + Dir + Found.Name + '"';
+      until not FindNext(Found);
+    finally
+      FindClose(Found);
+    end;
+  Result := Trim(Result);
+end;
+
+// Runs Exe stop for Scope; returns its exit code, and in Report what it printed (--quiet:
+// only what still runs or holds a file).
+function LlmUpgradeStop(const Exe, Scope: String; var Report: String): Integer;
 var
   Params: String;
   Output: TExecOutput;
   ResultCode, I: Integer;
 begin
-  Params := 'stop --install-dir "' + AddBackslash(ExpandConstant('{app}')) + '." --log-file "' + LlmUpgradeLogPath() + '" --yes --quiet {#LlmUpgradeArgs}';
+  Params := 'stop ' + Scope + ' --log-file "' + LlmUpgradeLogPath() + '" --yes --quiet {#LlmUpgradeArgs}';
   Log('llm-upgrade: ' + Exe + ' ' + Params);
   Report := '';
   if not ExecAndCaptureOutput(Exe, Params, ExpandConstant('{tmp}'), SW_HIDE, ewWaitUntilTerminated, ResultCode, Output) then begin
@@ -96,17 +125,19 @@ begin
     exit;
   end;
   ExtractTemporaryFile('{#LlmUpgradeExeName}');
-  Code := LlmUpgradeStop(ExpandConstant('{tmp}\{#LlmUpgradeExeName}'), Report);
+  Code := LlmUpgradeStop(ExpandConstant('{tmp}\{#LlmUpgradeExeName}'), LlmUpgradeInstallScope(), Report);
   if Code <> 0 then Result := LlmUpgradeMessage('updated', Code, Report);
 end;
 
 <event('InitializeUninstall')>
 function LlmUpgradeInitializeUninstall(): Boolean;
 var
-  Kept, Exe, Report: String;
+  Kept, Exe, Report, Scope: String;
   Code: Integer;
 begin
   Result := True;
+  Scope := LlmUpgradeUninstallScope();
+  if Scope = '' then exit;
   Kept := ExpandConstant('{app}\llm-upgrade.exe');
   if not FileExists(Kept) then begin
     Log('llm-upgrade: ' + Kept + ' is missing: uninstalling without stopping');
@@ -117,7 +148,7 @@ begin
     Code := 1;
     Report := 'could not copy ' + Kept + ' to ' + Exe;
   end else
-    Code := LlmUpgradeStop(Exe, Report);
+    Code := LlmUpgradeStop(Exe, Scope, Report);
   if Code <> 0 then begin
     Log('llm-upgrade: uninstall aborted: ' + Report);
     if not UninstallSilent() then MsgBox(LlmUpgradeMessage('removed', Code, Report), mbError, MB_OK);

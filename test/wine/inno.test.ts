@@ -256,7 +256,9 @@ end;
     const tree = await startServer('tree-inapp', ['--ignore-close']);
     const logDir = `C:\\logs\\inapp`;
     mkdirSync(w().toUnix(logDir), { recursive: true });
-    const commandLine = `"${setupV1}" ${SETUP_ARGS.join(' ')} /LOG=${logDir}\\setup.txt`;
+    // No quotes (the path has no space): Wine's start-up mangles a quoted argument to `wine`.
+    if (/\s/.test(setupV1)) throw new Error(`${setupV1} has a space`);
+    const commandLine = `${setupV1} ${SETUP_ARGS.join(' ')} /LOG=${logDir}\\setup.txt`;
     const launcher = await w().run(file('ollama app.exe'), ['launch', commandLine], { name: 'launch-setup' });
     expect(launcher.code, launcher.stdout + launcher.stderr).toBe(0);
     const innoLog = w().toUnix(`${logDir}\\setup.txt`);
@@ -279,6 +281,18 @@ end;
     expect(existsSync(w().toUnix(`${controlRoot}\\ollama.exe`))).toBe(true);
     // Put the other vendor's engine back for the remaining test.
     await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', 'C:\\Other\\models\\other.gguf'], 'foreign-2');
+  });
+
+  it('uninstall while another vendor\'s program maps a file of the install: aborted before any file goes (exit 1), that program alive', async () => {
+    const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', dll()], 'foreign-holder-u');
+    const r = await runSetup(file('unins000.exe'), 'uninstall-held');
+    expect(r.code).toBe(1);
+    expect(r.innoLog()).toMatch(/InitializeUninstall returned False/);
+    expect(r.hook().filter((l) => l.type === 'result').map((l) => l.exitCode)).toEqual([3]);
+    for (const f of PAYLOAD_PE) expect(existsSync(w().toUnix(file(f))), f).toBe(true);
+    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder-u'))).toBe(true);
+    await w().mustRun('wine', ['taskkill', '/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder-u' });
+    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder-u')));
   });
 
   it('uninstall with a running server: exit 0, everything stopped, the install dir gone, the other vendor\'s engine alive', async () => {

@@ -32,7 +32,9 @@ export interface InnoIncludeDefaults {
  *   file (the upgrader's --quiet output), so the wizard shows it and a silent Setup exits 7.
  * - Uninstall: the install keeps a copy of the upgrader ({app}\llm-upgrade.exe); an
  *   InitializeUninstall handler copies it to {tmp} (never run from inside its own scope)
- *   and runs the same stop before any file is removed; a failure aborts the uninstall.
+ *   and runs the same stop before any file is removed; a failure aborts the uninstall. The
+ *   scope is every entry of {app} but the uninstaller's own unins000.* files: the waiting
+ *   first phase of the uninstaller runs from there and is an ancestor of the upgrader.
  * Event attributes (`<event('…')>`) make both compose with the integrator's own [Code].
  */
 export function renderInnoInclude(defaults: InnoIncludeDefaults): string {
@@ -93,16 +95,45 @@ begin
   end;
 end;
 
-// Runs Exe stop for the install dir; returns its exit code, and in Report what it printed
-// (--quiet: only what still runs or holds a file). "<app>\\." because "C:\\App\\" would
-// escape the closing quote.
-function LlmUpgradeStop(const Exe: String; var Report: String): Integer;
+// The scope for Setup: the install dir. "<app>\\." because "C:\\App\\" would escape the
+// closing quote.
+function LlmUpgradeInstallScope(): String;
+begin
+  Result := '--install-dir "' + AddBackslash(ExpandConstant('{app}')) + '."';
+end;
+
+// The scope for the uninstaller: every entry of the install dir but the uninstaller's own
+// files. Its first phase (unins000.exe in the install dir) waits for the copy running this
+// code, so it is an ancestor of the upgrader, which refuses a scope holding its ancestors.
+function LlmUpgradeUninstallScope(): String;
+var
+  Dir, Own: String;
+  Found: TFindRec;
+begin
+  Dir := AddBackslash(ExpandConstant('{app}'));
+  Own := Lowercase(ChangeFileExt(ExtractFileName(ExpandConstant('{uninstallexe}')), ''));
+  Result := '';
+  if FindFirst(Dir + '*', Found) then
+    try
+      repeat
+        if (Found.Name <> '.') and (Found.Name <> '..') and (Lowercase(ChangeFileExt(Found.Name, '')) <> Own) then
+          Result := Result + ' --install-dir "' + Dir + Found.Name + '"';
+      until not FindNext(Found);
+    finally
+      FindClose(Found);
+    end;
+  Result := Trim(Result);
+end;
+
+// Runs Exe stop for Scope; returns its exit code, and in Report what it printed (--quiet:
+// only what still runs or holds a file).
+function LlmUpgradeStop(const Exe, Scope: String; var Report: String): Integer;
 var
   Params: String;
   Output: TExecOutput;
   ResultCode, I: Integer;
 begin
-  Params := 'stop --install-dir "' + AddBackslash(ExpandConstant('{app}')) + '." --log-file "' + LlmUpgradeLogPath() + '" ${fixed} {#LlmUpgradeArgs}';
+  Params := 'stop ' + Scope + ' --log-file "' + LlmUpgradeLogPath() + '" ${fixed} {#LlmUpgradeArgs}';
   Log('llm-upgrade: ' + Exe + ' ' + Params);
   Report := '';
   if not ExecAndCaptureOutput(Exe, Params, ExpandConstant('{tmp}'), SW_HIDE, ewWaitUntilTerminated, ResultCode, Output) then begin
@@ -140,17 +171,19 @@ begin
     exit;
   end;
   ExtractTemporaryFile('{#LlmUpgradeExeName}');
-  Code := LlmUpgradeStop(ExpandConstant('{tmp}\\{#LlmUpgradeExeName}'), Report);
+  Code := LlmUpgradeStop(ExpandConstant('{tmp}\\{#LlmUpgradeExeName}'), LlmUpgradeInstallScope(), Report);
   if Code <> ${HOOK_EXIT.ok} then Result := LlmUpgradeMessage('updated', Code, Report);
 end;
 
 <event('InitializeUninstall')>
 function LlmUpgradeInitializeUninstall(): Boolean;
 var
-  Kept, Exe, Report: String;
+  Kept, Exe, Report, Scope: String;
   Code: Integer;
 begin
   Result := True;
+  Scope := LlmUpgradeUninstallScope();
+  if Scope = '' then exit;
   Kept := ExpandConstant('{app}\\${INNO_KEPT_UPGRADER}');
   if not FileExists(Kept) then begin
     Log('llm-upgrade: ' + Kept + ' is missing: uninstalling without stopping');
@@ -161,7 +194,7 @@ begin
     Code := ${HOOK_EXIT.internal};
     Report := 'could not copy ' + Kept + ' to ' + Exe;
   end else
-    Code := LlmUpgradeStop(Exe, Report);
+    Code := LlmUpgradeStop(Exe, Scope, Report);
   if Code <> ${HOOK_EXIT.ok} then begin
     Log('llm-upgrade: uninstall aborted: ' + Report);
     if not UninstallSilent() then MsgBox(LlmUpgradeMessage('removed', Code, Report), mbError, MB_OK);

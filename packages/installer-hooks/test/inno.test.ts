@@ -35,14 +35,34 @@ const description: InstallerDescription = {
   upgraderArgs: ['--timeout', '90s'],
 };
 
-/** The Params line of the include, evaluated as Pascal Script would for these values. */
-function stopParams(iss: string, app: string, log: string): string {
-  const line = iss.split('\n').find((l) => l.trim().startsWith('Params := '));
-  if (!line) throw new Error('no Params line');
-  const expected = `  Params := 'stop --install-dir "' + AddBackslash(ExpandConstant('{app}')) + '." --log-file "' + LlmUpgradeLogPath() + '" --yes --quiet {#LlmUpgradeArgs}';`;
-  expect(line).toBe(expected);
-  const addBackslash = (s: string) => (s.endsWith('\\') ? s : `${s}\\`);
-  return `stop --install-dir "${addBackslash(app)}." --log-file "${log}" --yes --quiet --timeout 90s`;
+/** A line of the include, exactly (the emulation below follows it). */
+function expectLine(iss: string, line: string): void {
+  expect(iss.split('\n')).toContain(line);
+}
+
+/** The command line the include builds, evaluated as Pascal Script would for these values. */
+function stopParams(iss: string, scope: string, log: string): string {
+  expectLine(iss, `  Params := 'stop ' + Scope + ' --log-file "' + LlmUpgradeLogPath() + '" --yes --quiet {#LlmUpgradeArgs}';`);
+  return `stop ${scope} --log-file "${log}" --yes --quiet --timeout 90s`;
+}
+
+const addBackslash = (s: string) => (s.endsWith('\\') ? s : `${s}\\`);
+
+/** LlmUpgradeInstallScope for an {app} value. */
+function installScope(iss: string, app: string): string {
+  expectLine(iss, `  Result := '--install-dir "' + AddBackslash(ExpandConstant('{app}')) + '."';`);
+  return `--install-dir "${addBackslash(app)}."`;
+}
+
+/** LlmUpgradeUninstallScope for an {app} value and its entries. */
+function uninstallScope(iss: string, app: string, entries: string[], uninstaller = 'unins000.exe'): string {
+  expectLine(iss, `        if (Found.Name <> '.') and (Found.Name <> '..') and (Lowercase(ChangeFileExt(Found.Name, '')) <> Own) then`);
+  expectLine(iss, `          Result := Result + ' --install-dir "' + Dir + Found.Name + '"';`);
+  const own = uninstaller.replace(/\.[^.]*$/, '').toLowerCase();
+  return entries
+    .filter((e) => e.replace(/\.[^.]*$/, '').toLowerCase() !== own)
+    .map((e) => `--install-dir "${addBackslash(app)}${e}"`)
+    .join(' ');
 }
 
 describe('Inno Setup include', () => {
@@ -66,7 +86,7 @@ describe('Inno Setup include', () => {
     expect(iss).toContain('Source: "{#LlmUpgradeExe}"; Flags: dontcopy');
     expect(iss).toContain(`Source: "{#LlmUpgradeExe}"; DestDir: "{app}"; DestName: "${INNO_KEPT_UPGRADER}"; Flags: ignoreversion`);
     expect(iss).toContain("ExtractTemporaryFile('{#LlmUpgradeExeName}');");
-    expect(iss).toContain("LlmUpgradeStop(ExpandConstant('{tmp}\\{#LlmUpgradeExeName}'), Report)");
+    expect(iss).toContain("LlmUpgradeStop(ExpandConstant('{tmp}\\{#LlmUpgradeExeName}'), LlmUpgradeInstallScope(), Report)");
     expect(iss).toContain(`Kept := ExpandConstant('{app}\\${INNO_KEPT_UPGRADER}');`);
     expect(iss).toContain(`Exe := ExpandConstant('{tmp}\\${INNO_KEPT_UPGRADER}');`);
     expect(iss).toContain('CopyFile(Kept, Exe, False)');
@@ -78,12 +98,23 @@ describe('Inno Setup include', () => {
   it('quotes the install dir so spaces and a trailing backslash survive the C runtime’s parsing', () => {
     const iss = renderInnoIncludeFor(resolveDescription(description, 'inno'));
     for (const app of ['C:\\Users\\a b\\AppData\\Local\\Programs\\Ollama', 'C:\\', 'D:\\Program Files (x86)\\Ollama [x]\\']) {
-      const argv = splitWindowsArgs(stopParams(iss, app, 'C:\\Users\\a b\\Temp\\llm-upgrade-inno.log'));
+      const argv = splitWindowsArgs(stopParams(iss, installScope(iss, app), 'C:\\Users\\a b\\Temp\\llm-upgrade-inno.log'));
       expect(argv[0]).toBe('stop');
       expect(argv[1]).toBe('--install-dir');
       expect(argv[2]).toBe(`${app.replace(/\\$/, '')}\\.`);
       expect(argv.slice(3)).toEqual(['--log-file', 'C:\\Users\\a b\\Temp\\llm-upgrade-inno.log', '--yes', '--quiet', '--timeout', '90s']);
     }
+  });
+
+  it('uninstalling, the scope is every entry of {app} but the running uninstaller’s own files (an ancestor of the upgrader)', () => {
+    const iss = renderInnoIncludeFor(resolveDescription(description, 'inno'));
+    const app = 'C:\\Users\\a b\\AppData\\Local\\Programs\\Ollama';
+    const scope = uninstallScope(iss, app, ['ollama app.exe', 'ollama.exe', 'lib', 'llm-upgrade.exe', 'unins000.exe', 'unins000.dat', 'UNINS000.msg']);
+    const argv = splitWindowsArgs(stopParams(iss, scope, 'C:\\t\\l.log'));
+    const roots = argv.flatMap((a, i) => (argv[i - 1] === '--install-dir' ? [a] : []));
+    expect(roots).toEqual(['ollama app.exe', 'ollama.exe', 'lib', 'llm-upgrade.exe'].map((e) => `${app}\\${e}`));
+    expect(iss).toContain("Own := Lowercase(ChangeFileExt(ExtractFileName(ExpandConstant('{uninstallexe}')), ''));");
+    expect(iss).toMatch(/Scope := LlmUpgradeUninstallScope\(\);\n  if Scope = '' then exit;/);
   });
 
   it('renders the description’s arguments and log file name as defaults; the log goes next to Setup’s /LOG', () => {
