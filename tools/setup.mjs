@@ -24,6 +24,9 @@ const NEEDS = [
   { what: 'strip', pkg: 'binutils' },
   // The Windows path run for real (test/wine): Wine 8 and a mingw-w64 compiler for fixtures.
   { what: 'wine', pkg: 'wine' },
+  // Debian's `wine` depends on wine64 OR wine32: with wine32 installed first, the 64-bit loader
+  // (which the 64-bit prefixes and Node 22 need) is missing until wine64 is asked for.
+  { what: 'wine64', pkg: 'wine64', present: () => existsSync('/usr/lib/wine/wine64') || process.platform !== 'linux' },
   { what: 'x86_64-w64-mingw32-gcc', pkg: 'gcc-mingw-w64-x86-64-posix' },
   // 32-bit Wine for ISCC.exe and Inno Setup.exe; needs the i386 architecture (added below).
   {
