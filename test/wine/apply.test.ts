@@ -15,9 +15,14 @@ import { WinePrefix, wineGate } from './harness.js';
 
 const gate = wineGate('apply.test.ts');
 
+/** `apply --json`: the result itself, or `{ ok: false, error }`. */
 interface ApplyJson {
   ok: boolean;
-  result?: { from?: string | null; to?: string; stopped?: Array<{ pid: number; orphan?: boolean }>; restarted?: unknown; healthy?: boolean };
+  from?: string | null;
+  to?: string;
+  stopped?: Array<{ pid: number; orphan?: boolean }>;
+  rolledBack?: boolean;
+  restarted?: unknown;
   error?: { code: string; phase?: string; changed?: boolean };
 }
 
@@ -103,7 +108,7 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
     const r = await apply(zips['2.0.0']!, 'apply-2');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json?.ok).toBe(true);
-    const stopped = r.json?.result?.stopped ?? [];
+    const stopped = r.json?.stopped ?? [];
     const pids = new Set(stopped.map((p) => p.pid));
     for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines]) expect(pids.has(pid), `pid ${pid} stopped`).toBe(true);
     expect(stopped.find((p) => p.pid === orphan.engines[0])?.orphan).toBe(true);
@@ -131,8 +136,11 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
     const crashed = await apply(zips['4.0.0']!, 'apply-4-crash', ['--no-restart'], { LLM_UPGRADE_TEST_CRASH_AT_STEP: '4' });
     expect(crashed.code, crashed.stdout + crashed.stderr).not.toBe(0);
     const mid = installed();
+    // Really mid-swap: the files are neither the old set nor the new one.
+    expect([JSON.stringify(bytes['2.0.0']), JSON.stringify(bytes['4.0.0'])]).not.toContain(JSON.stringify(mid));
     const r = await upgrader(['recover', '--install-dir', root, '--profile', PROFILE, '--yes'], 'recover');
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(['rolled-back', 'rolled-forward', 'completed']).toContain((r.json as { action?: string } | undefined)?.action);
     const after = installed();
     expect([JSON.stringify(bytes['2.0.0']), JSON.stringify(bytes['4.0.0'])], `mid-swap ${JSON.stringify(mid)}`).toContain(JSON.stringify(after));
     // Once recovered, the same package applies cleanly.
