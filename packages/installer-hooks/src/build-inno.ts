@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -109,15 +109,53 @@ if ${shQuote(sign.command)} ${args} > "$f.sign-log" 2>&1; then touch "$f.signed-
   return cmd;
 }
 
-async function withWine<T>(given: NodeJS.ProcessEnv | undefined, work: string, fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
+/**
+ * wineserver leaves `<tmp>/wine-XXXXXX/server-<dev>-<inode>/` for a prefix (named after the
+ * prefix directory's device and inode): remove ours once it has exited.
+ */
+function removeWineServerDir(prefix: string): void {
+  let name: string;
+  try {
+    const st = statSync(prefix);
+    name = `server-${st.dev.toString(16)}-${st.ino.toString(16)}`;
+  } catch {
+    return;
+  }
+  for (const tmp of new Set([tmpdir(), '/tmp'])) {
+    let entries: string[];
+    try {
+      entries = readdirSync(tmp).filter((e) => e.startsWith('wine-'));
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const server = join(tmp, entry, name);
+      if (!existsSync(server)) continue;
+      rmSync(server, { recursive: true, force: true });
+      try {
+        if (readdirSync(join(tmp, entry)).length === 0) rmSync(join(tmp, entry), { recursive: true, force: true });
+      } catch {
+        // another process's dir, or already gone
+      }
+    }
+  }
+}
+
+/** The given Wine environment, or a throw-away prefix (~700 MB, removed after). */
+async function withWine<T>(given: NodeJS.ProcessEnv | undefined, fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
   if (process.platform === 'win32') return fn(process.env);
   if (given) return fn(given);
-  const prefix = join(work, 'wine-prefix');
+  const dir = mkdtempSync(join(tmpdir(), 'llm-upgrade-iscc-wine-'));
+  const prefix = join(dir, 'prefix');
   const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=', WINEARCH: 'win64' };
+  delete env.DISPLAY;
   try {
     return await fn(env);
   } finally {
     await runTool('wineserver', ['-k'], { env, timeoutMs: 30_000 }).catch(() => undefined);
+    await runTool('wineserver', ['-w'], { env, timeoutMs: 30_000 }).catch(() => undefined);
+    removeWineServerDir(prefix);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 
@@ -143,7 +181,7 @@ export async function compileInnoScript(issFile: string, outFile: string, opts: 
   }
   args.push(windowsPathOf(issFile));
   const timeoutMs = opts.timeoutMs ?? 600_000;
-  await withWine(opts.wineEnv, work, (env) =>
+  await withWine(opts.wineEnv, (env) =>
     process.platform === 'win32' ? runTool(iscc, args, { cwd: work, timeoutMs }) : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs }),
   );
 }
