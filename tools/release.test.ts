@@ -21,6 +21,8 @@ const NAME = 'sample-app';
 const ARCHIVE = `${NAME}-${VERSION}-linux-x64.tar.gz`;
 const MSI = `${NAME}-${VERSION}-win32-x64.msi`;
 const SETUP = `${NAME}-${VERSION}-win32-x64-setup.exe`;
+const INNO = `${NAME}-${VERSION}-win32-x64-inno-setup.exe`;
+const ZIP = `${NAME}-${VERSION}-win32-x64.zip`;
 const UPGRADER = 'llm-upgrade-win32-x64.exe';
 
 const kit = new TestKit();
@@ -48,6 +50,7 @@ interface Summary {
   version: string;
   artifacts: Artifact[];
   installerParts: { name: string; in: string; signed: boolean; copy: string | null; sha256: string | null }[];
+  payloadFiles: { platform: string; file: string; signed: boolean; signature: string | null; sha256: string }[];
   unsigned: string[];
   feed: { versions: string[]; channel: string | null };
   steps: { step: string; ms: number; skipped: boolean }[];
@@ -218,7 +221,7 @@ afterAll(async () => {
 describe('npm run release (signed, with manifest key)', () => {
   it('exits 0 and ends with the artifact table; summary.json and SHA256SUMS agree with the files', async () => {
     const names = summary.artifacts.map((a) => a.name);
-    for (const n of [ARCHIVE, `${NAME}-${VERSION}-win32-x64.zip`, MSI, SETUP, UPGRADER, 'llm-upgrade-linux-x64', 'llm-upgrade-core-0.1.0.tgz', 'llm-upgrade-installer-hooks-0.1.0.tgz', `${NAME}-manifest-key.pub.pem`]) {
+    for (const n of [ARCHIVE, ZIP, MSI, SETUP, INNO, UPGRADER, 'llm-upgrade-linux-x64', 'llm-upgrade-core-0.1.0.tgz', 'llm-upgrade-installer-hooks-0.1.0.tgz', `${NAME}-manifest-key.pub.pem`]) {
       expect(names).toContain(n);
     }
     expect(names.some((n) => /^llm-upgrade-\d+\.\d+\.\d+\.tgz$/.test(n))).toBe(true);
@@ -227,7 +230,7 @@ describe('npm run release (signed, with manifest key)', () => {
       expect(first.stdout).toContain(a.sha256);
       expect(await shaOfFile(join(outDir, a.name))).toBe(a.sha256);
     }
-    for (const n of [UPGRADER, MSI, SETUP]) expect(summary.artifacts.find((a) => a.name === n)).toMatchObject({ signed: true, signature: 'authenticode' });
+    for (const n of [UPGRADER, MSI, SETUP, INNO]) expect(summary.artifacts.find((a) => a.name === n)).toMatchObject({ signed: true, signature: 'authenticode' });
     expect(summary.artifacts.find((a) => a.name === ARCHIVE)).toMatchObject({ signed: true, signature: 'ed25519 manifest' });
     expect(summary.unsigned).toEqual([]);
     expect(first.stderr).toMatch(/\[\d\/9\] build installers/);
@@ -237,12 +240,27 @@ describe('npm run release (signed, with manifest key)', () => {
     expect(check.stdout.trim().split('\n')).toHaveLength(summary.artifacts.length);
   });
 
-  it('osslsigncode verify -CAfile passes for the upgrader, the MSI, the installer and its uninstaller, and fails against another CA', async () => {
+  it('osslsigncode verify -CAfile passes for the upgrader, the MSI, both installers and their uninstallers, and fails against another CA', async () => {
     const uninstaller = summary.installerParts.find((p) => p.name === 'uninstall.exe')!;
     expect(uninstaller).toMatchObject({ in: SETUP, signed: true });
-    const files = [UPGRADER, MSI, SETUP, uninstaller.copy!].map((f) => join(outDir, f));
+    const innoUninstaller = summary.installerParts.find((p) => p.name === 'unins000.exe')!;
+    expect(innoUninstaller).toMatchObject({ in: INNO, signed: true });
+    const files = [UPGRADER, MSI, SETUP, uninstaller.copy!, INNO, innoUninstaller.copy!].map((f) => join(outDir, f));
     for (const f of files) expect(await osslVerify(f, cert.pem), f).toBe(true);
     for (const f of files) expect(await osslVerify(f, cert.otherPem), f).toBe(false);
+  });
+
+  it('every PE file of the Windows payload is signed before packaging: the summary lists each, and the zip carries the signed bytes', async () => {
+    expect(summary.payloadFiles.map((f) => f.file)).toEqual(['lib/ollama/llama-server.exe', 'ollama.exe']);
+    const unzipDir = join(base, 'unzipped');
+    await sh('unzip', ['-q', '-o', join(outDir, ZIP), '-d', unzipDir]);
+    for (const f of summary.payloadFiles) {
+      expect(f).toMatchObject({ platform: 'win32-x64', signed: true, signature: 'authenticode' });
+      const shipped = join(unzipDir, f.file);
+      expect(await shaOfFile(shipped)).toBe(f.sha256);
+      expect(await osslVerify(shipped, cert.pem), f.file).toBe(true);
+    }
+    expect(first.stdout).toMatch(/payload win32-x64 ollama\.exe: signed/);
   });
 
   it('the MSI carries the hooks: CustomAction rows of type 66 and 3074 that run stop, from the signed upgrader in the Binary table', async () => {
@@ -376,12 +394,15 @@ describe('npm run release without a certificate', () => {
     expect(r.stderr).toMatch(/WARNING: no code-signing certificate/);
     expect(r.stdout).toMatch(/WARNING: unsigned Windows artifacts/);
     const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;
-    for (const n of [UPGRADER, MSI, SETUP]) {
+    for (const n of [UPGRADER, MSI, SETUP, INNO]) {
       expect(s.artifacts.find((a) => a.name === n)).toMatchObject({ signed: false });
       expect(s.unsigned).toContain(n);
       expect(await osslVerify(join(out, n), cert.pem)).toBe(false);
     }
-    expect(s.installerParts[0]).toMatchObject({ name: 'uninstall.exe', signed: false });
+    expect(s.installerParts.find((p) => p.name === 'uninstall.exe')).toMatchObject({ in: SETUP, signed: false });
+    expect(s.installerParts.find((p) => p.name === 'unins000.exe')).toMatchObject({ in: INNO, signed: false });
+    expect(s.payloadFiles.every((f) => !f.signed)).toBe(true);
+    expect(s.unsigned).toContain('ollama.exe (payload win32-x64)');
     expect(s.warnings.some((w) => /no code-signing certificate/.test(w))).toBe(true);
     expect(s.artifacts.find((a) => a.name === ARCHIVE)!.signed).toBeNull();
   });

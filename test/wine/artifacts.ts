@@ -72,13 +72,16 @@ let seaPromise: Promise<{ exe: string; built: boolean; ms: number }> | undefined
 /**
  * llm-upgrade-win32-x64.exe built by tools/lib/sea exactly as `node tools/build-sea.mjs` builds
  * out/sea, and reused while its bundle and pins are unchanged. It goes to a directory of its
- * own: under `npm test` the installer-hooks and tools projects build out/sea at the same time,
+ * own (one per checkout): under `npm test` the installer-hooks and tools projects build out/sea at the same time,
  * and two builds writing the same work files corrupt each other.
  */
 export function windowsSea(): Promise<{ exe: string; built: boolean; ms: number }> {
   seaPromise ??= (async () => {
     const { buildSea } = await seaTools();
-    const r = await buildSea({ repoRoot, outDir: cacheDir('sea'), targets: ['win32-x64'], log: (m) => process.stderr.write(`[wine] [build-sea] ${m}\n`) });
+    // One directory per checkout: worktrees with different sources sharing one would rebuild
+    // it for each other (~1 min each time) and invalidate every cached installer.
+    const outDir = cacheDir('sea', createHash('sha256').update(repoRoot).digest('hex').slice(0, 12));
+    const r = await buildSea({ repoRoot, outDir, targets: ['win32-x64'], log: (m) => process.stderr.write(`[wine] [build-sea] ${m}\n`) });
     const win = r.results.find((x) => x.target === 'win32-x64');
     if (!win) throw new Error('build-sea produced no win32-x64 executable');
     return { exe: win.file, built: !win.reused, ms: win.ms };

@@ -53,8 +53,8 @@ export function wineUnavailableReason(extraTools: readonly string[] = []): strin
  * under CI=true, where CI is expected to have installed Wine: there a failing test says so.
  * Call at the top level of a test file.
  */
-export function wineGate(file: string, extraTools: readonly string[] = []): { run: boolean } {
-  const reason = wineUnavailableReason(extraTools);
+export function wineGate(file: string, extraTools: readonly string[] = [], extraCheck?: () => string | null): { run: boolean } {
+  const reason = wineUnavailableReason(extraTools) ?? extraCheck?.() ?? null;
   if (reason === null) return { run: true };
   if (process.env.CI === 'true') {
     it(`Wine, mingw-w64 and the installer tools are installed (CI=true requires them for ${file})`, () => {
@@ -68,12 +68,62 @@ export function wineGate(file: string, extraTools: readonly string[] = []): { ru
 
 let sequence = 0;
 
+export interface WinePrefixOptions {
+  /**
+   * Run the prefix on its own Xvfb display instead of Wine's null display driver: Inno Setup's
+   * wizard (even /VERYSILENT) fails to initialise under the null driver.
+   */
+  xvfb?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Serialises prefix creation across processes (other suites, other engineers' runs):
+ * several `wineboot --init` at once on 2 cores is what made `winecfg` fail under load. A
+ * directory is the lock; a holder that died leaves its pid, and the lock is taken over.
+ */
+async function withCreationLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), 'llm-upgrade-wine-create.lock');
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        // being created or removed right now
+      }
+      let alive = true;
+      if (Number.isInteger(holder) && holder > 0) {
+        try {
+          process.kill(holder, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive || Date.now() > deadline) rmSync(lock, { recursive: true, force: true });
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 export class WinePrefix {
   readonly dir: string;
   readonly prefix: string;
   readonly logs: string;
   readonly env: NodeJS.ProcessEnv;
   private disposed = false;
+  private xvfbPid: number | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -94,14 +144,20 @@ export class WinePrefix {
     this.env = env;
   }
 
-  /** wineboot --init (~8 s), Windows 10, null display driver; the prefix is ready to run programs. */
-  static async create(): Promise<WinePrefix> {
+  /**
+   * wineboot --init (~8 s), Windows 10, null display driver (or an Xvfb display); the prefix is
+   * ready to run programs. wineboot and winecfg get a second try: under load they have failed once.
+   */
+  static async create(options: WinePrefixOptions = {}): Promise<WinePrefix> {
     const dir = mkdtempSync(join(tmpdir(), 'llm-upgrade-wine-'));
     const wine = new WinePrefix(dir);
     try {
-      await wine.mustRun('wineboot', ['--init'], { timeoutMs: 180_000, name: 'wineboot' });
-      await wine.mustRun('wine', ['reg', 'add', 'HKCU\\Software\\Wine\\Drivers', '/v', 'Graphics', '/d', 'null', '/f'], { name: 'reg-graphics' });
-      await wine.mustRun('wine', ['winecfg', '-v', 'win10'], { name: 'winecfg' });
+      if (options.xvfb) await wine.startXvfb();
+      await withCreationLock(async () => {
+        await wine.mustRunTwice('wineboot', ['--init'], { timeoutMs: 180_000, name: 'wineboot' });
+        if (!options.xvfb) await wine.mustRunTwice('wine', ['reg', 'add', 'HKCU\\Software\\Wine\\Drivers', '/v', 'Graphics', '/d', 'null', '/f'], { name: 'reg-graphics' });
+        await wine.mustRunTwice('wine', ['winecfg', '-v', 'win10'], { name: 'winecfg' });
+      });
       // Restart the prefix's wineserver so the desktop comes back with the null driver. Wait
       // for every process of the old one to be gone: a program started while it shuts down
       // can fail ("ShellExecuteEx failed: Internal error").
@@ -113,13 +169,46 @@ export class WinePrefix {
         const r = await wine.exec('wine', ['cmd', '/c', 'echo', 'ready'], { name: `warm-up-${attempt}` });
         if (r.code === 0 && r.stdout.includes('ready')) break;
         if (attempt === 3) throw new Error(`wine cmd /c echo ready failed 3 times: ${r.stdout} ${r.stderr}`);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await sleep(1000);
       }
     } catch (error) {
       await wine.dispose();
       throw error;
     }
     return wine;
+  }
+
+  private async mustRunTwice(command: string, args: string[], options: WineRunOptions): Promise<WineRunResult> {
+    const first = await this.exec(command, args, options);
+    if (first.code === 0) return first;
+    process.stderr.write(`[wine] ${command} ${args.join(' ')} exited ${first.code}; retrying once\n`);
+    await this.exec('wineserver', ['-w'], { name: 'wineserver-wait', timeoutMs: 60_000 }).catch(() => undefined);
+    return this.mustRun(command, args, { ...options, name: `${options.name ?? command}-retry` });
+  }
+
+  /** An Xvfb of our own (bounded by `timeout`), its display in this prefix's environment. */
+  private async startXvfb(): Promise<void> {
+    const child = spawn('timeout', ['--kill-after=5', '3600', 'Xvfb', '-displayfd', '1', '-nolisten', 'tcp', '-screen', '0', '1024x768x24'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    child.unref();
+    const display = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error('Xvfb did not report a display within 20 s')), 20_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const m = /^(\d+)\n/.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          resolve(`:${m[1]}`);
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`Xvfb exited ${code} before reporting a display`));
+      });
+    });
+    child.stdout!.destroy();
+    this.xvfbPid = child.pid;
+    this.env.DISPLAY = display;
   }
 
   /** `C:\App\x.exe` → `<prefix>/drive_c/App/x.exe` (Wine's drive_c is case-preserving; keep the case). */
@@ -266,6 +355,13 @@ export class WinePrefix {
       await new Promise((r) => setTimeout(r, 100));
     }
     this.removeServerDir();
+    if (this.xvfbPid !== undefined) {
+      try {
+        process.kill(-this.xvfbPid, 'SIGTERM'); // the `timeout` and its Xvfb: a process group we started
+      } catch {
+        // already gone
+      }
+    }
     const keep = process.env.LLM_UPGRADE_WINE_KEEP_LOGS;
     if (keep) cpSync(this.logs, join(keep, basename(this.dir)), { recursive: true });
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });

@@ -3,13 +3,16 @@
 // description JSON (paths in it are relative to the JSON file).
 //   llm-upgrade-installer msi  --description D.json --out app.msi      [--work-dir DIR]
 //   llm-upgrade-installer nsis --description D.json --out setup.exe    [--nsi FILE] [--work-dir DIR]
-//   llm-upgrade-installer wxs|nsh|wix-snippet --description D.json     (print the rendered source)
+//   llm-upgrade-installer inno --description D.json --out setup.exe    [--work-dir DIR]  (ISCC; under Wine on Linux)
+//   llm-upgrade-installer wxs|nsh|iss|wix-snippet --description D.json (print the rendered source)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildMsi } from './build-msi.js';
+import { buildInno } from './build-inno.js';
 import { buildNsis } from './build-nsis.js';
 import { resolveDescription, type InstallerDescription } from './description.js';
+import { renderInnoIncludeFor } from './inno.js';
 import { renderNsisInclude } from './nsis.js';
 import { readPayload } from './payload.js';
 import { renderWixSource, renderWixToolsetSnippet } from './wix.js';
@@ -28,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const command = positionals[0];
   if (values.help || !command || !values.description) {
-    process.stdout.write('usage: llm-upgrade-installer msi|nsis|wxs|nsh|wix-snippet --description D.json [--out FILE] [--work-dir DIR] [--nsi FILE]\n');
+    process.stdout.write('usage: llm-upgrade-installer msi|nsis|inno|wxs|nsh|iss|wix-snippet --description D.json [--out FILE] [--work-dir DIR] [--nsi FILE]\n');
     return values.help ? 0 : 2;
   }
   const description = loadDescription(values.description);
@@ -41,6 +44,15 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`built ${r.outFile} (${(r.bytes / 1048576).toFixed(1)} MiB)\n`);
       return 0;
     }
+    case 'inno': {
+      if (!values.out) throw new Error('--out FILE is required');
+      const r = await buildInno(description, { outFile: values.out, ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}) });
+      process.stderr.write(`built ${r.outFile} (${(r.bytes / 1048576).toFixed(1)} MiB)\n`);
+      return 0;
+    }
+    case 'iss':
+      process.stdout.write(renderInnoIncludeFor(resolveDescription(description, 'inno')));
+      return 0;
     case 'wxs': {
       const d = resolveDescription(description, 'msi');
       process.stdout.write(renderWixSource(d, readPayload(d.payloadDir)).wxs);

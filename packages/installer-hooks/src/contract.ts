@@ -95,6 +95,20 @@ export const MSI_AUTHORITATIVE_STOP: MsiCustomActionSpec = {
 /** Log files: one JSON line per event, appended by both MSI actions (or the NSIS macro). */
 export const DEFAULT_MSI_LOG_FILE_NAME = 'llm-upgrade-msi.log';
 export const DEFAULT_NSIS_LOG_FILE_NAME = 'llm-upgrade-nsis.log';
+export const DEFAULT_INNO_LOG_FILE_NAME = 'llm-upgrade-inno.log';
+
+/**
+ * Inno Setup: what Setup and the uninstaller return when the hook refuses. Setup's 7 is
+ * "the Preparing to Install stage determined that Setup cannot proceed" (PrepareToInstall
+ * returned a message); nothing has been deleted or replaced at that point.
+ */
+export const INNO_EXIT = {
+  ok: 0,
+  prepareToInstallFailed: 7,
+} as const;
+
+/** Name of the upgrader copy an Inno install keeps for its uninstaller ({app}\…). */
+export const INNO_KEPT_UPGRADER = 'llm-upgrade.exe';
 
 /** MSI: next to the MSI's own verbose logs in the installing user's %TEMP%. */
 export function msiLogPath(logFileName: string = DEFAULT_MSI_LOG_FILE_NAME): string {

@@ -1,4 +1,4 @@
-import { DEFAULT_MSI_LOG_FILE_NAME, DEFAULT_NSIS_LOG_FILE_NAME } from './contract.js';
+import { DEFAULT_INNO_LOG_FILE_NAME, DEFAULT_MSI_LOG_FILE_NAME, DEFAULT_NSIS_LOG_FILE_NAME } from './contract.js';
 
 /** One description of a product; the MSI source and the NSIS include are rendered from it. */
 export interface InstallerDescription {
@@ -46,14 +46,14 @@ export function checkVersion(version: string): void {
 }
 
 /** Validate and fill defaults. `flavor` picks the default log file name. */
-export function resolveDescription(d: InstallerDescription, flavor: 'msi' | 'nsis'): ResolvedDescription {
+export function resolveDescription(d: InstallerDescription, flavor: 'msi' | 'nsis' | 'inno'): ResolvedDescription {
   for (const field of ['productName', 'manufacturer', 'payloadDir', 'installDirName', 'upgraderExe'] as const) {
     if (typeof d[field] !== 'string' || d[field].trim() === '') throw new DescriptionError(field, 'is required');
   }
   checkVersion(d.version);
   if (!GUID.test(d.upgradeCode)) throw new DescriptionError('upgradeCode', `"${d.upgradeCode}" is not a GUID`);
   if (UNSAFE_NAME.test(d.installDirName)) throw new DescriptionError('installDirName', `"${d.installDirName}" is not a plain folder name`);
-  const logFileName = d.logFileName ?? (flavor === 'msi' ? DEFAULT_MSI_LOG_FILE_NAME : DEFAULT_NSIS_LOG_FILE_NAME);
+  const logFileName = d.logFileName ?? { msi: DEFAULT_MSI_LOG_FILE_NAME, nsis: DEFAULT_NSIS_LOG_FILE_NAME, inno: DEFAULT_INNO_LOG_FILE_NAME }[flavor];
   if (UNSAFE_NAME.test(logFileName)) throw new DescriptionError('logFileName', `"${logFileName}" is not a plain file name`);
   const upgraderArgs = d.upgraderArgs ?? [];
   for (const a of upgraderArgs) {

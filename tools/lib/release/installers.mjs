@@ -1,8 +1,10 @@
-// The MSI and the NSIS installer of a release, through the installer-hooks CLI
-// (packages/installer-hooks/dist/cli.js), with the signed upgrader embedded.
+// The MSI, the NSIS and the Inno Setup installer of a release, through the installer-hooks
+// CLI and library (packages/installer-hooks/dist), with the signed upgrader embedded.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { $ } from 'zx';
 
 /** Writes the installer description (paths relative to it, as the CLI expects) and returns its path. */
@@ -69,4 +71,42 @@ export async function buildNsisFile({ repoRoot, descriptionFile, outFile, workDi
   await $({ quiet: true })`${process.execPath} ${cli(repoRoot)} nsis --description ${descriptionFile} --out ${outFile} --nsi ${nsi} --work-dir ${join(workDir, 'build')}`;
   const uninstaller = recordDir ? join(recordDir, 'uninstall.exe') : null;
   return { outFile, uninstaller: uninstaller && existsSync(uninstaller) ? uninstaller : null };
+}
+
+const hooksOf = (repoRoot) => import(pathToFileURL(join(repoRoot, 'packages/installer-hooks/dist/index.js')).href);
+
+/** Why no Inno Setup installer can be built here, or null: ISCC (npm innosetup) and, on Linux, 32-bit Wine. */
+export async function innoUnavailableReason(repoRoot) {
+  const { findIscc } = await hooksOf(repoRoot);
+  if (!findIscc()) return 'ISCC.exe not found (the innosetup npm package: npm ci)';
+  if (process.platform === 'win32') return null;
+  if (spawnSync('sh', ['-c', 'command -v wine'], { stdio: 'ignore' }).status !== 0) return 'wine is not installed (ISCC.exe runs under Wine: npm run setup)';
+  if (!existsSync('/usr/lib/wine/wine') && !existsSync('/usr/lib/i386-linux-gnu/wine/i386-windows/kernel32.dll')) return 'ISCC.exe is 32-bit and wine32 is not installed (npm run setup adds the i386 architecture and wine32)';
+  return null;
+}
+
+/**
+ * ISCC (under a throwaway Wine prefix on Linux) with the rendered per-user script. When
+ * `signing` is set, ISCC's sign tool runs nsis-sign.mjs for Setup and for the uninstaller it
+ * embeds (SignedUninstaller=yes); a copy of the signed uninstaller lands in `recordDir`.
+ */
+export async function buildInnoFile({ repoRoot, description, outFile, workDir, signing, recordDir }) {
+  const { buildInno } = await hooksOf(repoRoot);
+  await rm(workDir, { recursive: true, force: true });
+  if (recordDir) await rm(recordDir, { recursive: true, force: true });
+  const hook = join(repoRoot, 'tools/lib/release/nsis-sign.mjs');
+  const sign = signing
+    ? {
+        command: process.execPath,
+        args: [hook, '{file}', '{kind}', recordDir],
+        env: {
+          WINDOWS_CERTIFICATE_FILE: signing.certificateFile,
+          WINDOWS_CERTIFICATE_PASSWORD: signing.certificatePassword,
+          ...(signing.timestampServer ? { WINDOWS_TIMESTAMP_URL: signing.timestampServer } : {}),
+          WINDOWS_SIGN_DESCRIPTION: signing.description,
+        },
+      }
+    : undefined;
+  await buildInno(description, { outFile, workDir, ...(sign ? { sign } : {}) });
+  return outFile;
 }

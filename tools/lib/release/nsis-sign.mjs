@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// makensis's !finalize / !uninstfinalize command during a release:
+// makensis's !finalize / !uninstfinalize command during a release (and ISCC's sign tool for the
+// Inno Setup installer, through the Wine-side wrapper of installer-hooks' buildInno):
 //   node nsis-sign.mjs FILE installer|uninstaller [RECORD_DIR]
 // Signs FILE with the certificate from the environment (tools/lib/sign.mjs). The uninstaller
 // only exists inside the installer, so a copy of the signed one is kept in RECORD_DIR for the

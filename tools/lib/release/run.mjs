@@ -11,7 +11,8 @@ import { archiveFormat, KNOWN_PLATFORMS, loadApp, preparePayload } from './app.m
 import { StepCache } from './cache.mjs';
 import { writeFeeds, writeSha256Sums } from './feed.mjs';
 import { hashFile, hashOf } from './hash.mjs';
-import { buildMsiFile, buildNsisFile, msiVersion, writeDescription } from './installers.mjs';
+import { buildInnoFile, buildMsiFile, buildNsisFile, innoUnavailableReason, msiVersion, writeDescription } from './installers.mjs';
+import { signPayload } from './payload-sign.mjs';
 import { Progress } from './progress.mjs';
 import { renderTable, writeSummary } from './summary.mjs';
 
@@ -139,6 +140,7 @@ export async function runRelease(opts) {
 
   // 3. payloads
   const payloads = {};
+  const payloadFiles = [];
   await progress.step('build payloads', async () => {
     const built = [];
     for (const platform of Object.keys(app.platforms)) {
@@ -154,7 +156,15 @@ export async function runRelease(opts) {
       }
     }
     if (!built.length) throw new Error('no payload could be built for any platform');
-    return { note: built.join(', ') };
+    // What the app ships is signed too: every PE file of the Windows payload, before the zip
+    // and the installers are made from it.
+    if (payloads['win32-x64']) {
+      const r = await signPayload({ dir: payloads['win32-x64'], outDir: join(work, 'payload-signed', 'win32-x64'), cacheDir: join(work, 'pe-signed'), signing, identity: signingIdentity(signing) });
+      payloads['win32-x64'] = r.dir;
+      for (const f of r.files) payloadFiles.push({ platform: 'win32-x64', ...f });
+    }
+    const signedPe = payloadFiles.filter((f) => f.signed).length;
+    return { note: `${built.join(', ')}; ${signedPe}/${payloadFiles.length} Windows PE files signed` };
   });
 
   // 4. archives (pack is deterministic: same payload, same bytes)
@@ -204,9 +214,9 @@ export async function runRelease(opts) {
     return { skipped: Boolean(fresh), note: signing ? 'signed' : 'UNSIGNED' };
   });
 
-  // 6. installers, MSI and NSIS side by side (makensis is the slow one)
+  // 6. installers, MSI, NSIS and Inno Setup side by side (makensis and ISCC are the slow ones)
   const installerParts = [];
-  await progress.step('build installers (MSI, NSIS)', async () => {
+  await progress.step('build installers (MSI, NSIS, Inno Setup)', async () => {
     const why = !payloads['win32-x64'] ? 'no win32-x64 payload' : !winExe ? 'no Windows upgrader' : !app.installers ? `${app.file} has no productName/manufacturer/upgradeCode/installDirName` : null;
     if (why) {
       progress.warn(`installers skipped: ${why}`);
@@ -252,7 +262,29 @@ export async function runRelease(opts) {
         return a;
       })());
     } else progress.warn('makensis is not installed (apt-get install nsis): no NSIS installer');
+    const innoWhy = await innoUnavailableReason(repoRoot);
+    if (!innoWhy) {
+      jobs.push((async () => {
+        const out = join(outDir, `${base}-inno-setup.exe`);
+        const recordDir = join(work, 'inno-signed');
+        const key = hashOf('inno', common);
+        const fresh = await cache.fresh('inno', key);
+        if (fresh) reused++;
+        else {
+          cache.forget('inno');
+          await buildInnoFile({ repoRoot, description: { ...description, payloadDir: payloads['win32-x64'], upgraderExe: winExe.file }, outFile: out, workDir: join(work, 'inno'), signing, recordDir: signing ? recordDir : null });
+          await cache.record('inno', key, signing ? [out, join(recordDir, 'uninstall.exe')] : [out]);
+        }
+        const a = await add(out, { kind: 'inno', platform: 'win32-x64', signed: Boolean(signing), signature: signing ? 'authenticode' : null });
+        const uninstaller = join(recordDir, 'uninstall.exe');
+        installerParts.push(signing && existsSync(uninstaller)
+          ? { name: 'unins000.exe', in: a.name, signed: true, signature: 'authenticode', copy: relative(outDir, uninstaller), sha256: (await hashFile(uninstaller)).sha256 }
+          : { name: 'unins000.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null });
+        return a;
+      })());
+    } else progress.warn(`no Inno Setup installer: ${innoWhy}`);
     await Promise.all(jobs);
+    installerParts.sort((a, b) => (a.in < b.in ? -1 : 1));
     return { skipped: jobs.length > 0 && reused === jobs.length, note: signing ? 'signed (installer and uninstaller)' : 'UNSIGNED' };
   });
 
@@ -294,7 +326,8 @@ export async function runRelease(opts) {
     },
     artifacts: [...artifacts].sort((a, b) => (a.name < b.name ? -1 : 1)).map(({ file, ...a }) => a),
     installerParts,
-    unsigned: [...unsignedWindows, ...installerParts.filter((p) => !p.signed).map((p) => `${p.name} (in ${p.in})`)],
+    payloadFiles,
+    unsigned: [...unsignedWindows, ...installerParts.filter((p) => !p.signed).map((p) => `${p.name} (in ${p.in})`), ...payloadFiles.filter((f) => !f.signed).map((f) => `${f.file} (payload ${f.platform})`)],
     feed: { file: relative(outDir, feed.feedFile), channel: feed.channelFile, versions: feed.versions },
     warnings: progress.warnings,
     steps: progress.timings,
@@ -311,6 +344,7 @@ export async function runRelease(opts) {
 export function renderReport(summary) {
   const lines = ['', renderTable(summary.artifacts)];
   for (const p of summary.installerParts) lines.push(`${p.name} inside ${p.in}: ${p.signed ? `signed (${p.signature}; copy at ${p.copy})` : 'NOT signed'}`);
+  for (const f of summary.payloadFiles ?? []) lines.push(`payload ${f.platform} ${f.file}: ${f.signed ? `signed (${f.signature}) ${f.sha256}` : 'NOT signed'}`);
   lines.push('', `feed: ${join(summary.outDir, summary.feed.file)} (${summary.feed.versions.join(', ')})${summary.feed.channel ? `; channel feed ${summary.feed.channel}` : ''}`);
   lines.push(`summary: ${join(summary.outDir, 'summary.json')}; checksums: ${join(summary.outDir, 'SHA256SUMS')}`);
   if (summary.unsigned.length) lines.push('', `WARNING: unsigned Windows artifacts: ${summary.unsigned.join(', ')}`);
