@@ -13,3 +13,9 @@ export { ollamaProfile, builtinProfiles, loadProfile, validateProfile, resolvePr
 export { resolveRoots } from './roots.js';
 export { parseDuration } from './duration.js';
 export { parseNvidiaSmi } from './gpu.js';
+export { getGuardBackend } from './platform/index.js';
+export { runGuarded, exitStatusOf } from './guard/run-guarded.js';
+export { runWatchdog } from './guard/watchdog.js';
+export { watchdogMain, WATCHDOG_ENV } from './guard/watchdog-main.js';
+export { Lineage } from './guard/lineage.js';
+export type { RunGuardedOptions, GuardResult, GuardEvent, GuardedProcess, GuardBackend, Containment, LineageEntry, WatchdogCommand } from './guard/types.js';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { LlmUpgradeError, parseDuration } from '@llm-upgrade/core';
 
-export const COMMANDS = ['status', 'stop', 'sweep', 'holders', 'apply', 'rollback', 'recover', 'check', 'pack'] as const;
+export const COMMANDS = ['status', 'stop', 'sweep', 'holders', 'apply', 'rollback', 'recover', 'check', 'pack', 'run', 'watch'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options common to every command, after parsing. */
@@ -52,6 +52,10 @@ const optionSpec = {
   'no-restart': { type: 'boolean' },
   adopt: { type: 'boolean' },
   smoke: { type: 'string' },
+  // watch
+  'install-service': { type: 'boolean' },
+  'uninstall-service': { type: 'boolean' },
+  user: { type: 'boolean' },
 } as const;
 
 function usage(message: string): LlmUpgradeError {
@@ -126,6 +130,8 @@ Commands:
   recover   finish an interrupted upgrade by rolling it back
   check     show what a release feed offers
   pack      build a package that apply consumes
+  run       run a command so that nothing it starts outlives it (-- CMD ARGS...)
+  watch     keep watching the install and end engines orphaned by a dead frontend
 
 Scope:   --install-dir PATH (repeatable) | --profile NAME|FILE   (default: --profile ollama)
 Common:  --json  --log-file PATH  --quiet  --yes  --dry-run  --grace 5s  --timeout 30s
@@ -140,5 +146,7 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   rollback: 'llm-upgrade rollback [scope] [--json]\n  Restores the version the last upgrade replaced.',
   recover: 'llm-upgrade recover [scope] [--json]\n  Rolls back an upgrade that was interrupted (crash, kill, power loss). Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.',
+  run: 'llm-upgrade run [--grace 2s] [--log-file F] -- CMD [ARGS...]\n  Starts CMD so that nothing it starts can outlive it (Linux: subreaper + pdeathsig + a watchdog;\n  Windows: a Job Object with KILL_ON_JOB_CLOSE). When CMD exits, what remains gets SIGTERM, then\n  after --grace the race-free force. SIGINT/SIGTERM/SIGHUP are forwarded to CMD. Exits with\n  CMD\'s status (128+N for signal N).',
+  watch: 'llm-upgrade watch [scope] [--grace 2s] [--log-file F] [--install-service|--uninstall-service [--user]]\n  Runs until SIGTERM (exit 0): whenever a frontend or server of the install dies, ends the engines\n  it orphaned (the sweep rules; healthy servers and shell-parented engines are left alone).\n  --install-service writes and enables a systemd unit (--user: a user unit) or, on Windows, a\n  scheduled task at logon; --uninstall-service removes it.',
   pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] [--smoke "bin/x --version"] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes; --smoke: the command apply runs to check the new\n  version) and the archive (.tar.gz or .zip by --out), with llm-upgrade.json.sig when --sign-key is given.',
 };

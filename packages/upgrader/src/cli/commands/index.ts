@@ -12,4 +12,6 @@ export const commandLoaders: Partial<Record<CommandName, () => Promise<CommandHa
   recover: async () => (await import('./recover.js')).recoverCommand,
   check: async () => (await import('./check.js')).checkCommand,
   pack: async () => (await import('./pack.js')).packCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  watch: async () => (await import('./watch.js')).watchCommand,
 };
