@@ -19,3 +19,6 @@ export { runWatchdog } from './guard/watchdog.js';
 export { watchdogMain, WATCHDOG_ENV } from './guard/watchdog-main.js';
 export { Lineage } from './guard/lineage.js';
 export type { RunGuardedOptions, GuardResult, GuardEvent, GuardedProcess, GuardBackend, Containment, LineageEntry, WatchdogCommand } from './guard/types.js';
+export { watchInstall } from './guard/watch.js';
+export type { WatchOptions, WatchEvent, WatchSummary } from './guard/watch.js';
+export { parentGone, splitOrphans, recordParents } from './guard/orphans.js';

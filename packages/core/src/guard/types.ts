@@ -1,4 +1,15 @@
-import type { ProcessInfo } from '../types.js';
+import type { ProcessInfo, Snapshot } from '../types.js';
+
+/** Wakes a watcher when any watched process exits. */
+export interface ExitWaiter {
+  readonly mode: 'pidfd' | 'handles';
+  /** Replaces the watched set (identity-checked when the handle is opened). */
+  watch(targets: readonly Pick<ProcessInfo, 'pid' | 'startKey'>[]): void;
+  readonly size: number;
+  /** Resolves with the pids that exited, or [] after timeoutMs or when `signal` aborts. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<number[]>;
+  close(): void;
+}
 
 /** One process as the guard sees it: enough for lineage and identity, cheap to read. */
 export interface LineageEntry {
@@ -29,6 +40,10 @@ export interface GuardBackend {
   command(file: string, args: readonly string[]): { file: string; args: string[]; detached: boolean; mechanisms: string[] };
   /** Every process, cheaply (no exe, cmdline or user). */
   scan(): Promise<LineageEntry[]>;
+  /** A snapshot function for a long-running watcher (Linux: incremental, exe and cmdline read once per identity). */
+  watchSnapshot(): () => Promise<Snapshot>;
+  /** Event-driven exit notification (Linux: pidfds), or null: the watcher polls. */
+  exitWaiter(): ExitWaiter | null;
   /** Reaps zombie children that were reparented to us and that nobody else waits for. */
   reap(pids: readonly number[]): void;
   /** Linux/macOS: a separate process must end the tree when we are SIGKILLed; Windows: the job does. */

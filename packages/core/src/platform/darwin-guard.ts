@@ -4,7 +4,8 @@
 // of the wrapper. There is no subreaper and no pdeathsig on macOS, and no kqueue NOTE_EXIT watch
 // yet: CMD's exit is seen through Node's own child handling.
 import type { PlatformBackend } from './backend.js';
-import type { Containment, GuardBackend, LineageEntry } from '../guard/types.js';
+import type { Snapshot } from '../types.js';
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../guard/types.js';
 
 export class DarwinGuard implements GuardBackend {
   readonly os = 'darwin' as const;
@@ -23,6 +24,14 @@ export class DarwinGuard implements GuardBackend {
   async scan(): Promise<LineageEntry[]> {
     const snap = await this.backend.snapshot();
     return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: p.state !== 'Z' }));
+  }
+
+  watchSnapshot(): () => Promise<Snapshot> {
+    return () => this.backend.snapshot();
+  }
+
+  exitWaiter(): ExitWaiter | null {
+    return null;
   }
 
   reap(): void {}

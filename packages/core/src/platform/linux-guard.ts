@@ -4,10 +4,11 @@
 // fires when the forking *thread* exits, golang/go#27505: Node forks from its main thread,
 // which lives as long as the process). What CMD's descendants do after a SIGKILL of the wrapper
 // is the watchdog's job (guard/watchdog.ts).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { loadKoffi } from './win32/koffi-loader.js';
 import { parseStat } from './linux.js';
-import type { Containment, GuardBackend, LineageEntry } from '../guard/types.js';
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../guard/types.js';
+import type { ProcessInfo, Snapshot } from '../types.js';
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -18,6 +19,12 @@ type Fn = (...args: unknown[]) => unknown;
 interface Libc {
   prctl: Fn;
   waitpid: Fn;
+  syscall: Fn & { async?: unknown };
+  poll: Fn & { async: (...args: unknown[]) => void };
+  eventfd: Fn;
+  read: Fn;
+  write: Fn;
+  close: Fn;
 }
 
 let libc: Libc | null | undefined;
@@ -33,6 +40,12 @@ export function linuxLibc(): Libc | null {
     libc = {
       prctl: lib.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)') as Fn,
       waitpid: lib.func('int waitpid(int pid, void *status, int options)') as Fn,
+      syscall: lib.func('long syscall(long number, long a, long b)') as Fn,
+      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
+      eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as Fn,
+      read: lib.func('long read(int fd, void *buf, unsigned long count)') as Fn,
+      write: lib.func('long write(int fd, void *buf, unsigned long count)') as Fn,
+      close: lib.func('int close(int fd)') as Fn,
     };
   } catch {
     libc = null;
@@ -65,6 +78,148 @@ export function scanProcStat(): LineageEntry[] {
   return out;
 }
 
+const SYS_PIDFD_OPEN = 434;
+const POLLIN = 1;
+/** USER_HZ: fixed at 100 in the Linux user-space ABI on every mainstream architecture. */
+const USER_HZ = 100;
+
+function bootTimeMs(): number {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    return m ? Number(m[1]) * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A snapshot for a long-running watcher: /proc/PID/stat for every process on each call, but the
+ * exe link and cmdline only once per identity and name (an exec changes the name in stat), so
+ * an idle pass costs one small read per process.
+ */
+export class IncrementalProcReader {
+  private cache = new Map<string, Pick<ProcessInfo, 'exe' | 'exeDeleted' | 'cmdline'>>();
+  private readonly boot = bootTimeMs();
+
+  snapshot(): Snapshot {
+    const processes: ProcessInfo[] = [];
+    const next = new Map<string, Pick<ProcessInfo, 'exe' | 'exeDeleted' | 'cmdline'>>();
+    for (const e of scanProcStat()) {
+      const key = `${e.pid}:${e.startKey}:${e.name}`;
+      let info = this.cache.get(key);
+      if (!info) {
+        let exe: string | null = null;
+        let exeDeleted = false;
+        let cmdline: string[] = [];
+        try {
+          exe = readlinkSync(`/proc/${e.pid}/exe`);
+          if (exe.endsWith(' (deleted)')) {
+            exe = exe.slice(0, -' (deleted)'.length);
+            exeDeleted = true;
+          }
+          cmdline = readFileSync(`/proc/${e.pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+        } catch {
+          // kernel thread, exited, or not ours to read: no exe, never in scope
+        }
+        info = { exe, exeDeleted, cmdline };
+      }
+      if (e.live) next.set(key, info);
+      const name = info.exe ? info.exe.slice(info.exe.lastIndexOf('/') + 1) : e.name;
+      processes.push({ pid: e.pid, ppid: e.ppid, name, ...info, startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ, startKey: e.startKey, user: null, state: e.live ? 'S' : 'Z' });
+    }
+    this.cache = next;
+    return { processes, unreadable: [], takenAt: Date.now() };
+  }
+}
+
+/** Waits for any of a set of processes to exit: a pidfd per process, poll() on a koffi worker thread. */
+export class PidfdWaiter implements ExitWaiter {
+  readonly mode = 'pidfd' as const;
+  private readonly fds = new Map<string, { pid: number; fd: number }>();
+  private readonly wake: number;
+
+  private constructor(private readonly c: Libc) {
+    this.wake = c.eventfd(0, 0) as number;
+  }
+
+  static create(): PidfdWaiter | null {
+    const c = linuxLibc();
+    if (!c) return null;
+    try {
+      const probe = Number(c.syscall(SYS_PIDFD_OPEN, process.pid, 0));
+      if (probe < 0) return null; // kernel before 5.3, or seccomp
+      c.close(probe);
+      const w = new PidfdWaiter(c);
+      return w.wake >= 0 ? w : null;
+    } catch {
+      return null;
+    }
+  }
+
+  watch(targets: readonly Pick<ProcessInfo, 'pid' | 'startKey'>[]): void {
+    const want = new Set(targets.map((t) => `${t.pid}:${t.startKey}`));
+    for (const [key, { fd }] of this.fds) {
+      if (!want.has(key)) {
+        this.c.close(fd);
+        this.fds.delete(key);
+      }
+    }
+    for (const t of targets) {
+      const key = `${t.pid}:${t.startKey}`;
+      if (this.fds.has(key)) continue;
+      const fd = Number(this.c.syscall(SYS_PIDFD_OPEN, t.pid, 0));
+      if (fd < 0) continue;
+      // The pid could have been reused between the scan and pidfd_open: check the identity now.
+      const now = scanStatOf(t.pid);
+      if (now?.startKey !== t.startKey || !now.live) {
+        this.c.close(fd);
+        continue;
+      }
+      this.fds.set(key, { pid: t.pid, fd });
+    }
+  }
+
+  get size(): number {
+    return this.fds.size;
+  }
+
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
+    const entries = [...this.fds.values()];
+    const buf = Buffer.alloc(8 * (entries.length + 1));
+    buf.writeInt32LE(this.wake, 0);
+    buf.writeInt16LE(POLLIN, 4);
+    entries.forEach((e, i) => {
+      buf.writeInt32LE(e.fd, 8 * (i + 1));
+      buf.writeInt16LE(POLLIN, 8 * (i + 1) + 4);
+    });
+    const onAbort = () => this.c.write(this.wake, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), 8);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return new Promise((resolve) => {
+      this.c.poll.async(buf, entries.length + 1, Math.max(0, Math.round(timeoutMs)), (err: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (buf.readInt16LE(6) !== 0) this.c.read(this.wake, Buffer.alloc(8), 8);
+        if (err) return resolve([]);
+        resolve(entries.filter((_, i) => buf.readInt16LE(8 * (i + 1) + 6) !== 0).map((e) => e.pid));
+      });
+    });
+  }
+
+  close(): void {
+    for (const { fd } of this.fds.values()) this.c.close(fd);
+    this.fds.clear();
+    this.c.close(this.wake);
+  }
+}
+
+function scanStatOf(pid: number): LineageEntry | null {
+  try {
+    const s = parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    return s ? { pid: s.pid, ppid: s.ppid, startKey: s.startTicks, startTime: Number(s.startTicks), name: s.comm, live: s.state !== 'Z' && s.state !== 'X' } : null;
+  } catch {
+    return null;
+  }
+}
+
 export class LinuxGuard implements GuardBackend {
   readonly os = 'linux' as const;
   readonly needsWatchdog = true;
@@ -88,6 +243,15 @@ export class LinuxGuard implements GuardBackend {
 
   async scan(): Promise<LineageEntry[]> {
     return scanProcStat();
+  }
+
+  watchSnapshot(): () => Promise<Snapshot> {
+    const reader = new IncrementalProcReader();
+    return async () => reader.snapshot();
+  }
+
+  exitWaiter(): ExitWaiter | null {
+    return PidfdWaiter.create();
   }
 
   reap(pids: readonly number[]): void {

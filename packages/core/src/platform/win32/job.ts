@@ -5,7 +5,8 @@
 // it and ends every process still in the job. Nested jobs (a CI runner's, libuv's own per-child
 // job) are fine on Windows 8 and later.
 import type { PlatformBackend } from '../backend.js';
-import type { Containment, GuardBackend, LineageEntry } from '../../guard/types.js';
+import type { Snapshot } from '../../types.js';
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../../guard/types.js';
 import { koffiLoadErrors, loadKoffi } from './koffi-loader.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -66,6 +67,14 @@ export class Win32Guard implements GuardBackend {
   async scan(): Promise<LineageEntry[]> {
     const snap = await this.backend.snapshot();
     return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: true }));
+  }
+
+  watchSnapshot(): () => Promise<Snapshot> {
+    return () => this.backend.snapshot();
+  }
+
+  exitWaiter(): ExitWaiter | null {
+    return null;
   }
 
   reap(): void {}

@@ -1,0 +1,125 @@
+// `watch`: a long-running, cheap watcher of one install that ends orphaned engines as soon as
+// their frontend dies. Every in-scope process with in-scope children is watched for exit
+// (Linux: a pidfd each, poll() on a koffi worker thread; elsewhere: the rescan alone); a slow
+// rescan (default 2 s, an incremental /proc read on Linux) discovers new processes, re-resolves
+// the roots (an upgrade may have moved them) and catches anything the events missed. Acting is
+// core's sweep, restricted to processes whose parent is really gone.
+import { getBackend, getGuardBackend } from '../platform/index.js';
+import { ollamaProfile } from '../profile.js';
+import { resolveRoots } from '../roots.js';
+import { classify, withDescendants } from '../scope.js';
+import { sweep } from '../sweep.js';
+import type { CoreEvent, GpuUsage, Profile, ScopedProcess, StoppedProcess } from '../types.js';
+import { recordParents, splitOrphans, type ParentHistory } from './orphans.js';
+
+export type WatchEvent =
+  | { type: 'watching'; roots: string[]; mode: 'pidfd' | 'handles' | 'poll'; watched: number }
+  | { type: 'parent-exit'; pids: number[] }
+  | { type: 'orphans'; pids: number[] }
+  | { type: 'swept'; stopped: Pick<StoppedProcess, 'pid' | 'name' | 'how'>[]; freedMiB: number | null; durationMs: number }
+  | { type: 'skipped'; reason: string }
+  | { type: 'warning'; message: string };
+
+export interface WatchOptions {
+  /** Install roots, or a function re-run on every rescan (default roots move when an upgrade does). */
+  roots: readonly string[] | (() => Promise<readonly string[]>);
+  profile?: Profile;
+  /** Grace between SIGTERM and the force when ending orphans. Default 2 s. */
+  graceMs?: number;
+  /** How often new processes are discovered. Default 2 s. */
+  rescanMs?: number;
+  /** Ends the watch (the CLI aborts it on SIGTERM/SIGINT/SIGHUP). */
+  signal: AbortSignal;
+  /** Runs `act` holding the install's lock; returns undefined when another upgrader holds it (skip this round). */
+  withLock?: <T>(roots: readonly string[], act: () => Promise<T>) => Promise<T | undefined>;
+  onEvent?: (event: WatchEvent | CoreEvent) => void;
+}
+
+export interface WatchSummary {
+  rounds: number;
+  sweeps: number;
+  stopped: number;
+  freedMiB: number;
+  mode: 'pidfd' | 'handles' | 'poll';
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+const usedMiB = (g: readonly GpuUsage[]) => g.reduce((s, x) => s + x.usedMiB, 0);
+
+/** Runs until `signal` aborts; never throws for a failed round (it is reported and retried). */
+export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
+  const emit = (e: WatchEvent | CoreEvent) => opts.onEvent?.(e);
+  const guard = await getGuardBackend();
+  const backend = await getBackend();
+  const pathKey = (p: string) => backend.pathKey(p);
+  const snapshot = guard.watchSnapshot();
+  const waiter = guard.exitWaiter();
+  const mode = waiter?.mode ?? 'poll';
+  const profile = opts.profile ?? ollamaProfile;
+  const rescanMs = opts.rescanMs ?? 2_000;
+  const history: ParentHistory = new Map();
+  const summary: WatchSummary = { rounds: 0, sweeps: 0, stopped: 0, freedMiB: 0, mode };
+  const resolveNow = async () => resolveRoots(typeof opts.roots === 'function' ? await opts.roots() : opts.roots, 'sweep');
+  let lastRoots = '';
+
+  const act = async (roots: string[], gone: ScopedProcess[], all: ScopedProcess[], parented: ScopedProcess[]) => {
+    emit({ type: 'orphans', pids: gone.map((p) => p.pid) });
+    const started = Date.now();
+    // Orphans by classify's rule whose parent is alive (a shell) stay, with their subtrees.
+    const keep = withDescendants(all, parented).map((p) => p.pid);
+    const run = () => sweep({ roots, profile, graceMs: opts.graceMs ?? 2_000, protectPids: keep, onEvent: emit });
+    const result = opts.withLock ? await opts.withLock(roots, run) : await run();
+    if (!result) {
+      emit({ type: 'skipped', reason: 'another upgrader holds the lock; its stop ends the orphans' });
+      return;
+    }
+    const freed = result.gpu ? usedMiB(result.gpu.before) - usedMiB(result.gpu.after) : null;
+    const stopped = result.stopped.map(({ pid, name, how }) => ({ pid, name, how }));
+    summary.sweeps++;
+    summary.stopped += stopped.length;
+    summary.freedMiB += freed ?? 0;
+    emit({ type: 'swept', stopped, freedMiB: freed, durationMs: Date.now() - started });
+  };
+
+  try {
+    while (!opts.signal.aborted) {
+      summary.rounds++;
+      try {
+        const roots = await resolveNow();
+        const snap = await snapshot();
+        recordParents(history, snap.processes);
+        const all = classify(snap, roots, profile, pathKey);
+        const { gone, parented } = splitOrphans(all, history);
+        if (gone.length > 0) await act(roots, gone, all, parented);
+        // Watch every in-scope process that has in-scope children: its exit orphans them.
+        const parents = new Set(all.filter((p) => p.inScope && p.ppid > 1).map((p) => p.ppid));
+        const watched = all.filter((p) => p.inScope && parents.has(p.pid));
+        waiter?.watch(watched);
+        if (roots.join('\0') !== lastRoots) {
+          lastRoots = roots.join('\0');
+          emit({ type: 'watching', roots, mode, watched: watched.length });
+        }
+      } catch (e) {
+        emit({ type: 'warning', message: `watch round failed: ${(e as Error).message}` });
+      }
+      if (opts.signal.aborted) break;
+      if (waiter && waiter.size > 0) {
+        const exited = await waiter.wait(rescanMs, opts.signal);
+        if (exited.length > 0) emit({ type: 'parent-exit', pids: exited });
+      } else await sleep(rescanMs, opts.signal);
+    }
+  } finally {
+    waiter?.close();
+  }
+  return summary;
+}
