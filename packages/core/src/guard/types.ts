@@ -40,8 +40,11 @@ export interface GuardBackend {
   command(file: string, args: readonly string[]): { file: string; args: string[]; detached: boolean; mechanisms: string[] };
   /** Every process, cheaply (no exe, cmdline or user). */
   scan(): Promise<LineageEntry[]>;
-  /** A snapshot function for a long-running watcher (Linux: incremental, exe and cmdline read once per identity). */
-  watchSnapshot(): () => Promise<Snapshot>;
+  /**
+   * A snapshot function for a long-running watcher. `full: false` may reuse what it knows of
+   * processes it saw before (Linux: only new pids are read); `changed` says whether anything did.
+   */
+  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }>;
   /** Event-driven exit notification (Linux: pidfds), or null: the watcher polls. */
   exitWaiter(): ExitWaiter | null;
   /** Reaps zombie children that were reparented to us and that nobody else waits for. */

@@ -28,6 +28,8 @@ export interface WatchOptions {
   graceMs?: number;
   /** How often new processes are discovered. Default 2 s. */
   rescanMs?: number;
+  /** How often every known process is re-read too (parents, names, pid reuse). Default 30 s; any exit event forces one. */
+  fullRescanMs?: number;
   /** Ends the watch (the CLI aborts it on SIGTERM/SIGINT/SIGHUP). */
   signal: AbortSignal;
   /** Runs `act` holding the install's lock; returns undefined when another upgrader holds it (skip this round). */
@@ -91,31 +93,49 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
     emit({ type: 'swept', stopped, freedMiB: freed, durationMs: Date.now() - started });
   };
 
+  const fullEveryMs = opts.fullRescanMs ?? 30_000;
+  let lastFull = 0;
+  let forceFull = true;
+  let all: ScopedProcess[] = [];
   try {
     while (!opts.signal.aborted) {
       summary.rounds++;
       try {
         const roots = await resolveNow();
-        const snap = await snapshot();
-        recordParents(history, snap.processes);
-        const all = classify(snap, roots, profile, pathKey);
-        const { gone, parented } = splitOrphans(all, history);
-        if (gone.length > 0) await act(roots, gone, all, parented);
-        // Watch every in-scope process that has in-scope children: its exit orphans them.
-        const parents = new Set(all.filter((p) => p.inScope && p.ppid > 1).map((p) => p.ppid));
-        const watched = all.filter((p) => p.inScope && parents.has(p.pid));
-        waiter?.watch(watched);
-        if (roots.join('\0') !== lastRoots) {
-          lastRoots = roots.join('\0');
-          emit({ type: 'watching', roots, mode, watched: watched.length });
+        const rootsKey = roots.join('\0');
+        const full = forceFull || Date.now() - lastFull >= fullEveryMs || rootsKey !== lastRoots;
+        forceFull = false;
+        if (full) lastFull = Date.now();
+        const snap = await snapshot(full);
+        if (snap.changed || rootsKey !== lastRoots) {
+          recordParents(history, snap.processes);
+          all = classify(snap, roots, profile, pathKey);
+          const { gone, parented } = splitOrphans(all, history);
+          if (gone.length > 0) {
+            await act(roots, gone, all, parented);
+            forceFull = true;
+          }
+          // Watch every parent of an in-scope process (in scope or not, a shell included): its
+          // exit is the moment its children are orphaned.
+          const parents = new Set(all.filter((p) => p.inScope && p.ppid > 1).map((p) => p.ppid));
+          const watched = all.filter((p) => parents.has(p.pid) && p.pid !== process.pid);
+          waiter?.watch(watched);
+          if (rootsKey !== lastRoots) {
+            lastRoots = rootsKey;
+            emit({ type: 'watching', roots, mode, watched: watched.length });
+          }
         }
       } catch (e) {
+        forceFull = true;
         emit({ type: 'warning', message: `watch round failed: ${(e as Error).message}` });
       }
       if (opts.signal.aborted) break;
       if (waiter && waiter.size > 0) {
         const exited = await waiter.wait(rescanMs, opts.signal);
-        if (exited.length > 0) emit({ type: 'parent-exit', pids: exited });
+        if (exited.length > 0) {
+          emit({ type: 'parent-exit', pids: exited });
+          forceFull = true;
+        }
       } else await sleep(rescanMs, opts.signal);
     }
   } finally {

@@ -26,8 +26,8 @@ export class DarwinGuard implements GuardBackend {
     return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: p.state !== 'Z' }));
   }
 
-  watchSnapshot(): () => Promise<Snapshot> {
-    return () => this.backend.snapshot();
+  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }> {
+    return async () => ({ ...(await this.backend.snapshot()), changed: true });
   }
 
   exitWaiter(): ExitWaiter | null {

@@ -4,7 +4,7 @@
 // fires when the forking *thread* exits, golang/go#27505: Node forks from its main thread,
 // which lives as long as the process). What CMD's descendants do after a SIGKILL of the wrapper
 // is the watchdog's job (guard/watchdog.ts).
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { loadKoffi } from './win32/koffi-loader.js';
 import { parseStat } from './linux.js';
 import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../guard/types.js';
@@ -93,42 +93,83 @@ function bootTimeMs(): number {
 }
 
 /**
- * A snapshot for a long-running watcher: /proc/PID/stat for every process on each call, but the
- * exe link and cmdline only once per identity and name (an exec changes the name in stat), so
- * an idle pass costs one small read per process.
+ * A snapshot for a long-running watcher. A full pass reads /proc/PID/stat of every process; a
+ * quick pass only lists /proc and reads the pids it has not seen (a known pid's parent changes
+ * only when that parent exits, which the watcher learns from its pidfd and answers with a full
+ * pass). The exe link and cmdline are read once per identity and name (an exec changes the name).
  */
 export class IncrementalProcReader {
-  private cache = new Map<string, Pick<ProcessInfo, 'exe' | 'exeDeleted' | 'cmdline'>>();
+  private known = new Map<number, { info: ProcessInfo; comm: string }>();
   private readonly boot = bootTimeMs();
+  private readonly buf = Buffer.alloc(4096);
 
-  snapshot(): Snapshot {
-    const processes: ProcessInfo[] = [];
-    const next = new Map<string, Pick<ProcessInfo, 'exe' | 'exeDeleted' | 'cmdline'>>();
-    for (const e of scanProcStat()) {
-      const key = `${e.pid}:${e.startKey}:${e.name}`;
-      let info = this.cache.get(key);
-      if (!info) {
-        let exe: string | null = null;
-        let exeDeleted = false;
-        let cmdline: string[] = [];
-        try {
-          exe = readlinkSync(`/proc/${e.pid}/exe`);
-          if (exe.endsWith(' (deleted)')) {
-            exe = exe.slice(0, -' (deleted)'.length);
-            exeDeleted = true;
-          }
-          cmdline = readFileSync(`/proc/${e.pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
-        } catch {
-          // kernel thread, exited, or not ours to read: no exe, never in scope
-        }
-        info = { exe, exeDeleted, cmdline };
-      }
-      if (e.live) next.set(key, info);
-      const name = info.exe ? info.exe.slice(info.exe.lastIndexOf('/') + 1) : e.name;
-      processes.push({ pid: e.pid, ppid: e.ppid, name, ...info, startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ, startKey: e.startKey, user: null, state: e.live ? 'S' : 'Z' });
+  private readStat(pid: number): LineageEntry | null {
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${pid}/stat`, 'r');
+    } catch {
+      return null;
     }
-    this.cache = next;
-    return { processes, unreadable: [], takenAt: Date.now() };
+    try {
+      const n = readSync(fd, this.buf, 0, this.buf.length, 0);
+      const st = parseStat(this.buf.toString('latin1', 0, n));
+      return st ? { pid: st.pid, ppid: st.ppid, startKey: st.startTicks, startTime: Number(st.startTicks), name: st.comm, live: st.state !== 'Z' && st.state !== 'X' } : null;
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** `changed`: some process appeared, went, or (full pass) changed parent, name or state. */
+  snapshot(full: boolean): Snapshot & { changed: boolean } {
+    let names: string[];
+    try {
+      names = readdirSync('/proc');
+    } catch {
+      names = [];
+    }
+    const next = new Map<number, { info: ProcessInfo; comm: string }>();
+    let changed = false;
+    for (const name of names) {
+      const c = name.charCodeAt(0);
+      if (c < 48 || c > 57) continue;
+      const pid = Number(name);
+      const old = this.known.get(pid);
+      if (old && !full) {
+        next.set(pid, old);
+        continue;
+      }
+      const e = this.readStat(pid);
+      if (!e) continue;
+      const state = e.live ? 'S' : 'Z';
+      if (old && old.info.startKey === e.startKey && old.comm === e.name) {
+        if (old.info.ppid !== e.ppid || old.info.state !== state) {
+          changed = true;
+          next.set(pid, { info: { ...old.info, ppid: e.ppid, state }, comm: e.name });
+        } else next.set(pid, old);
+        continue;
+      }
+      changed = true;
+      let exe: string | null = null;
+      let exeDeleted = false;
+      let cmdline: string[] = [];
+      try {
+        exe = readlinkSync(`/proc/${pid}/exe`);
+        if (exe.endsWith(' (deleted)')) {
+          exe = exe.slice(0, -' (deleted)'.length);
+          exeDeleted = true;
+        }
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+      } catch {
+        // kernel thread, exited, or not ours to read: no exe, never in scope
+      }
+      const shown = exe ? exe.slice(exe.lastIndexOf('/') + 1) : e.name;
+      next.set(pid, { info: { pid, ppid: e.ppid, name: shown, exe, exeDeleted, cmdline, startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ, startKey: e.startKey, user: null, state }, comm: e.name });
+    }
+    if (next.size !== this.known.size) changed = true;
+    this.known = next;
+    return { processes: [...next.values()].map((k) => k.info), unreadable: [], takenAt: Date.now(), changed };
   }
 }
 
@@ -245,9 +286,9 @@ export class LinuxGuard implements GuardBackend {
     return scanProcStat();
   }
 
-  watchSnapshot(): () => Promise<Snapshot> {
+  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }> {
     const reader = new IncrementalProcReader();
-    return async () => reader.snapshot();
+    return async (full) => reader.snapshot(full);
   }
 
   exitWaiter(): ExitWaiter | null {

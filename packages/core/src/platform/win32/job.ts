@@ -69,8 +69,8 @@ export class Win32Guard implements GuardBackend {
     return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: true }));
   }
 
-  watchSnapshot(): () => Promise<Snapshot> {
-    return () => this.backend.snapshot();
+  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }> {
+    return async () => ({ ...(await this.backend.snapshot()), changed: true });
   }
 
   exitWaiter(): ExitWaiter | null {

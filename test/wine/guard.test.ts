@@ -1,0 +1,70 @@
+// `llm-upgrade run` from the win32 single executable under Wine: the wrapper puts itself in a
+// Job Object with KILL_ON_JOB_CLOSE before starting a mingw frontend with two engines (which
+// ignore a polite close). Frontend killed: the wrapper ends the engines and exits. Wrapper
+// killed: nobody is left to clean up, and the job's last handle closing ends the engines.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { windowsSea } from './artifacts.js';
+import { compileRunner, layoutInstall, parseReady, type InstallLayout } from './fixtures.js';
+import { WinePrefix, wineGate } from './harness.js';
+
+const gate = wineGate('guard.test.ts', ['osslsigncode']);
+
+describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
+  let wine: WinePrefix | undefined;
+  let sea: string;
+  let app: InstallLayout;
+  let n = 0;
+  const w = (): WinePrefix => {
+    if (!wine) throw new Error('Wine prefix was not created');
+    return wine;
+  };
+
+  beforeAll(async () => {
+    const runner = compileRunner('1.0.0');
+    sea = (await windowsSea()).exe;
+    wine = await WinePrefix.create();
+    app = layoutInstall(w(), 'C:\\App', runner);
+  });
+  afterAll(async () => {
+    await wine?.dispose();
+  });
+
+  async function startGuarded(): Promise<{ log: string; wrapper: number; frontend: number }> {
+    const ready = `C:\\ready\\guard-${++n}.txt`;
+    const log = `C:\\t\\guard-${n}.log`;
+    w().writeFile(log, '');
+    w().writeFile('C:\\ready\\.keep', '');
+    w().start(sea, ['run', '--grace', '1s', '--log-file', log, '--', app.frontend, 'serve', '--engines', '2', '--ignore-close', '--model', app.model, '--ready-file', ready], { name: `guard-run-${n}` });
+    const pids = parseReady(await w().waitForFile(ready, 120_000));
+    expect(pids.engines).toHaveLength(2);
+    const under = await w().waitFor('frontend and engines under C:\\App', () => (w().processesUnder(app.root).length === 3 ? w().processesUnder(app.root) : null));
+    const frontend = under.find((p) => p.commandLine.includes('ollama.exe') && p.commandLine.includes(' serve'));
+    const wrapper = w().processes().find((p) => p.commandLine.includes('llm-upgrade-win32-x64.exe') && p.commandLine.includes(' run '));
+    if (!frontend || !wrapper) throw new Error(`frontend or wrapper not found: ${JSON.stringify(w().processes())}`);
+    return { log, wrapper: wrapper.pid, frontend: frontend.pid };
+  }
+
+  const logEvents = (log: string) =>
+    readFileSync(w().toUnix(log), 'utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { type: string; mechanisms?: string[]; exitCode?: number });
+
+  it('the frontend killed: the wrapper ends both engines (they ignore a polite close) and exits', async () => {
+    const { log, wrapper, frontend } = await startGuarded();
+    expect(logEvents(log).find((e) => e.type === 'contain')?.mechanisms).toContain('job-object');
+    process.kill(frontend, 'SIGKILL');
+    await w().waitFor('no process under C:\\App', () => w().processesUnder(app.root).length === 0, 30_000);
+    await w().waitFor('the wrapper to exit', () => !w().processes().some((p) => p.pid === wrapper), 30_000);
+    const events = logEvents(log);
+    expect(events.some((e) => e.type === 'cleanup')).toBe(true);
+    expect(events.find((e) => e.type === 'result')?.exitCode).toBeTypeOf('number');
+  });
+
+  it('the wrapper killed: the Job Object (KILL_ON_JOB_CLOSE) ends the frontend and both engines', async () => {
+    const { wrapper } = await startGuarded();
+    process.kill(wrapper, 'SIGKILL');
+    await w().waitFor('no process under C:\\App', () => w().processesUnder(app.root).length === 0, 30_000);
+  });
+});
