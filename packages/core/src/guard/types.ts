@@ -1,5 +1,14 @@
 import type { ProcessInfo, Snapshot } from '../types.js';
 
+export interface WatchSnapshot extends Snapshot {
+  /** Anything appeared, went, or changed parent, name or state. */
+  changed: boolean;
+  /** Processes read for the first time this pass (absent: unknown, treat everything as new). */
+  added?: ProcessInfo[];
+  /** pids that went since the last pass. */
+  removed?: number[];
+}
+
 /** Wakes a watcher when any watched process exits. */
 export interface ExitWaiter {
   readonly mode: 'pidfd' | 'handles';
@@ -44,7 +53,7 @@ export interface GuardBackend {
    * A snapshot function for a long-running watcher. `full: false` may reuse what it knows of
    * processes it saw before (Linux: only new pids are read); `changed` says whether anything did.
    */
-  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }>;
+  watchSnapshot(): (full: boolean) => Promise<WatchSnapshot>;
   /** Event-driven exit notification (Linux: pidfds), or null: the watcher polls. */
   exitWaiter(): ExitWaiter | null;
   /** Reaps zombie children that were reparented to us and that nobody else waits for. */

@@ -7,10 +7,11 @@
 import { getBackend, getGuardBackend } from '../platform/index.js';
 import { ollamaProfile } from '../profile.js';
 import { resolveRoots } from '../roots.js';
-import { classify, withDescendants } from '../scope.js';
+import { classify, isUnderAnyRoot, withDescendants } from '../scope.js';
 import { sweep } from '../sweep.js';
 import type { CoreEvent, GpuUsage, Profile, ScopedProcess, StoppedProcess } from '../types.js';
 import { recordParents, splitOrphans, type ParentHistory } from './orphans.js';
+import type { WatchSnapshot } from './types.js';
 
 export type WatchEvent =
   | { type: 'watching'; roots: string[]; mode: 'pidfd' | 'handles' | 'poll'; watched: number }
@@ -97,6 +98,16 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
   let lastFull = 0;
   let forceFull = true;
   let all: ScopedProcess[] = [];
+  let inScope = new Set<number>();
+  // A quick pass re-classifies only when a change can touch the install: a new process whose
+  // exe is under a root or whose parent is in scope, or an in-scope process that went. Other
+  // programs starting and ending on the machine cost one /proc listing.
+  const mayConcernScope = (snap: WatchSnapshot, roots: readonly string[]): boolean => {
+    if (!snap.changed) return false;
+    if (!snap.added || !snap.removed) return true;
+    if (snap.removed.some((pid) => inScope.has(pid))) return true;
+    return snap.added.some((p) => inScope.has(p.ppid) || (p.exe !== null && isUnderAnyRoot(p.exe, roots, pathKey)));
+  };
   try {
     while (!opts.signal.aborted) {
       summary.rounds++;
@@ -107,9 +118,10 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
         forceFull = false;
         if (full) lastFull = Date.now();
         const snap = await snapshot(full);
-        if (snap.changed || rootsKey !== lastRoots) {
+        if (full || rootsKey !== lastRoots || mayConcernScope(snap, roots)) {
           recordParents(history, snap.processes);
           all = classify(snap, roots, profile, pathKey);
+          inScope = new Set(all.filter((p) => p.inScope).map((p) => p.pid));
           const { gone, parented } = splitOrphans(all, history);
           if (gone.length > 0) {
             await act(roots, gone, all, parented);

@@ -4,8 +4,8 @@
 // of the wrapper. There is no subreaper and no pdeathsig on macOS, and no kqueue NOTE_EXIT watch
 // yet: CMD's exit is seen through Node's own child handling.
 import type { PlatformBackend } from './backend.js';
-import type { Snapshot } from '../types.js';
-import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../guard/types.js';
+
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../guard/types.js';
 
 export class DarwinGuard implements GuardBackend {
   readonly os = 'darwin' as const;
@@ -26,7 +26,7 @@ export class DarwinGuard implements GuardBackend {
     return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: p.state !== 'Z' }));
   }
 
-  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }> {
+  watchSnapshot(): (full: boolean) => Promise<WatchSnapshot> {
     return async () => ({ ...(await this.backend.snapshot()), changed: true });
   }
 

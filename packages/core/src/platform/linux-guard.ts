@@ -7,8 +7,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { loadKoffi } from './win32/koffi-loader.js';
 import { parseStat } from './linux.js';
-import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../guard/types.js';
-import type { ProcessInfo, Snapshot } from '../types.js';
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../guard/types.js';
+import type { ProcessInfo } from '../types.js';
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -121,8 +121,11 @@ export class IncrementalProcReader {
     }
   }
 
-  /** `changed`: some process appeared, went, or (full pass) changed parent, name or state. */
-  snapshot(full: boolean): Snapshot & { changed: boolean } {
+  /**
+   * `changed`: some process appeared, went, or (full pass) changed parent, name or state;
+   * `added`: processes read for the first time (new, or exec'd), `removed`: pids that went.
+   */
+  snapshot(full: boolean): WatchSnapshot {
     let names: string[];
     try {
       names = readdirSync('/proc');
@@ -130,6 +133,7 @@ export class IncrementalProcReader {
       names = [];
     }
     const next = new Map<number, { info: ProcessInfo; comm: string }>();
+    const added: ProcessInfo[] = [];
     let changed = false;
     for (const name of names) {
       const c = name.charCodeAt(0);
@@ -165,11 +169,14 @@ export class IncrementalProcReader {
         // kernel thread, exited, or not ours to read: no exe, never in scope
       }
       const shown = exe ? exe.slice(exe.lastIndexOf('/') + 1) : e.name;
-      next.set(pid, { info: { pid, ppid: e.ppid, name: shown, exe, exeDeleted, cmdline, startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ, startKey: e.startKey, user: null, state }, comm: e.name });
+      const info: ProcessInfo = { pid, ppid: e.ppid, name: shown, exe, exeDeleted, cmdline, startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ, startKey: e.startKey, user: null, state };
+      next.set(pid, { info, comm: e.name });
+      added.push(info);
     }
-    if (next.size !== this.known.size) changed = true;
+    const removed = [...this.known.keys()].filter((pid) => !next.has(pid));
+    if (removed.length > 0) changed = true;
     this.known = next;
-    return { processes: [...next.values()].map((k) => k.info), unreadable: [], takenAt: Date.now(), changed };
+    return { processes: [...next.values()].map((k) => k.info), unreadable: [], takenAt: Date.now(), changed, added, removed };
   }
 }
 
@@ -286,7 +293,7 @@ export class LinuxGuard implements GuardBackend {
     return scanProcStat();
   }
 
-  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }> {
+  watchSnapshot(): (full: boolean) => Promise<WatchSnapshot> {
     const reader = new IncrementalProcReader();
     return async (full) => reader.snapshot(full);
   }

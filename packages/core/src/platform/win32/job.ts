@@ -5,8 +5,8 @@
 // it and ends every process still in the job. Nested jobs (a CI runner's, libuv's own per-child
 // job) are fine on Windows 8 and later.
 import type { PlatformBackend } from '../backend.js';
-import type { Snapshot } from '../../types.js';
-import type { Containment, ExitWaiter, GuardBackend, LineageEntry } from '../../guard/types.js';
+
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../../guard/types.js';
 import { koffiLoadErrors, loadKoffi } from './koffi-loader.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -69,7 +69,7 @@ export class Win32Guard implements GuardBackend {
     return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: true }));
   }
 
-  watchSnapshot(): (full: boolean) => Promise<Snapshot & { changed: boolean }> {
+  watchSnapshot(): (full: boolean) => Promise<WatchSnapshot> {
     return async () => ({ ...(await this.backend.snapshot()), changed: true });
   }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { currentOs, EXIT, INTERRUPT_SIGNALS, isLlmUpgradeError, LlmUpgradeError, watchInstall, type InterruptSignal, type WatchEvent } from '@llm-upgrade/core';
 import { acquireLock } from '../../lock.js';
@@ -88,12 +88,15 @@ async function manageService(action: 'install' | 'uninstall', parsed: ParsedComm
 
 /** Holds the install's lock only while acting; undefined when another upgrader holds it. */
 async function withInstallLock<T>(roots: readonly string[], act: () => Promise<T>): Promise<T | undefined> {
+  const dirs = await Promise.all(roots.map((r) => stat(r).then((s) => s.isDirectory(), () => false)));
+  const root = roots.find((_, i) => dirs[i]);
+  if (root === undefined) return act(); // only single-file roots (/usr/local/bin/ollama): no lock to take
   let lock;
   try {
-    lock = await acquireLock(roots[0] as string, 'watch');
+    lock = await acquireLock(root, 'watch');
   } catch (e) {
     if (isLlmUpgradeError(e) && e.code === 'ERR_LOCKED') return undefined;
-    return act(); // a root we cannot write a lock in (a single-file root, read-only): act unlocked
+    return act(); // a root we cannot write a lock in (read-only): act unlocked
   }
   try {
     return await act();
