@@ -30,12 +30,12 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     await wine?.dispose();
   });
 
-  async function startGuarded(): Promise<{ log: string; wrapper: number; frontend: number }> {
+  async function startGuarded(env: Record<string, string> = {}): Promise<{ log: string; wrapper: number; frontend: number }> {
     const ready = `C:\\ready\\guard-${++n}.txt`;
     const log = `C:\\t\\guard-${n}.log`;
     w().writeFile(log, '');
     w().writeFile('C:\\ready\\.keep', '');
-    w().start(sea, ['run', '--grace', '1s', '--log-file', log, '--', app.frontend, 'serve', '--engines', '2', '--ignore-close', '--model', app.model, '--ready-file', ready], { name: `guard-run-${n}` });
+    w().start(sea, ['run', '--grace', '1s', '--log-file', log, '--', app.frontend, 'serve', '--engines', '2', '--ignore-close', '--model', app.model, '--ready-file', ready], { name: `guard-run-${n}`, env });
     const pids = parseReady(await w().waitForFile(ready, 120_000));
     expect(pids.engines).toHaveLength(2);
     const under = await w().waitFor('frontend and engines under C:\\App', () => (w().processesUnder(app.root).length === 3 ? w().processesUnder(app.root) : null));
@@ -66,5 +66,16 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     const { wrapper } = await startGuarded();
     process.kill(wrapper, 'SIGKILL');
     await w().waitFor('no process under C:\\App', () => w().processesUnder(app.root).length === 0, 30_000);
+  });
+
+  it('control: without the Job Object (test hook), the engines outlive a killed wrapper', async () => {
+    const { wrapper, log } = await startGuarded({ LLM_UPGRADE_TEST_RUN_NO_CONTAIN: '1' });
+    expect(logEvents(log).find((e) => e.type === 'contain')?.mechanisms).toEqual([]);
+    process.kill(wrapper, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 5_000));
+    const left = w().processesUnder(app.root).map((p) => p.commandLine);
+    for (const p of w().processesUnder(app.root)) process.kill(p.pid, 'SIGKILL');
+    // libuv puts the frontend in its own kill-on-close job, so only the engines (grandchildren) tell.
+    expect(left.filter((c) => c.includes('llama-server.exe'))).toHaveLength(2);
   });
 });

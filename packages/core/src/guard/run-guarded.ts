@@ -73,7 +73,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   const backend = await getBackend();
   const file = resolveCommand(opts.command, env, guard.os);
 
-  const containment = guard.contain();
+  const containment = opts.contain === false ? { mechanisms: [], warnings: ['containment disabled'] } : guard.contain();
   emit({ type: 'contain', ...containment });
   const warnings = [...containment.warnings];
   const mechanisms = [...containment.mechanisms];
@@ -86,7 +86,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
     if (watchdog?.stdin?.writable) watchdog.stdin.write(`${line}\n`);
   };
 
-  const spawnSpec = guard.command(file, opts.args ?? []);
+  const spawnSpec = opts.contain === false ? { file, args: [...(opts.args ?? [])], detached: false, mechanisms: [] } : guard.command(file, opts.args ?? []);
   mechanisms.push(...spawnSpec.mechanisms);
   const child = spawn(spawnSpec.file, spawnSpec.args, { stdio: opts.stdio ?? 'inherit', cwd: opts.cwd, env, detached: spawnSpec.detached, windowsHide: true });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {

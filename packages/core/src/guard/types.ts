@@ -99,6 +99,8 @@ export interface RunGuardedOptions {
   forwardSignals?: boolean;
   /** Aborting forwards `signal.reason` (a signal name, default SIGTERM) to CMD. */
   signal?: AbortSignal;
+  /** false: no OS containment (no subreaper, Job Object or pdeathsig); descendants are still tracked and ended. Default true. */
+  contain?: boolean;
   /** The process that ends the tree when this one is SIGKILLed; false: none. Default: node + core's watchdog-main.js. */
   watchdog?: WatchdogCommand | false;
   onEvent?: (event: GuardEvent) => void;

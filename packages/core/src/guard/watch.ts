@@ -29,7 +29,7 @@ export interface WatchOptions {
   graceMs?: number;
   /** How often new processes are discovered. Default 2 s. */
   rescanMs?: number;
-  /** How often every known process is re-read too (parents, names, pid reuse). Default 30 s; any exit event forces one. */
+  /** How often every known process is re-read too (parents, names, pid reuse). Default 60 s; any exit event forces one. */
   fullRescanMs?: number;
   /** Ends the watch (the CLI aborts it on SIGTERM/SIGINT/SIGHUP). */
   signal: AbortSignal;
@@ -94,7 +94,7 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
     emit({ type: 'swept', stopped, freedMiB: freed, durationMs: Date.now() - started });
   };
 
-  const fullEveryMs = opts.fullRescanMs ?? 30_000;
+  const fullEveryMs = opts.fullRescanMs ?? 60_000;
   let lastFull = 0;
   let forceFull = true;
   let all: ScopedProcess[] = [];

@@ -44,6 +44,8 @@ const run: CommandHandler = async ({ parsed, reporter }) => {
     args,
     graceMs,
     forwardSignals: true,
+    // Test-only (see README): the Wine control run shows the Job Object is what ends the tree.
+    contain: process.env.LLM_UPGRADE_TEST_RUN_NO_CONTAIN !== '1',
     watchdog: selfWatchdog(),
     onEvent: (e) => reporter.event(e as unknown as { type: string }, describe(e)),
   });
