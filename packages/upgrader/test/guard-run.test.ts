@@ -1,7 +1,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestKit, type SampleInstall } from '@llm-upgrade/testkit';
+import { readStat, TestKit, type SampleInstall } from '@llm-upgrade/testkit';
 import { ensureBuilt } from './helpers.js';
 import { allGone, isGone, readReadyFile, startCli } from './guard-helpers.js';
 
@@ -34,13 +34,15 @@ wait
   return { script, dir };
 }
 
-async function started(dir: string): Promise<{ frontend: number; all: number[] }> {
+async function started(dir: string, wrapper: number): Promise<{ frontend: number; all: number[] }> {
   const a = await readReadyFile(join(dir, 'a'));
   const b = await readReadyFile(join(dir, 'b'));
   const fe = Number((await readFile(join(dir, 'frontend.pid'), 'utf8')).trim());
   const all = [fe, a.pid, ...a.engines, b.pid, ...b.engines];
   for (const pid of all) kit.track(pid);
   expect(all.filter(isGone)).toEqual([]);
+  // The double-forked, setsid'd engine left its server's tree: the subreaper (run) adopted it.
+  expect(readStat(b.engines[0]!)?.ppid).toBe(wrapper);
   return { frontend: fe, all };
 }
 
@@ -49,7 +51,7 @@ describe('llm-upgrade run', () => {
     const { script, dir } = await frontend();
     const run = startCli(['run', '--grace', '500ms', '--', script]);
     kit.track(run.pid);
-    const { frontend: fe, all } = await started(dir);
+    const { frontend: fe, all } = await started(dir, run.pid);
     const t0 = Date.now();
     process.kill(fe, 'SIGKILL');
     const ms = await allGone(all, t0, 5_000);
@@ -62,7 +64,7 @@ describe('llm-upgrade run', () => {
     const { script, dir } = await frontend();
     const run = startCli(['run', '--grace', '500ms', '--', script]);
     kit.track(run.pid);
-    const { all } = await started(dir);
+    const { all } = await started(dir, run.pid);
     // The wrapper re-reads its descendants every 250 ms and hands their identities to the watchdog.
     await new Promise((r) => setTimeout(r, 600));
     const t0 = Date.now();
@@ -75,7 +77,7 @@ describe('llm-upgrade run', () => {
     const { script, dir } = await frontend();
     const run = startCli(['run', '--grace', '1s', '--', script]);
     kit.track(run.pid);
-    const { all } = await started(dir);
+    const { all } = await started(dir, run.pid);
     const t0 = Date.now();
     process.kill(run.pid, 'SIGTERM');
     const ms = await allGone(all, t0, 5_000);

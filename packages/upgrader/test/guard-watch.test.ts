@@ -49,6 +49,31 @@ describe('llm-upgrade watch', () => {
     expect(watch.stderr()).toMatch(/ended .*llama-server/);
   });
 
+  it('a server started after watch, and a shell whose engine it orphans by dying, are followed', async () => {
+    const dir = await kit.makeTempDir('llm-upgrade-watch-late-');
+    const watch = startCli(['watch', '--install-dir', inst.root, '--grace', '1s']);
+    kit.track(watch.pid);
+    await waitFor(() => watch.stderr().includes('watching'), { timeoutMs: 20_000, what: 'watch to start' });
+    const late = await kit.spawnTree(inst.bin, ['serve', '--port', '0', '--engines', '1', '--', '--model', inst.model]);
+    const shell = spawn('/bin/sh', ['-c', `"${inst.engine}" engine --ready-file "${dir}/e"; exit 0`], { stdio: 'ignore' });
+    kit.track(shell.pid!);
+    const shellEngine = (await readReadyFile(join(dir, 'e'))).pid;
+    kit.track(shellEngine);
+    await new Promise((r) => setTimeout(r, 2_500)); // one rescan: both discovered, their parents watched
+    expect(isGone(shellEngine)).toBe(false);
+
+    let t0 = Date.now();
+    process.kill(late.pid, 'SIGKILL');
+    expect(await allGone(late.ready!.engines, t0, 5_000)).toBeLessThanOrEqual(1_500);
+    // The shell dies: its engine is reparented (parent gone), so now it is an orphan.
+    t0 = Date.now();
+    process.kill(shell.pid!, 'SIGKILL');
+    expect(await allGone([shellEngine], t0, 5_000)).toBeLessThanOrEqual(1_500);
+
+    process.kill(watch.pid, 'SIGTERM');
+    expect((await watch.exit).code, watch.stderr()).toBe(0);
+  });
+
   it('--install-service --dry-run renders the unit and the systemctl steps', async () => {
     const r = await runCli(['watch', '--install-dir', inst.root, '--install-service', '--user', '--dry-run', '--json']);
     expect(r.code, r.stderr).toBe(0);
