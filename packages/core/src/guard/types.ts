@@ -11,7 +11,7 @@ export interface WatchSnapshot extends Snapshot {
 
 /** Wakes a watcher when any watched process exits. */
 export interface ExitWaiter {
-  readonly mode: 'pidfd' | 'handles';
+  readonly mode: 'pidfd' | 'kqueue' | 'handles';
   /** Replaces the watched set (identity-checked when the handle is opened). */
   watch(targets: readonly Pick<ProcessInfo, 'pid' | 'startKey'>[]): void;
   readonly size: number;

@@ -14,7 +14,7 @@ import { recordParents, splitOrphans, type ParentHistory } from './orphans.js';
 import type { WatchSnapshot } from './types.js';
 
 export type WatchEvent =
-  | { type: 'watching'; roots: string[]; mode: 'pidfd' | 'handles' | 'poll'; watched: number }
+  | { type: 'watching'; roots: string[]; mode: 'pidfd' | 'kqueue' | 'handles' | 'poll'; watched: number }
   | { type: 'parent-exit'; pids: number[] }
   | { type: 'orphans'; pids: number[] }
   | { type: 'swept'; stopped: Pick<StoppedProcess, 'pid' | 'name' | 'how'>[]; freedMiB: number | null; durationMs: number }
@@ -43,7 +43,7 @@ export interface WatchSummary {
   sweeps: number;
   stopped: number;
   freedMiB: number;
-  mode: 'pidfd' | 'handles' | 'poll';
+  mode: 'pidfd' | 'kqueue' | 'handles' | 'poll';
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>

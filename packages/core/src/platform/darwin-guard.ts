@@ -1,9 +1,10 @@
 // macOS part of `run` (code path only: never run on a Mac). CMD leads its own process group, so
 // what it starts without setsid can be signalled as a group; descendants are tracked by identity
 // from `ps` (orphans go to launchd, and the lineage keeps them); the watchdog covers a SIGKILL
-// of the wrapper. There is no subreaper and no pdeathsig on macOS, and no kqueue NOTE_EXIT watch
-// yet: CMD's exit is seen through Node's own child handling.
+// of the wrapper. There is no subreaper and no pdeathsig on macOS; CMD's exit is seen through
+// Node's own child handling, and `watch` waits on a kqueue (EVFILT_PROC/NOTE_EXIT, darwin-kqueue.ts).
 import type { PlatformBackend } from './backend.js';
+import { KqueueWaiter } from './darwin-kqueue.js';
 
 import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../guard/types.js';
 
@@ -31,7 +32,7 @@ export class DarwinGuard implements GuardBackend {
   }
 
   exitWaiter(): ExitWaiter | null {
-    return null;
+    return KqueueWaiter.create();
   }
 
   reap(): void {}
