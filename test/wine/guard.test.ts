@@ -2,10 +2,11 @@
 // Job Object with KILL_ON_JOB_CLOSE before starting a mingw frontend with two engines (which
 // ignore a polite close). Frontend killed: the wrapper ends the engines and exits. Wrapper
 // killed: nobody is left to clean up, and the job's last handle closing ends the engines.
+// Then `watch` from the same executable: a killed frontend's (orphaned) engines are ended.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { windowsSea } from './artifacts.js';
-import { compileRunner, layoutInstall, parseReady, type InstallLayout } from './fixtures.js';
+import { compileRunner, layoutInstall, parseReady, startRunner, type InstallLayout } from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
 const gate = wineGate('guard.test.ts', ['osslsigncode']);
@@ -77,5 +78,29 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     for (const p of w().processesUnder(app.root)) process.kill(p.pid, 'SIGKILL');
     // libuv puts the frontend in its own kill-on-close job, so only the engines (grandchildren) tell.
     expect(left.filter((c) => c.includes('llama-server.exe'))).toHaveLength(2);
+  });
+
+  it('watch: a killed frontend\'s engines end (Toolhelp rescans), the other tree is untouched', async () => {
+    expect(w().processesUnder(app.root)).toEqual([]);
+    const log = 'C:\\t\\watch.log';
+    w().writeFile(log, '');
+    w().start(sea, ['watch', '--install-dir', app.root, '--grace', '1s', '--log-file', log], { name: 'guard-watch' });
+    await w().waitFor('watch to start', () => readFileSync(w().toUnix(log), 'utf8').includes('"type":"watching"'), 120_000);
+    const a = await startRunner(w(), app.frontend, ['serve', '--engines', '2', '--model', app.model], 'wa');
+    const b = await startRunner(w(), app.frontend, ['serve', '--engines', '1', '--model', app.model], 'wb');
+    const enginesOf = (frontend: number | null) => w().processesUnder(app.root).filter((p) => p.commandLine.includes(`engine-${frontend}-`));
+    expect(enginesOf(a.frontend)).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 5_000)); // rescans see both trees healthy: nothing ended
+    expect(w().processesUnder(app.root)).toHaveLength(5);
+    const frontendA = w().processesUnder(app.root).find((p) => p.commandLine.includes('ollama.exe') && p.commandLine.includes('\\wa-'));
+    if (!frontendA) throw new Error('frontend A not found');
+    const t0 = Date.now();
+    process.kill(frontendA.pid, 'SIGKILL');
+    await w().waitFor('the engines of the killed frontend to end', () => enginesOf(a.frontend).length === 0, 30_000);
+    process.stderr.write(`[wine] watch: orphaned engines ended ${Date.now() - t0} ms after the frontend was killed\n`);
+    expect(enginesOf(b.frontend)).toHaveLength(1);
+    expect(w().processesUnder(app.root)).toHaveLength(2);
+    const events = logEvents(log);
+    expect(events.some((e) => e.type === 'swept')).toBe(true);
   });
 });
