@@ -80,7 +80,7 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     expect(left.filter((c) => c.includes('llama-server.exe'))).toHaveLength(2);
   });
 
-  it('watch: a killed frontend\'s engines end (Toolhelp rescans), the other tree is untouched', async () => {
+  it('watch: a killed frontend\'s engines end (process handles + rescans), the other tree is untouched', async () => {
     expect(w().processesUnder(app.root)).toEqual([]);
     const log = 'C:\\t\\watch.log';
     w().writeFile(log, '');
@@ -100,7 +100,9 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     process.stderr.write(`[wine] watch: orphaned engines ended ${Date.now() - t0} ms after the frontend was killed\n`);
     expect(enginesOf(b.frontend)).toHaveLength(1);
     expect(w().processesUnder(app.root)).toHaveLength(2);
-    const events = logEvents(log);
-    expect(events.some((e) => e.type === 'swept')).toBe(true);
+    // The engines end on the polite request; the sweep's verification and its event follow.
+    await w().waitFor('the swept event in the log', () => logEvents(log).some((e) => e.type === 'swept'), 20_000);
+    const events = logEvents(log) as Array<{ type: string; mode?: string }>;
+    expect(events.find((e) => e.type === 'watching')?.mode).toBe('handles');
   });
 });

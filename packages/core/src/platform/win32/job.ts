@@ -8,6 +8,7 @@ import type { PlatformBackend } from '../backend.js';
 
 import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../../guard/types.js';
 import { koffiLoadErrors, loadKoffi } from './koffi-loader.js';
+import { HandleWaiter } from './wait-handles.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -74,7 +75,7 @@ export class Win32Guard implements GuardBackend {
   }
 
   exitWaiter(): ExitWaiter | null {
-    return null;
+    return HandleWaiter.create();
   }
 
   reap(): void {}
