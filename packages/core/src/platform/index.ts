@@ -1,5 +1,6 @@
 import { LlmUpgradeError } from '../errors.js';
 import type { PlatformBackend } from './backend.js';
+import type { GuardBackend } from '../guard/types.js';
 
 export type { PlatformBackend, SignalOutcome, ForceKillContext } from './backend.js';
 
@@ -28,6 +29,29 @@ export async function getBackend(platform: NodeJS.Platform = process.platform): 
       });
   }
   return cached;
+}
+
+let cachedGuard: GuardBackend | undefined;
+
+/** The OS part of `run`: subreaper + pdeathsig (Linux), Job Object (Windows), process group (macOS). */
+export async function getGuardBackend(platform: NodeJS.Platform = process.platform): Promise<GuardBackend> {
+  if (cachedGuard && cachedGuard.os === platform) return cachedGuard;
+  switch (platform) {
+    case 'linux':
+      cachedGuard = new (await import('./linux-guard.js')).LinuxGuard();
+      break;
+    case 'win32':
+      cachedGuard = new (await import('./win32/job.js')).Win32Guard(await getBackend(platform));
+      break;
+    case 'darwin':
+      cachedGuard = new (await import('./darwin-guard.js')).DarwinGuard(await getBackend(platform));
+      break;
+    default:
+      // getBackend throws ERR_UNSUPPORTED_PLATFORM for this platform.
+      await getBackend(platform);
+  }
+  if (!cachedGuard) throw new Error(`no guard backend for ${platform}`);
+  return cachedGuard;
 }
 
 /** Platform key used in feeds and manifests: linux-x64, win32-x64, darwin-arm64... */

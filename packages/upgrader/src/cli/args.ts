@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { LlmUpgradeError, parseDuration } from '@llm-upgrade/core';
 import { closest } from './suggest.js';
 
-export const COMMANDS = ['status', 'stop', 'sweep', 'holders', 'apply', 'rollback', 'recover', 'check', 'pack', 'completion'] as const;
+export const COMMANDS = ['status', 'stop', 'sweep', 'holders', 'apply', 'rollback', 'recover', 'check', 'pack', 'run', 'watch', 'completion'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options common to every command, after parsing. */
@@ -59,6 +59,10 @@ const optionSpec = {
   // stop: a missing --install-dir is a fresh install with nothing to stop (installer hooks), not a typo
   'missing-ok': { type: 'boolean' },
   smoke: { type: 'string' },
+  // watch
+  'install-service': { type: 'boolean' },
+  'uninstall-service': { type: 'boolean' },
+  user: { type: 'boolean' },
 } as const;
 
 function usage(message: string, hint = 'Run `llm-upgrade --help` for the commands and options.'): LlmUpgradeError {
@@ -177,6 +181,8 @@ Commands:
   check     show what a release feed offers
   completion  print a shell completion script (bash, zsh, fish, powershell)
   pack      build a package that apply consumes
+  run       run a command so that nothing it starts outlives it (-- CMD ARGS...)
+  watch     keep watching the install and end engines orphaned by a dead frontend
 
 Scope:   --install-dir PATH (repeatable) | --profile NAME|FILE   (default: --profile ollama)
 Common:  --json  --log-file PATH  --quiet  --verbose  --yes  --dry-run  --grace 5s  --timeout 30s
@@ -194,6 +200,8 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   rollback: 'llm-upgrade rollback [scope] [--json]\n  Restores the version the last upgrade replaced.',
   recover: 'llm-upgrade recover [scope] [--json]\n  Finishes an upgrade that was interrupted (crash, kill, power loss): a transaction that had\n  committed (every new file in place) rolls forward to the new version; one that had not rolls\n  back to the old version, and the old server is started again. Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--exit-code] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.\n  --exit-code: exit 10 when an update is available, 0 when up to date (like `git diff --exit-code`).',
+  run: 'llm-upgrade run [--grace 2s] [--log-file F] -- CMD [ARGS...]\n  Starts CMD so that nothing it starts can outlive it (Linux: subreaper + pdeathsig + a watchdog;\n  Windows: a Job Object with KILL_ON_JOB_CLOSE). When CMD exits, what remains gets SIGTERM, then\n  after --grace the race-free force. SIGINT/SIGTERM/SIGHUP are forwarded to CMD. Exits with\n  CMD\'s status (128+N for signal N).',
+  watch: 'llm-upgrade watch [scope] [--grace 2s] [--log-file F] [--install-service|--uninstall-service [--user]]\n  Runs until SIGTERM (exit 0): whenever a frontend or server of the install dies, ends the engines\n  it orphaned (the sweep rules; healthy servers and shell-parented engines are left alone).\n  --install-service writes and enables a systemd unit (--user: a user unit) or, on Windows, a\n  scheduled task at logon; --uninstall-service removes it.',
   pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] [--smoke "bin/x --version"] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes; --smoke: the command apply runs to check the new\n  version) and the archive (.tar.gz or .zip by --out), with llm-upgrade.json.sig when --sign-key is given.',
   completion: 'llm-upgrade completion bash|zsh|fish|powershell\n  Prints a script that completes commands and their options. Load it from your shell\'s profile:\n    bash: source <(llm-upgrade completion bash)      zsh: source <(llm-upgrade completion zsh)\n    fish: llm-upgrade completion fish | source       PowerShell: llm-upgrade completion powershell | Out-String | Invoke-Expression',
 };

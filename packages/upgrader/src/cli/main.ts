@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { EXIT } from '@llm-upgrade/core';
+import { EXIT, WATCHDOG_ENV, watchdogMain } from '@llm-upgrade/core';
 import { runCli } from './run.js';
 
 let settled = false;
@@ -13,7 +13,14 @@ process.on('beforeExit', () => {
 });
 
 // No top-level await: this file is also bundled to CommonJS for the single executable.
-void runCli(process.argv.slice(2), {
+// `run` starts this program again as its watchdog (see commands/run.ts).
+if (process.env[WATCHDOG_ENV] === '1') {
+  settled = true;
+  void watchdogMain().then(
+    () => (process.exitCode = 0),
+    () => (process.exitCode = EXIT.internal),
+  );
+} else void runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdinIsTty: process.stdin.isTTY === true,

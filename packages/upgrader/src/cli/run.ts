@@ -35,13 +35,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const { parsed } = outcome;
   const reporter = new Reporter({ ...parsed.common, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
-  const interrupts = io.handleSignals === false ? undefined : catchInterrupts(reporter);
+  let interrupts: ReturnType<typeof catchInterrupts> | undefined;
   try {
     const load = commandLoaders[parsed.command];
     if (!load) {
       throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
     const handler = await load();
+    if (io.handleSignals !== false && !handler.handlesSignals) interrupts = catchInterrupts(reporter);
     const { exitCode, result } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
     reporter.result(result, exitCode);
     return exitCode;

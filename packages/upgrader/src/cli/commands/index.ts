@@ -14,4 +14,6 @@ export const commandLoaders: Partial<Record<CommandName, () => Promise<CommandHa
   check: async () => (await import('./check.js')).checkCommand,
   completion: async () => (await import('./completion.js')).completionCommand,
   pack: async () => (await import('./pack.js')).packCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  watch: async () => (await import('./watch.js')).watchCommand,
 };

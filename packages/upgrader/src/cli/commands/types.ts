@@ -18,4 +18,7 @@ export interface CommandOutcome {
   result: object;
 }
 
-export type CommandHandler = (ctx: CommandContext) => Promise<CommandOutcome>;
+export type CommandHandler = ((ctx: CommandContext) => Promise<CommandOutcome>) & {
+  /** The command handles SIGINT/SIGTERM/SIGHUP itself (run forwards them, watch ends cleanly): the CLI installs no handlers. */
+  handlesSignals?: boolean;
+};
