@@ -13,3 +13,4 @@ export { ollamaProfile, builtinProfiles, loadProfile, validateProfile, resolvePr
 export { resolveRoots } from './roots.js';
 export { parseDuration } from './duration.js';
 export { parseNvidiaSmi } from './gpu.js';
+export { processDetails, listeningOf, type ProcessDetails, type ListeningSocket } from './process-details.js';

@@ -18,9 +18,9 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Write, fsync, rename over, fsync the directory: the file is either old or new after a crash. */
-export async function atomicWriteFile(path: string, data: string | Buffer): Promise<void> {
+export async function atomicWriteFile(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();

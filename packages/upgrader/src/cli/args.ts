@@ -52,6 +52,9 @@ const optionSpec = {
   'no-restart': { type: 'boolean' },
   adopt: { type: 'boolean' },
   smoke: { type: 'string' },
+  'replace-product': { type: 'boolean' },
+  'to-empty': { type: 'boolean' },
+  'allow-insecure-redirect': { type: 'boolean' },
 } as const;
 
 function usage(message: string): LlmUpgradeError {
@@ -136,8 +139,8 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   stop: 'llm-upgrade stop [scope] [--grace 5s] [--timeout 30s] [--dry-run] [--json]\n  Stops services, supervisors, servers and engines (orphans included), forces what ignores\n  the polite request after --grace, and verifies no file under the install is held.\n  Exit 3 names every survivor and holder.',
   sweep: 'llm-upgrade sweep [scope] [--dry-run] [--json]\n  Kills orphaned engines only (the "free my VRAM" command); a healthy server keeps running.',
   holders: 'llm-upgrade holders [scope] [--json]\n  Every process with a file under the install as exe, open file, mapping, cwd or root.\n  "complete": false when some processes could not be read (listed under "unknown").',
-  apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n                  [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.',
-  rollback: 'llm-upgrade rollback [scope] [--json]\n  Restores the version the last upgrade replaced.',
+  apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n                  [--replace-product] [--allow-insecure-redirect] [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.\n  --replace-product installs a package of another product than the installed one (exit 2 without).\n  --allow-insecure-redirect follows an https feed redirecting to http (loopback tests only).',
+  rollback: 'llm-upgrade rollback [scope] [--to-empty] [--json]\n  Restores the version the last committed upgrade replaced. After a fresh install that is\n  nothing: refused unless --to-empty (then the package\'s files go; files you added stay).',
   recover: 'llm-upgrade recover [scope] [--json]\n  Rolls back an upgrade that was interrupted (crash, kill, power loss). Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.',
   pack: 'llm-upgrade pack DIR --name N --version V [--platform P] [--sign-key FILE] [--smoke "bin/x --version"] --out FILE\n  Writes llm-upgrade.json (sizes, SHA-256, modes; --smoke: the command apply runs to check the new\n  version) and the archive (.tar.gz or .zip by --out), with llm-upgrade.json.sig when --sign-key is given.',

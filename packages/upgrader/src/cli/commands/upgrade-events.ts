@@ -17,7 +17,7 @@ export function describeUpgradeEvent(e: UpgradeEvent): string | undefined {
     case 'swap': return `swapping files ${e.done}/${e.total}`;
     case 'journal': return undefined;
     case 'thawed': return `continued ${e.name} (pid ${e.pid}), left frozen by an interrupted upgrade`;
-    case 'restart': return `started the server again (${e.how}${e.pid ? `, pid ${e.pid}` : ''})`;
+    case 'restart': return `started the server again (${e.how}${e.pid ? `, pid ${e.pid}` : ''}${e.logFile ? `; its output goes to ${e.logFile}` : ''})`;
     case 'health': return e.error ? `health: ${e.url}: ${e.error}` : `health: ${e.url} → HTTP ${e.status}${e.version ? `, version ${e.version}` : ''}`;
     case 'rollback': return `rolled back ${e.moves} move(s): ${e.reason}`;
     case 'recovered': return `recovered an interrupted upgrade: ${e.action} (${e.moves} move(s) undone)`;
