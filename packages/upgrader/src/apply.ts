@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess } from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { applyModesAndOwners } from './apply/modes.js';
 import { planMoves } from './apply/swap.js';
@@ -160,6 +160,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
 
   const lock = dryRun ? null : await acquireLock(root, 'apply');
   let changed = false;
+  let phase: Phase = 'recover';
   try {
     let recovered: RecoverResult['action'] = 'nothing';
     if (lock) {
@@ -171,6 +172,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     const installed = await installedManifest(root);
 
     // ---- fetch
+    phase = 'fetch';
     onEvent?.({ type: 'phase', phase: 'fetch' });
     let sourcePath: string;
     let feedVersion: string | undefined;
@@ -199,6 +201,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
 
     // ---- verify (pass 1: nothing written)
     throwIfInterrupted(opts.signal, 'fetch', changed);
+    phase = 'verify';
     onEvent?.({ type: 'phase', phase: 'verify' });
     const source = await openSource(sourcePath);
     const verified = await verifyPackage(source, { publicKey, platform, onProgress: (p) => onEvent?.({ type: 'verify', ...p }) });
@@ -227,6 +230,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
 
     // ---- stage (pass 2, same file system as the root)
     throwIfInterrupted(opts.signal, 'verify', changed);
+    phase = 'stage';
     onEvent?.({ type: 'phase', phase: 'stage' });
     await stagePackage(source, manifest, paths.staging, (p) => onEvent?.({ type: 'stage', ...p }));
     await applyModesAndOwners(root, paths.staging, manifest);
@@ -257,7 +261,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     if ((await walk(paths.downloads).catch(() => [])).length === 0) await removeTree(paths.downloads).catch(() => undefined);
     // Staged but not yet handed to the transaction (a full disk or an interrupt while staging).
     if (!(await lexists(paths.journal).catch(() => true))) await removeTree(paths.staging).catch(() => undefined);
-    throw toLlmUpgradeError(e, 'verify', changed);
+    throw toLlmUpgradeError(e, phase, changed);
   } finally {
     await lock?.release();
   }

@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile, lexists, removeTree } from '../fsutil.js';
+import { atomicWriteFile, lexists, mkdirp, removeTree } from '../fsutil.js';
 import { deleteJournal, type Journal } from '../journal.js';
 import type { Manifest } from '../manifest.js';
 import { statePaths } from '../paths.js';
@@ -33,7 +33,7 @@ export async function finishCommit(j: Journal): Promise<void> {
 
   const nextMeta = join(p.backupNext, 'meta.json');
   if (await lexists(j.backupDir)) {
-    await mkdir(p.backupNext, { recursive: true });
+    await mkdirp(p.backupNext);
     await rename(j.backupDir, join(p.backupNext, 'files'));
   }
   if ((await lexists(p.backupNext)) && !(await lexists(nextMeta))) {

@@ -42,7 +42,12 @@ function isDir(p: string | null): p is string {
 }
 
 async function spawnDetached(file: string, args: string[], opts: { argv0?: string; cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number; logFile: string | null }): Promise<number> {
-  const fd = opts.logFile ? openSync(opts.logFile, 'a') : null;
+  let fd: number | null = null;
+  try {
+    fd = opts.logFile ? openSync(opts.logFile, 'a') : null;
+  } catch {
+    fd = null; // a full disk must not keep the server from starting: it runs without a log file
+  }
   try {
     const child = spawn(file, args, {
       ...(opts.argv0 ? { argv0: opts.argv0 } : {}),

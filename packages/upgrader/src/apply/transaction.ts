@@ -1,7 +1,7 @@
-import { mkdir, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { getBackend, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
-import { lexists, removeTree, walk } from '../fsutil.js';
+import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
 import type { Manifest } from '../manifest.js';
 import { statePaths } from '../paths.js';
@@ -211,7 +211,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
   const jb = journalBytes({ ...journal, ops: planned });
   const manifestBytes = (m: Manifest | null) => (m ? Buffer.byteLength(JSON.stringify(m, null, 2)) + 256 : 0);
   if (process.env.LLM_UPGRADE_TEST_SKIP_PREFLIGHT !== '1') {
-    await preflightSpace(root, { fileBytes: [jb, jb, manifestBytes(opts.toManifest), manifestBytes(opts.fromManifest), 64 * 1024], inodes: 4 });
+    await preflightSpace(root, { fileBytes: [jb, jb, manifestBytes(opts.toManifest), manifestBytes(opts.fromManifest), 4096], inodes: 4 });
   }
   throwIfInterrupted(opts.signal, 'stage', false);
 
@@ -252,7 +252,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     const ops = await planMoves(root, opts.stageDir, owned);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
     // After the journal names it: a crash can never leave a swap-backup nobody knows about.
-    await mkdir(paths.swapBackup, { recursive: true });
+    await mkdirp(paths.swapBackup);
     await runForward(writer, opts.onEvent);
     await writer.write({ state: 'checking' });
     filesInPlaceMs = performance.now() - t0;
