@@ -177,7 +177,8 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     let sourcePath: string;
     let feedVersion: string | undefined;
     if (opts.feedUrl) {
-      const feed = await fetchFeed(opts.feedUrl);
+      const fetchOpts = { timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
+      const feed = await fetchFeed(opts.feedUrl, fetchOpts);
       const top = newestFor(feed, platform);
       if (!top) throw new LlmUpgradeError({ code: 'ERR_FETCH', message: `${opts.feedUrl} has no release for ${platform}`, hint: 'Check the feed or pass --platform.', phase: 'fetch', changed: false });
       feedVersion = top.version;
@@ -191,7 +192,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
       if (dryRun) {
         sourcePath = '';
       } else {
-        sourcePath = await download(top.asset, paths.downloads, onEvent);
+        sourcePath = await download(top.asset, paths.downloads, onEvent, fetchOpts);
         changed = true;
       }
       if (dryRun) {
