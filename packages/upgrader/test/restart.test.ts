@@ -105,6 +105,32 @@ describe('restart what ran, as it ran', () => {
 });
 
 describe('interrupts', () => {
+  it('an upgrader killed mid-swap: status names the interrupted transaction, recover finishes it and starts what ran', async () => {
+    const root = await installed();
+    const port = await freePort();
+    const cwd = await kit.makeTempDir('llm-upgrade-cwd-');
+    await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--port', String(port)], { cwd, env: { ...process.env, MY_SETTING: 'after recover too' } });
+    // Journal write 3: the first step of moves is done (1: stopping, 2: swapping).
+    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--grace', '2s', '--json'], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '3' } });
+    expect(r.signal).toBe('SIGKILL');
+    expect(runningUnder(root)).toEqual([]);
+    const st = await runCli(['status', '--install-dir', root, '--json']);
+    expect(st.json.transaction).toMatchObject({ kind: 'apply', state: 'swapping', from: '0.5.0', to: '0.6.0', ownerAlive: false, recoverWill: 'roll back' });
+    expect(st.json.transaction.ran[0].argv.slice(1)).toEqual(['serve', '--port', String(port)]);
+    const human = await runCli(['status', '--install-dir', root]);
+    expect(human.stderr).toContain('run "llm-upgrade recover" to finish it');
+    const rec = await runCli(['recover', '--install-dir', root, '--json']);
+    for (const pid of runningUnder(root)) kit.track(pid);
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.json).toMatchObject({ action: 'rolled-back', restarted: 'recorded' });
+    expect(await treeDigest(root, { skipState: true })).toBe(await treeDigest(trees['0.5.0']!.root));
+    await waitFor(async () => (await versionAt(port)) === '0.5.0', { timeoutMs: 15_000, what: 'the old server, started again by recover' });
+    const [now] = topLevelUnder(root);
+    expect(readlinkSync(`/proc/${now}/cwd`)).toBe(cwd);
+    expect(environ(now!)).toContain('MY_SETTING=after recover too');
+    expect((await runCli(['status', '--install-dir', root, '--json'])).json.transaction).toBeNull();
+  });
+
   it('SIGINT at random moments of an apply over a running server: all-old (exit 130) or all-new (exit 0), nothing frozen, a server runs after recover', async () => {
     const oldTree = await treeDigest(trees['0.5.0']!.root);
     const newTree = await treeDigest(trees['0.6.0']!.root);

@@ -33,7 +33,8 @@ export async function recordProcesses(running: readonly ScopedProcess[]): Promis
 
 /** "host:port", ":port", "http://host:port" (OLLAMA_HOST's forms) → host and port; 0.0.0.0 / :: mean loopback here. */
 export function parseHostPort(value: string, defaultPort: number): { host: string; port: number } | null {
-  const text = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
+  const hostFirst = value.startsWith(':') ? `127.0.0.1${value}` : value;
+  const text = /^[a-z]+:\/\//i.test(hostFirst) ? hostFirst : `http://${hostFirst}`;
   let u: URL;
   try {
     u = new URL(text);

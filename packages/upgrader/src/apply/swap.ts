@@ -189,7 +189,12 @@ export async function runBackward(d: Dirs, ops: MoveOp[]): Promise<number> {
   const m = new Mover();
   let moved = 0;
   const backedUp = new Set(ops.filter((o) => o.op === 'backup').map((o) => o.path));
-  for (let i = ops.length - 1; i >= 0; i--) if (backward(ops[i]!, d, m, backedUp)) moved++;
+  // Test-only (README): kill -9 ourselves after this many undone moves, to prove the undo can be cut short.
+  const crashAfter = Number(process.env.LLM_UPGRADE_TEST_CRASH_IN_UNDO_AFTER ?? 0);
+  for (let i = ops.length - 1; i >= 0; i--) {
+    if (backward(ops[i]!, d, m, backedUp)) moved++;
+    if (crashAfter > 0 && moved === crashAfter) process.kill(process.pid, 'SIGKILL');
+  }
   await syncAll(m.touched);
   return moved;
 }
