@@ -22,7 +22,9 @@ export type MoveOp =
   /** Create a directory the new version needs. */
   | { op: 'mkdir'; path: string }
   /** stageDir/p → root/p. */
-  | { op: 'install'; path: string };
+  | { op: 'install'; path: string }
+  /** backupDir/p → root/p after the installs: a user's entry inside a package directory stays with the new version. */
+  | { op: 'carry'; path: string };
 
 /** A top-level process of the install as it ran before the stop: restart starts it again the same way. */
 export interface RecordedProcess {

@@ -37,12 +37,22 @@ async function addUserFiles(root: string): Promise<string> {
   await writeFile(join(root, 'config.yaml'), 'host: 127.0.0.1:11500\n');
   await mkdir(join(root, 'models', 'blobs'), { recursive: true });
   await writeFile(join(root, 'models', 'blobs', 'sha256-abc'), Buffer.alloc(8192, 7));
+  // Inside the package's own directories too.
+  await writeFile(join(root, 'lib', 'sub', 'notes.txt'), 'my notes\n');
+  await mkdir(join(root, 'lib', 'plugins'));
+  await writeFile(join(root, 'lib', 'plugins', 'p.so'), 'plugin\n');
   return userDigest(root);
 }
-const userDigest = async (root: string) => `${await readFile(join(root, 'config.yaml'), 'utf8')}|${(await readFile(join(root, 'models', 'blobs', 'sha256-abc'))).length}`;
+const userDigest = async (root: string) =>
+  [
+    await readFile(join(root, 'config.yaml'), 'utf8'),
+    (await readFile(join(root, 'models', 'blobs', 'sha256-abc'))).length,
+    await readFile(join(root, 'lib', 'sub', 'notes.txt'), 'utf8'),
+    await readFile(join(root, 'lib', 'plugins', 'p.so'), 'utf8'),
+  ].join('|');
 
 describe('the package owns only what its manifests listed', () => {
-  it('a user config and models directory survive three upgrades and a rollback; status lists them', async () => {
+  it('a user config, a models directory and files inside package directories survive three upgrades and a rollback; status lists them', async () => {
     const root = fresh();
     expect((await runCli(['apply', pkgs['1.0.0']!, '--install-dir', root])).code).toBe(0);
     const user = await addUserFiles(root);
@@ -53,6 +63,8 @@ describe('the package owns only what its manifests listed', () => {
       expect(await readFile(join(root, 'README'), 'utf8')).toBe(`readme ${v}\n`);
       // Not in the backup either: the kept backup is the old version only.
       expect(existsSync(join(root, '.llm-upgrade', 'backup', 'files', 'config.yaml'))).toBe(false);
+      expect(existsSync(join(root, '.llm-upgrade', 'backup', 'files', 'lib', 'plugins'))).toBe(false);
+      expect(await readFile(join(root, 'lib', 'libcore.so'), 'utf8')).toContain(`core ${v}`);
     }
     const rb = await runCli(['rollback', '--install-dir', root, '--json']);
     expect(rb.code, rb.stderr).toBe(0);

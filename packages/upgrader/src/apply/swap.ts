@@ -19,7 +19,7 @@ const abs = (base: string, rel: string) => join(base, ...rel.split('/'));
  * the product's. Moves are per entry at the top of the root — a directory moves as one rename
  * with all its files — so the swap's length does not grow with the file count.
  */
-export async function planMoves(root: string, stageDir: string, owned: ReadonlySet<string> | null = null): Promise<MoveOp[]> {
+export async function planMoves(root: string, stageDir: string, owned: ReadonlySet<string> | null = null, listed: ReadonlySet<string> | null = null): Promise<MoveOp[]> {
   const top = async (dir: string, skip: ReadonlySet<string>) => {
     let names: string[];
     try {
@@ -33,10 +33,45 @@ export async function planMoves(root: string, stageDir: string, owned: ReadonlyS
   const staged = await top(stageDir, new Set());
   const stagedSet = new Set(staged);
   const current = (await top(root, SKIP)).filter((n) => owned === null || owned.has(n) || stagedSet.has(n));
+  const carries = listed ? await userEntriesInside(root, stageDir, current.filter((n) => stagedSet.has(n)), listed) : [];
   return [
     ...current.map((path): MoveOp => ({ op: 'backup', path })),
     ...staged.map((path): MoveOp => ({ op: 'install', path })),
+    ...carries.map((path): MoveOp => ({ op: 'carry', path })),
   ];
+}
+
+/**
+ * Entries inside the package's directories that no manifest listed (a user's `lib/ollama/mine`):
+ * the largest such subtrees whose parent directory the new version has too and which it does
+ * not itself provide. They are carried over into the new tree after the installs.
+ */
+async function userEntriesInside(root: string, stageDir: string, tops: string[], listed: ReadonlySet<string>): Promise<string[]> {
+  const ancestors = new Set<string>();
+  for (const p of listed) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) ancestors.add(parts.slice(0, i).join('/'));
+  }
+  const out: string[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await readdir(abs(root, rel))).sort();
+    } catch {
+      return; // not a directory (or gone)
+    }
+    for (const name of names) {
+      const p = `${rel}/${name}`;
+      if (listed.has(p)) continue;
+      if (ancestors.has(p)) {
+        if (isDirSync(abs(root, p))) await visit(p);
+        continue;
+      }
+      if (!lexistsSync(abs(stageDir, p)) && isDirSync(dirname(abs(stageDir, p)))) out.push(p);
+    }
+  };
+  for (const top of tops) if (ancestors.has(top) && isDirSync(abs(root, top))) await visit(top);
+  return out;
 }
 
 interface Dirs {
@@ -110,6 +145,11 @@ function forward(op: MoveOp, d: Dirs, m: Mover): void {
       if (lexistsSync(from)) m.move(from, target);
       return;
     }
+    case 'carry': {
+      const from = abs(d.backupDir, op.path);
+      if (lexistsSync(from) && !lexistsSync(target) && isDirSync(dirname(target))) m.move(from, target);
+      return;
+    }
   }
 }
 
@@ -146,6 +186,15 @@ function backward(op: MoveOp, d: Dirs, m: Mover, backedUp: ReadonlySet<string>):
       const from = abs(d.backupDir, op.path);
       if (lexistsSync(from) && !lexistsSync(target)) {
         m.move(from, target);
+        return true;
+      }
+      return false;
+    }
+    case 'carry': {
+      // Done only if it is in the new tree and its old parent is in the backup to take it back.
+      const back = abs(d.backupDir, op.path);
+      if (lexistsSync(target) && !lexistsSync(back) && isDirSync(dirname(back))) {
+        m.move(target, back);
         return true;
       }
       return false;

@@ -169,8 +169,14 @@ function rollbackFailed(original: LlmUpgradeError, e: unknown): LlmUpgradeError 
 
 /** Top-level names the installed manifest lists: what the package owns in the root (null: all of it). */
 export function ownedNames(manifest: Manifest | null): Set<string> | null {
+  const listed = listedPaths(manifest);
+  return listed && new Set([...listed].map((p) => p.split('/')[0]!));
+}
+
+/** Every path the manifest lists (files and links). */
+export function listedPaths(manifest: Manifest | null): Set<string> | null {
   if (!manifest) return null;
-  return new Set([...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)].map((p) => p.split('/')[0]!));
+  return new Set([...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)]);
 }
 
 function journalBytes(j: Journal): number {
@@ -185,6 +191,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
   const restart = await restartPlanFor(opts.profile, running, opts.restart);
   const backend = await getBackend();
   const owned = ownedNames(opts.fromManifest);
+  const listed = listedPaths(opts.fromManifest);
   const journal: Journal = {
     format: 1,
     txid: randomUUID(),
@@ -207,7 +214,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
 
   // Everything from here to the end of the commit writes a few small files: make sure they fit
   // before anything is stopped (the swap itself is renames; its undo needs no space at all).
-  const planned = await planMoves(root, opts.stageDir, owned);
+  const planned = await planMoves(root, opts.stageDir, owned, listed);
   const jb = journalBytes({ ...journal, ops: planned });
   const manifestBytes = (m: Manifest | null) => (m ? Buffer.byteLength(JSON.stringify(m, null, 2)) + 256 : 0);
   if (process.env.LLM_UPGRADE_TEST_SKIP_PREFLIGHT !== '1') {
@@ -249,7 +256,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       await rename(paths.swapBackup, aside);
       warnings.push(`an earlier transaction left files in ${paths.swapBackup}; moved them to ${aside}`);
     }
-    const ops = await planMoves(root, opts.stageDir, owned);
+    const ops = await planMoves(root, opts.stageDir, owned, listed);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
     // After the journal names it: a crash can never leave a swap-backup nobody knows about.
     await mkdirp(paths.swapBackup);
