@@ -73,6 +73,21 @@ describe('restart what ran, as it ran', () => {
     expect(r.stderr + JSON.stringify(r.json)).not.toContain('MY_SETTING');
   });
 
+  it('a server configured only by OLLAMA_HOST listens there again after the upgrade (its environment is kept)', async () => {
+    const root = await installed();
+    const port = await freePort();
+    await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve'], { env: { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}` } });
+    expect(await versionAt(port)).toBe('0.5.0');
+    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--grace', '2s', '--timeout', '20s', '--json']);
+    for (const pid of runningUnder(root)) kit.track(pid);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json.healthy).toBe(true);
+    expect(await versionAt(port)).toBe('0.6.0');
+    const [now] = topLevelUnder(root);
+    expect(cmdline(now!).slice(1)).toEqual(['serve']);
+    expect(environ(now!)).toContain(`OLLAMA_HOST=127.0.0.1:${port}`);
+  });
+
   it('a server without HTTP: restarted with its argv, must stay up; the report says so', async () => {
     const root = await installed();
     const old = await kit.spawnTree(join(root, 'bin', 'ollama'), ['engine']);
