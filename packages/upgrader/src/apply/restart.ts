@@ -70,8 +70,11 @@ async function spawnDetached(file: string, args: string[], opts: { argv0?: strin
   }
 }
 
-async function startRecorded(rec: RecordedProcess, roots: string[], root: string): Promise<{ pid: number; logFile: string | null }> {
-  const file = binaryFor(rec, roots);
+async function startRecorded(rec: RecordedProcess, roots: string[], root: string, fallback: string[] | undefined): Promise<{ pid: number; logFile: string | null }> {
+  // The path it ran from may be gone (a versioned file the new package does not have): then the
+  // profile's start binary, still with the recorded arguments, cwd and environment.
+  const profileBinary = fallback?.[0] ? resolveUnderRoot(root, fallback[0]) : null;
+  const file = binaryFor(rec, roots) ?? (profileBinary && existsSync(profileBinary) ? profileBinary : null);
   if (!file) throw new Error(`${rec.exe ?? rec.argv[0]} (was pid ${rec.pid}) is not in the install any more`);
   const myUid = process.getuid?.();
   const asUser = myUid === 0 && rec.uid !== null && rec.uid !== 0 ? { uid: rec.uid, ...(rec.gid !== null ? { gid: rec.gid } : {}) } : {};
@@ -99,14 +102,14 @@ export async function restartServer(roots: string[], plan: RestartPlan, timeoutM
       const servicePids = new Set(plan.services.flatMap((s) => s.pids));
       const rest = (plan.processes ?? []).filter((p) => !servicePids.has(p.pid));
       const pids: number[] = [];
-      for (const rec of rest) pids.push((await startRecorded(rec, roots, root)).pid);
+      for (const rec of rest) pids.push((await startRecorded(rec, roots, root, plan.command)).pid);
       return { how: 'service', pids, logFile: null };
     }
     if (plan.processes && plan.processes.length > 0) {
       const pids: number[] = [];
       let logFile: string | null = null;
       for (const rec of plan.processes) {
-        const started = await startRecorded(rec, roots, root);
+        const started = await startRecorded(rec, roots, root, plan.command);
         pids.push(started.pid);
         logFile ??= started.logFile;
         onEvent?.({ type: 'restart', how: 'recorded', pid: started.pid, ...(started.logFile ? { logFile: started.logFile } : {}) });
