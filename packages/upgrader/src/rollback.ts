@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
 import { readBackupMeta } from './apply/commit.js';
 import { runTransaction } from './apply/transaction.js';
 import { lexists } from './fsutil.js';
-import { readdir } from 'node:fs/promises';
 import { acquireLock } from './lock.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { statePaths } from './paths.js';
