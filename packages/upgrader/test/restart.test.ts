@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -101,6 +102,36 @@ describe('restart what ran, as it ran', () => {
     expect(now).not.toBe(old.pid);
     expect(cmdline(now!).slice(1)).toEqual(['engine']);
     expect(sameFile(`/proc/${now}/exe`, join(root, 'bin', 'ollama'))).toBe(true);
+  });
+
+  it('a server without HTTP whose new version does not stay up: rolled back, the old one runs again (exit 4)', async () => {
+    const root = await installed();
+    const broken = join(base, `broken-${n}`);
+    execFileSync('cp', ['-a', trees['0.6.0']!.root, broken]);
+    await writeFile(join(broken, 'bin', 'ollama'), '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 0.7.0"; exit 0; fi\necho "cannot start: $*" >&2\nexit 3\n');
+    const pkg = join(base, `broken-${n}.tar.gz`);
+    expect((await runCli(['pack', broken, '--name', 'ollama', '--version', '0.7.0', '--smoke', 'bin/ollama --version', '--out', pkg])).code).toBe(0);
+    const old = await kit.spawnTree(join(root, 'bin', 'ollama'), ['engine']);
+    const before = await treeDigest(root, { skipState: true });
+    const r = await runCli(['apply', pkg, '--install-dir', root, '--grace', '2s', '--timeout', '20s', '--json']);
+    for (const pid of runningUnder(root)) kit.track(pid);
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.json.error.code).toBe('ERR_HEALTH');
+    expect(r.json.error.message).toMatch(/the restarted server \(pid \d+\) exited/);
+    expect(r.json.error.message).toContain(join(root, '.llm-upgrade', 'ollama.log'));
+    expect(readFileSync(join(root, '.llm-upgrade', 'ollama.log'), 'utf8')).toContain('cannot start: engine');
+    expect(r.json.error.details.rolledBack).toBe(true);
+    expect(await treeDigest(root, { skipState: true })).toBe(before);
+    await waitFor(() => topLevelUnder(root).length === 1, { timeoutMs: 10_000, what: 'the old server to run again' });
+    const [now] = topLevelUnder(root);
+    expect(now).not.toBe(old.pid);
+    expect(cmdline(now!).slice(1)).toEqual(['engine']);
+    // Without --json the CLI says it was rolled back, not that "changes were made".
+    const human = await runCli(['apply', pkg, '--install-dir', root, '--grace', '2s', '--timeout', '20s']);
+    for (const pid of runningUnder(root)) kit.track(pid);
+    expect(human.code).toBe(4);
+    expect(human.stderr).toContain('rolled back: the install is as it was');
+    expect(human.stderr).not.toContain('changes were made');
   });
 
   it('a server whose health URL never answered must listen again where it listened', async () => {
