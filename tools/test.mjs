@@ -37,8 +37,9 @@ let counts = { passed: 0, failed: 0, skipped: 0 };
 try {
   const r = JSON.parse(readFileSync(resultsFile, 'utf8'));
   counts = { passed: r.numPassedTests ?? 0, failed: r.numFailedTests ?? 0, skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0) };
-  // A suite that failed to load counts no test but must still fail the run.
-  const brokenFiles = (r.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
+  // A suite that failed outside its tests (import error, beforeAll/afterAll) may report its tests
+  // as skipped or passed: it still fails the run, so it counts as one failure of its own.
+  const brokenFiles = (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
   counts.failed += brokenFiles;
 } catch {
   counts.failed = Math.max(1, counts.failed);

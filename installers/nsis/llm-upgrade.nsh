@@ -30,7 +30,7 @@
   !define LLM_UPGRADE_LOG "$TEMP\llm-upgrade-nsis.log"
 !endif
 !ifndef LLM_UPGRADE_COMMAND
-  !define LLM_UPGRADE_COMMAND '"$PLUGINSDIR\llm-upgrade.exe" stop --install-dir "$INSTDIR\." --log-file "$TEMP\llm-upgrade-nsis.log" --yes --quiet'
+  !define LLM_UPGRADE_COMMAND '"$PLUGINSDIR\llm-upgrade.exe" stop --install-dir "$INSTDIR\." --log-file "$TEMP\llm-upgrade-nsis.log" --yes --quiet --missing-ok'
 !endif
 
 Var LlmUpgradeExit

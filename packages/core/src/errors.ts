@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_ROOT'
   | 'ERR_ROOT_TOO_BROAD'
   | 'ERR_INTERRUPTED'
+  | 'ERR_ABORTED'
   | 'ERR_INTERNAL';
 
 /** Exit codes fixed by the CLI contract (DESIGN.md). */
@@ -59,6 +60,8 @@ const exitByCode: Record<ErrorCode, number> = {
   ERR_ROOT_TOO_BROAD: EXIT.badInput,
   // 128 + the signal's number; see exitCode.
   ERR_INTERRUPTED: EXIT.interrupted,
+  // The user answered no at a confirmation prompt: nothing was done, but it did not happen either.
+  ERR_ABORTED: EXIT.internal,
   ERR_INTERNAL: EXIT.internal,
 };
 

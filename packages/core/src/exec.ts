@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+// node:child_process is loaded on the first command run: `holders` and most scans spawn nothing.
+let childProcess: typeof import('node:child_process') | undefined;
 
 /** What a finished (or failed to start) command left behind. Never thrown: callers decide. */
 export interface ExecResult {
@@ -20,8 +21,9 @@ export type Exec = (file: string, args: readonly string[], options?: ExecOptions
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
-export const execFileText: Exec = (file, args, options = {}) =>
-  new Promise((resolve) => {
+export const execFileText: Exec = async (file, args, options = {}) => {
+  const { execFile } = (childProcess ??= await import('node:child_process'));
+  return new Promise((resolve) => {
     const child = execFile(
       file,
       [...args],
@@ -49,3 +51,4 @@ export const execFileText: Exec = (file, args, options = {}) =>
     // Nothing we run reads input; an open stdin pipe once kept taskkill waiting under Wine.
     child.stdin?.end();
   });
+};

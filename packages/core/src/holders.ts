@@ -1,6 +1,6 @@
 import { getBackend } from './platform/index.js';
 import { ollamaProfile } from './profile.js';
-import { resolveRoots } from './roots.js';
+import { resolveRoots, withAliases } from './roots.js';
 import { classify } from './scope.js';
 import type { Holder, HolderOptions, HolderReport, ProcessInfo, ScopedProcess } from './types.js';
 
@@ -18,9 +18,10 @@ export function markHolders(raw: readonly Omit<Holder, 'inScope'>[], scoped: rea
 export async function scanHolders(opts: HolderOptions): Promise<HolderReport> {
   const backend = await getBackend();
   const roots = resolveRoots(opts.roots, 'holders');
+  const matchRoots = withAliases(roots, backend);
   const snap = await backend.snapshot();
-  const scoped = classify(snap, roots, opts.profile ?? ollamaProfile, (p) => backend.pathKey(p));
-  const found = await backend.scanHolders(roots, snap);
+  const scoped = classify(snap, matchRoots, opts.profile ?? ollamaProfile, (p) => backend.pathKey(p));
+  const found = await backend.scanHolders(matchRoots, snap);
   const holders = markHolders(found.holders, scoped);
   const unknown = mergeUnknown(snap.unreadable, found.unknown);
   opts.onEvent?.({ type: 'holders', holders: holders.length, unknown: unknown.length, attempt: 1 });

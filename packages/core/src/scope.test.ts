@@ -119,3 +119,35 @@ describe('classify', () => {
     expect(scoped.filter((p) => p.inScope).map((p) => p.pid)).toEqual([20, 21]);
   });
 });
+
+describe('orphan = parent gone', () => {
+  const root = '/opt/ollama';
+  const engine = `${root}/lib/ollama/llama-server`;
+  it('an engine whose live parent is a shell or any other program is not an orphan', () => {
+    const snap = { processes: [proc(1, 0, '/sbin/init'), proc(100, 1, '/usr/bin/bash'), proc(101, 100, engine), proc(102, 1, '/usr/bin/python3'), proc(103, 102, engine)] };
+    const scoped = classify(snap, [root], ollamaProfile);
+    expect(scoped.filter((p) => p.inScope).map((p) => [p.pid, p.orphan])).toEqual([[101, false], [103, false]]);
+  });
+  it('reparented to PID 1, to a parent that started after it (a subreaper), or to a dead or unknown pid: an orphan', () => {
+    const snap = {
+      processes: [
+        proc(1, 0, '/sbin/init'),
+        proc(200, 1, engine, { startKey: '500' }),
+        proc(201, 300, engine, { startKey: '501' }),
+        proc(300, 1, '/usr/lib/systemd/systemd', { startKey: '900' }), // a subreaper started after 201
+        proc(202, 4242, engine), // parent pid not in the snapshot
+        proc(203, 0, engine), // Windows: stale or reused parent reported as 0
+        proc(204, 205, engine, { startKey: '700' }),
+        proc(205, 1, '/usr/bin/bash', { startKey: '700' }), // same tick: cannot tell, spared
+      ],
+    };
+    const byPid = new Map(classify(snap, [root], ollamaProfile).map((p) => [p.pid, p.orphan]));
+    expect(Object.fromEntries(byPid)).toMatchObject({ 200: true, 201: true, 202: true, 203: true, 204: false, 300: false });
+  });
+  it('a live zombie leader (reported live by the backend) keeps its children from being orphans', () => {
+    const snap = { processes: [proc(1, 0, '/sbin/init'), proc(400, 1, '/usr/bin/bash'), proc(401, 400, engine, { state: 'S', liveTask: 402 }), proc(403, 401, engine)] };
+    const scoped = new Map(classify(snap, [root], ollamaProfile).map((p) => [p.pid, p]));
+    expect(scoped.get(401)).toMatchObject({ inScope: true, orphan: false });
+    expect(scoped.get(403)).toMatchObject({ inScope: true, orphan: false });
+  });
+});

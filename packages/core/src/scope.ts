@@ -76,17 +76,40 @@ function isLive(p: ProcessInfo): boolean {
   return p.state !== 'Z' && p.state !== 'X';
 }
 
+/** A copy that keeps fields a backend reads on first use (Linux: cmdline, user) unread: a spread would read them for every process. */
+function copyLazily(p: ProcessInfo): ProcessInfo {
+  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(p)) as ProcessInfo;
+}
+
+/** True when `a` started strictly after `b` (Linux ticks and Windows FILETIMEs compare exactly; else milliseconds). */
+function startedAfter(a: ProcessInfo, b: ProcessInfo): boolean {
+  if (/^\d+$/.test(a.startKey) && /^\d+$/.test(b.startKey)) return BigInt(a.startKey) > BigInt(b.startKey);
+  return a.startTime > b.startTime;
+}
+
+/**
+ * Whether p's parent is gone: p was reparented. The parent pid is no live process (Windows
+ * reports a dead or reused parent as ppid 0), or it is PID 1 (init, which adopts orphans), or a
+ * subreaper that adopted it (a parent that started after its child cannot have started it).
+ * A live parent that started before (a shell, a job runner, any program) is the real parent.
+ */
+function parentGone(p: ProcessInfo, byPid: ReadonlyMap<number, ProcessInfo>): boolean {
+  if (p.ppid <= 0 || p.ppid === 1) return true;
+  const parent = byPid.get(p.ppid);
+  return parent === undefined || parent.pid === p.pid || startedAfter(parent, p);
+}
+
 /**
  * Sees every live process through an install's scope: in scope when its executable lies under
- * a root (never by name alone) or when a live ancestor's does; orphan when in scope with no live
- * in-scope ancestor and not itself a top-level supervisor or server (those are the healthy
- * roots of the forest, whatever their parent: a shell, systemd or launchd).
- * Zombies are gone and left out.
+ * a root (never by name alone) or when a live ancestor's does. An orphan is in scope, has no
+ * in-scope parent, is not itself a top-level supervisor or server (the healthy roots of the
+ * forest), and its parent is gone (parentGone): an engine started from a live shell is not one.
+ * Zombies are gone and left out (a zombie leader with live threads is reported live by the backend).
  */
 export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly string[], profile: Pick<Profile, 'processes'> | undefined, pathKey: PathKey = identity): ScopedProcess[] {
   const live = snapshot.processes.filter(isLive);
   const byPid = new Map(live.map((p) => [p.pid, p]));
-  const exeInRoot = new Map(live.map((p) => [p.pid, p.exe !== null && isUnderAnyRoot(p.exe, roots, pathKey)]));
+  const exeInRoot = new Map(live.map((p) => [p.pid, (p.exe !== null && isUnderAnyRoot(p.exe, roots, pathKey))]));
   const inScope = new Map<number, boolean>();
 
   const scopeOf = (start: ProcessInfo): boolean => {
@@ -113,13 +136,12 @@ export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly 
     const parentInScope = parent !== undefined && parent.pid !== p.pid && (inScope.get(parent.pid) ?? scopeOf(parent));
     const role = scoped ? roleOf(p, profile) : 'other';
     const topLevel = role === 'supervisor' || role === 'server';
-    return {
-      ...p,
+    return Object.assign(copyLazily(p), {
       role,
       inScope: scoped,
-      orphan: scoped && !parentInScope && !topLevel,
+      orphan: scoped && !parentInScope && !topLevel && parentGone(p, byPid),
       ...(scoped ? { reason: exeInRoot.get(p.pid) ? ('exe' as const) : ('descendant' as const) } : {}),
-    };
+    });
   });
 }
 

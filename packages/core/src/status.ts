@@ -1,7 +1,7 @@
 import { markHolders, mergeUnknown } from './holders.js';
 import { getBackend } from './platform/index.js';
 import { ollamaProfile } from './profile.js';
-import { resolveRoots } from './roots.js';
+import { resolveRoots, withAliases } from './roots.js';
 import { classify } from './scope.js';
 import type { EventSink, ScopeOptions, StatusReport } from './types.js';
 
@@ -9,12 +9,13 @@ import type { EventSink, ScopeOptions, StatusReport } from './types.js';
 export async function status(opts: ScopeOptions & { onEvent?: EventSink }): Promise<StatusReport> {
   const backend = await getBackend();
   const roots = resolveRoots(opts.roots, 'status');
+  const matchRoots = withAliases(roots, backend);
   const snap = await backend.snapshot();
-  const scoped = classify(snap, roots, opts.profile ?? ollamaProfile, (p) => backend.pathKey(p));
+  const scoped = classify(snap, matchRoots, opts.profile ?? ollamaProfile, (p) => backend.pathKey(p));
   const processes = scoped.filter((p) => p.inScope);
   const orphans = processes.filter((p) => p.orphan);
   opts.onEvent?.({ type: 'snapshot', processes: snap.processes.length, inScope: processes.length, orphans: orphans.length });
-  const found = await backend.scanHolders(roots, snap);
+  const found = await backend.scanHolders(matchRoots, snap);
   const holders = markHolders(found.holders, scoped);
   const unknown = mergeUnknown(snap.unreadable, found.unknown);
   const pids = new Set(processes.map((p) => p.pid));

@@ -3,7 +3,8 @@
 import { getBackend } from './platform/index.js';
 import type { PlatformBackend, SignalOutcome } from './platform/index.js';
 import { ollamaProfile } from './profile.js';
-import { resolveRoots } from './roots.js';
+import { resolveRoots, withAliases } from './roots.js';
+import { throwIfInterrupted } from './errors.js';
 import { classify, withDescendants } from './scope.js';
 import { assertSelfNotInScope, selfAndAncestors } from './self.js';
 import { markHolders, mergeUnknown } from './holders.js';
@@ -39,7 +40,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   const started = Date.now();
   const emit = (e: CoreEvent) => opts.onEvent?.(e);
   backend ??= await getBackend();
-  const roots = resolveRoots(opts.roots, mode);
+  const roots = withAliases(resolveRoots(opts.roots, mode), backend);
   const profile = opts.profile ?? ollamaProfile;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const graceMs = Math.min(opts.graceMs ?? 5_000, timeoutMs);
@@ -54,6 +55,10 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     return { snap, all, targets: select(all) };
   };
 
+  let changed = false;
+  /** After SIGINT/SIGTERM/SIGHUP: ERR_INTERRUPTED (nothing is frozen outside forceKill, which thaws before it rethrows). */
+  const checkInterrupted = () => throwIfInterrupted(opts.signal, mode, changed, changed ? 'processes were signalled; nothing is left frozen' : '');
+  checkInterrupted();
   const first = await scan();
   const self = selfAndAncestors(first.snap);
   assertSelfNotInScope(first.targets, self, mode);
@@ -100,7 +105,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
         }
       }
       const left = pending.filter((r) => !r.gone && (!only || only.has(keyOf(r.proc)))).length;
-      if (left === 0 || Date.now() >= until) return;
+      if (left === 0 || Date.now() >= until || opts.signal?.aborted) return;
       if (Date.now() - lastEvent >= WAIT_EVENT_MS) {
         emit({ type: 'wait', remaining: left, elapsedMs: Date.now() - started });
         lastEvent = Date.now();
@@ -112,7 +117,9 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   // 1. Service managers, or they respawn what we end.
   if (mode === 'stop' && !opts.skipServices && targets.length > 0) {
     for (const service of await backend.findServices(targets, serviceNames(profile, backend.os))) {
+      checkInterrupted();
       emit({ type: 'service-stop', service });
+      changed = true;
       services.push(service);
       for (const p of targets) if (service.pids.includes(p.pid)) record(p, 'terminated');
       try {
@@ -131,11 +138,13 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   for (let i = 0; i < tiers.length; i++) {
     const tier = (tiers[i] ?? []).filter((p) => !records.get(keyOf(p))?.gone);
     if (tier.length === 0) continue;
+    checkInterrupted();
     const outcomes = await backend.requestExit(tier, protectedPids);
     for (const o of outcomes) {
       const p = tier.find((t) => t.pid === o.pid);
       if (!p) continue;
       if (o.result === 'sent') {
+        changed = true;
         record(p, 'terminated');
         emit({ type: 'signal', pid: p.pid, name: p.name, signal: backend.os === 'win32' ? 'close' : 'SIGTERM' });
       } else if (o.result === 'denied') {
@@ -148,6 +157,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     await waitGone(Date.now() + Math.max(0, (graceEnd - Date.now()) / tiersLeft), new Set(tier.map(keyOf)));
   }
   await waitGone(graceEnd);
+  checkInterrupted();
 
   // 3. Force whatever is left, plus anything that appeared meanwhile (respawns, forks).
   const rescanTargets = async () => (await scan()).targets.filter((p) => !protectedPids.has(p.pid));
@@ -155,7 +165,11 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     const outcomes: SignalOutcome[] = await backend.forceKill(batch, {
       rescan: rescanTargets,
       protectedPids,
-      onFreeze: (pids, round) => emit({ type: 'freeze', pids, round }),
+      onFreeze: (pids, round) => {
+        changed = true;
+        emit({ type: 'freeze', pids, round });
+      },
+      checkInterrupted,
     });
     for (const o of outcomes) {
       const p = o.process ?? batch.find((b) => b.pid === o.pid);
@@ -170,6 +184,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
       }
     }
     await waitGone(Math.min(deadline, Date.now() + 5_000));
+    checkInterrupted();
   };
   // What ignored the request; forceKill's own rescans add whatever appeared meanwhile, and the
   // verification below forces anything that shows up after that.
@@ -182,6 +197,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   let blocking: Holder[] = [];
   let last = await scan();
   for (let attempt = 1; ; attempt++) {
+    checkInterrupted();
     const retryable = last.targets.filter((p) => !protectedPids.has(p.pid) && !denied.has(p.pid));
     if (retryable.length > 0 && Date.now() < deadline) {
       await force(retryable);

@@ -19,6 +19,10 @@ export interface ProcessInfo {
   user: string | null;
   /** Linux/macOS: Z for zombie, T for stopped, etc. Zombies count as gone. */
   state?: string;
+  /** Linux: number of threads, when more than one (their fd tables may differ from the main thread's). */
+  threads?: number;
+  /** Linux: the main thread exited but this thread (tid) lives on; the process's files are read through it. */
+  liveTask?: number;
 }
 
 /** A process seen through an install's scope. */

@@ -1,4 +1,4 @@
-import { HOOK_FIXED_ARGS, MSI_BEST_EFFORT_TIMEOUT, MSI_TARGET_MAX_CHARS, msiLogPath, nsisLogPath } from './contract.js';
+import { HOOK_FIXED_ARGS, HOOK_TRAILING_ARGS, MSI_BEST_EFFORT_TIMEOUT, MSI_TARGET_MAX_CHARS, msiLogPath, nsisLogPath } from './contract.js';
 import type { ResolvedDescription } from './description.js';
 import { quoteDirWithTrailingSeparator, quoteWindowsArg } from './quoting.js';
 
@@ -19,6 +19,7 @@ export function msiStopArguments(d: ResolvedDescription, bestEffort = false): st
     // Last, so it wins: the immediate action only clears the way for InstallValidate's
     // files-in-use check; the deferred one is authoritative and keeps the full timeout.
     ...(bestEffort ? ['--timeout', MSI_BEST_EFFORT_TIMEOUT] : []),
+    ...HOOK_TRAILING_ARGS,
   ].join(' ');
   if (target.length > MSI_TARGET_MAX_CHARS) {
     throw new Error(`the MSI custom action command line is ${target.length} characters; CustomAction.Target holds ${MSI_TARGET_MAX_CHARS}: shorten upgraderArgs or logFileName`);
@@ -40,5 +41,6 @@ export function nsisStopArguments(d: ResolvedDescription): string {
     ...HOOK_FIXED_ARGS,
     '--quiet',
     ...d.upgraderArgs.map(quoteWindowsArg),
+    ...HOOK_TRAILING_ARGS,
   ].join(' ');
 }

@@ -112,5 +112,8 @@ export const MSI_TARGET_MAX_CHARS = 255;
 /** Arguments every hook passes after the command; `--yes` because nobody can answer a prompt. */
 export const HOOK_FIXED_ARGS = ['--yes'] as const;
 
+/** At the end of every hook's command line: before a first install the directory does not exist yet, which is nothing to stop (without it, `stop` calls a missing root a typo: exit 2). */
+export const HOOK_TRAILING_ARGS = ['--missing-ok'] as const;
+
 /** The best-effort immediate MSI action gives up after this; the deferred action does the real work. */
 export const MSI_BEST_EFFORT_TIMEOUT = '5s';

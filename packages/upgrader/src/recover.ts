@@ -1,4 +1,4 @@
-import { classify, getBackend, LlmUpgradeError, toLlmUpgradeError, type Profile } from '@llm-upgrade/core';
+import { LlmUpgradeError, thawRecorded, toLlmUpgradeError, type Profile } from '@llm-upgrade/core';
 import { finishCommit } from './apply/commit.js';
 import { inScopeNow, restartOld, rollBackTransaction } from './apply/transaction.js';
 import { lexists, removeTree, walk } from './fsutil.js';
@@ -35,25 +35,14 @@ export interface RecoverResult {
 }
 
 /**
- * Continues (SIGCONT) in-scope processes a dead upgrader left frozen. We continue rather than
- * kill: if the transaction is rolled back they are the old version's processes and may keep
- * running; if they must go, the stop that follows ends them the ordinary, graceful way.
+ * Continues (SIGCONT) the processes a dead upgrader recorded as frozen by itself, and only those:
+ * a process a user stopped on purpose (Ctrl-Z) stays stopped. We continue rather than kill: if the
+ * transaction is rolled back they are the old version's processes and may keep running; if they
+ * must go, the stop that follows ends them the ordinary, graceful way.
  */
-async function thawFrozen(roots: string[], profile: Profile | undefined, onEvent?: UpgradeEventSink): Promise<number[]> {
-  const backend = await getBackend();
-  const snap = await backend.snapshot();
-  const frozen = classify(snap, roots, profile, (p) => backend.pathKey(p)).filter((p) => p.inScope && (p.state === 'T' || p.state === 't'));
-  const thawed: number[] = [];
-  for (const p of frozen) {
-    if ((await backend.identityOf(p.pid)) !== p.startKey) continue;
-    try {
-      process.kill(p.pid, 'SIGCONT');
-      thawed.push(p.pid);
-      onEvent?.({ type: 'thawed', pid: p.pid, name: p.name });
-    } catch {
-      // gone meanwhile
-    }
-  }
+async function thawFrozen(onEvent?: UpgradeEventSink): Promise<number[]> {
+  const { thawed } = await thawRecorded();
+  for (const pid of thawed) onEvent?.({ type: 'thawed', pid, name: 'a process' });
   return thawed;
 }
 
@@ -64,7 +53,7 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
   const graceMs = opts.graceMs ?? 5_000;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
-  const thawed = process.platform === 'win32' ? [] : await thawFrozen(opts.roots, opts.profile, opts.onEvent);
+  const thawed = await thawFrozen(opts.onEvent);
   const journal = await readJournal(paths.journal).catch((e) => {
     throw new LlmUpgradeError({ code: 'ERR_INTERNAL', message: `cannot read ${paths.journal}: ${(e as Error).message}`, hint: 'Inspect the journal by hand; the moves it lists are renames between the root, .llm-upgrade/staging and .llm-upgrade/swap-backup.', phase: 'recover', changed: false });
   });

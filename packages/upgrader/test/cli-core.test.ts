@@ -1,9 +1,11 @@
 // The CLI's process commands (status, sweep, stop, holders) against a real running install:
 // exit codes and JSON shapes of the contract (DESIGN.md), and the log file custom actions read.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TestKit, identityOf, isAlive } from '@llm-upgrade/testkit';
+import { TestKit, descendantsOf, identityOf, isAlive, readStat, waitFor } from '@llm-upgrade/testkit';
+import { acquireLock } from '../src/lock.js';
 import { ensureBuilt, runCli } from './helpers.js';
 
 const kit = new TestKit();
@@ -53,7 +55,7 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     const { inst, server, engine, orphan } = await runningInstall();
     const dry = await runCli(['stop', '--install-dir', inst.root, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stderr).toContain('would stop 3 process(es)');
+    expect(dry.stdout).toContain('would stop 3 process(es)');
     expect([server, engine, orphan].every(isAlive)).toBe(true);
 
     const log = join(inst.base, 'logs', 'stop.log');
@@ -100,5 +102,87 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     const r = await runCli(['stop', '--grace', 'soon', '--json']);
     expect(r.code).toBe(2);
     expect(r.json).toEqual({ ok: false, error: expect.objectContaining({ code: 'ERR_USAGE', phase: 'usage', changed: false, hint: expect.any(String) }) });
+  });
+});
+
+describe('scope arguments, locks and interrupts (issue 9)', () => {
+  it('a positional path is a usage error naming --install-dir, and nothing is stopped', async () => {
+    const { inst, server } = await runningInstall();
+    for (const command of ['stop', 'sweep', 'status', 'holders']) {
+      const r = await runCli([command, inst.root, '--dry-run', '--json']);
+      expect(r.code, `${command}: ${r.stderr}`).toBe(2);
+      expect(r.json.error).toMatchObject({ code: 'ERR_USAGE', changed: false });
+      expect(r.json.error.hint).toContain(`--install-dir ${inst.root}`);
+    }
+    expect(isAlive(server)).toBe(true);
+  });
+
+  it('a root that does not exist is exit 2 ERR_NO_SUCH_ROOT naming it, never "nothing is held"', async () => {
+    const base = await kit.makeTempDir();
+    const missing = join(base, 'typo');
+    for (const command of ['stop', 'sweep', 'status', 'holders', 'recover']) {
+      const r = await runCli([command, '--install-dir', missing, '--json']);
+      expect(r.code, `${command}: ${r.stderr}`).toBe(2);
+      expect(r.json.error).toMatchObject({ code: 'ERR_NO_SUCH_ROOT', changed: false });
+      expect(r.json.error.message).toContain(missing);
+    }
+    // Installer hooks before a first install: nothing to stop, and nothing created.
+    const hook = await runCli(['stop', '--install-dir', missing, '--missing-ok', '--json']);
+    expect(hook.code, hook.stderr).toBe(0);
+    expect(hook.json).toMatchObject({ ok: true, stopped: [] });
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it.each(['/', '/usr', '/usr/bin', '/usr/local', '/usr/local/bin', '/bin', '/sbin', '/lib', '/etc', '/var', '/opt', '/home', '/root', '/tmp', homedir()])(
+    'refuses the broad root %s (exit 2 ERR_ROOT_TOO_BROAD) for every command, dry run included',
+    async (root) => {
+      for (const command of ['stop', 'sweep', 'status', 'holders']) {
+        const r = await runCli([command, '--install-dir', root, '--dry-run', '--json']);
+        expect(r.code, `${command} ${root}: ${r.stderr}`).toBe(2);
+        expect(r.json.error).toMatchObject({ code: 'ERR_ROOT_TOO_BROAD', changed: false, hint: expect.stringContaining('--install-dir') });
+        expect(r.json.error.message).toContain(root);
+      }
+    },
+  );
+
+  it('a single file in a system directory is a fine root', async () => {
+    const r = await runCli(['holders', '--install-dir', '/usr/bin/env', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('stop and sweep fail with exit 5 naming the holder while an upgrader holds the install lock, and signal nothing', async () => {
+    const { inst, server, orphan } = await runningInstall();
+    const lock = await acquireLock(inst.root, 'apply');
+    try {
+      for (const command of ['stop', 'sweep']) {
+        const r = await runCli([command, '--install-dir', inst.root, '--grace', '100ms', '--json']);
+        expect(r.code, r.stderr).toBe(5);
+        expect(r.json.error).toMatchObject({ code: 'ERR_LOCKED', phase: 'lock' });
+        expect(r.json.error.message).toContain(`pid ${process.pid}`);
+      }
+      expect([server, orphan].every(isAlive)).toBe(true);
+    } finally {
+      await lock.release();
+    }
+    // Unlocked, stop runs, and leaves no state directory behind in an install we did not make.
+    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '200ms', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(inst.root, '.llm-upgrade'))).toBe(false);
+  });
+
+  it('SIGINT during the freeze: exit 130, one line saying so, and nothing left stopped', async () => {
+    const inst = await kit.makeSampleInstall({ version: '1.0.0' });
+    const storm = await kit.spawnTree(inst.bin, ['storm', '3', '--width', '3', '--churn-ms', '20', '--ignore-term']);
+    await waitFor(() => descendantsOf([storm.pid]).size > 20, { what: 'the storm to grow' });
+    const log = join(await kit.makeTempDir(), 'stop.log');
+    let cli = 0;
+    const sent = waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('"freeze"'), { intervalMs: 2, timeoutMs: 20_000, what: 'the freeze' }).then(() => process.kill(cli, 'SIGINT'));
+    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '50ms', '--log-file', log], { onSpawn: (pid) => (cli = pid) });
+    await sent;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('SIGINT received');
+    expect(r.stderr).toContain('interrupted by SIGINT');
+    const pids = [storm.pid, ...descendantsOf([storm.pid])];
+    expect(pids.filter((pid) => ['T', 't'].includes(readStat(pid)?.state ?? ''))).toEqual([]);
   });
 });

@@ -138,23 +138,43 @@ describe('apply over a running install', () => {
 });
 
 describe('recover after an upgrader died with processes frozen', () => {
-  it('continues (SIGCONT) every in-scope process left stopped', async () => {
+  it('continues (SIGCONT) exactly the processes the dead upgrader recorded as frozen, never a Ctrl-Z\'d one', async () => {
     const { root, profile, old } = await runningInstall();
-    // The upgrader dies after its first journal write, just as its forced stop had frozen
-    // part of the tree (the freeze is done here by hand: that is what the stop does first).
-    const crashed = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '1' } });
+    // The upgrader dies after its first journal write, just as its forced stop had frozen part of
+    // the tree. The freeze and its record (what freezeKill writes before each SIGSTOP) are made
+    // here by hand, owned by the dead upgrader's pid.
+    let owner = { pid: 0, startKey: '' };
+    const crashed = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile], {
+      env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '1' },
+      onSpawn: (pid) => (owner = { pid, startKey: identityOf(pid) ?? '0' }),
+    });
     expect(crashed.signal).toBe('SIGKILL');
     const frozen = old.slice(0, 2);
-    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
-    await waitFor(() => frozen.every((pid) => readStat(pid)?.state === 'T'), { what: 'processes to stop' });
-    const r = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    expect([...r.json.thawed].sort()).toEqual([...frozen].sort());
-    for (const pid of frozen) {
-      expect(identityOf(pid)).not.toBeNull();
-      expect(readStat(pid)?.state).not.toBe('T');
+    const userStopped = old[2]!; // the user's Ctrl-Z: stopped, but not by us
+    for (const pid of [...frozen, userStopped]) process.kill(pid, 'SIGSTOP');
+    await waitFor(() => [...frozen, userStopped].every((pid) => readStat(pid)?.state === 'T'), { what: 'processes to stop' });
+    const frozenDir = await kit.makeTempDir('llm-upgrade-frozen-');
+    await writeFile(join(frozenDir, `${owner.pid}.json`), JSON.stringify({ owner, frozen: frozen.map((pid) => ({ pid, startKey: identityOf(pid) })) }));
+    try {
+      const r = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json'], { env: { LLM_UPGRADE_FROZEN_DIR: frozenDir } });
+      expect(r.code, r.stderr).toBe(0);
+      expect([...r.json.thawed].sort()).toEqual([...frozen].sort());
+      for (const pid of frozen) {
+        expect(identityOf(pid)).not.toBeNull();
+        expect(readStat(pid)?.state).not.toBe('T');
+      }
+      expect(readStat(userStopped)?.state).toBe('T');
+      expect(r.json.action).toBe('rolled-back');
+      // A second recover (and a no-op apply) finds no record left and continues nothing.
+      const again = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json'], { env: { LLM_UPGRADE_FROZEN_DIR: frozenDir } });
+      expect(again.json.thawed).toEqual([]);
+      expect(readStat(userStopped)?.state).toBe('T');
+      const noop = await runCli(['apply', pkgs['0.5.0']!, '--install-dir', root, '--profile', profile, '--json'], { env: { LLM_UPGRADE_FROZEN_DIR: frozenDir } });
+      expect(noop.code, noop.stderr).toBe(0);
+      expect(readStat(userStopped)?.state).toBe('T');
+    } finally {
+      process.kill(userStopped, 'SIGCONT');
     }
-    expect(r.json.action).toBe('rolled-back');
   });
 });
 

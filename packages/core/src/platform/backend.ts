@@ -16,6 +16,8 @@ export interface ForceKillContext {
   /** pids that must never be signalled: our own process and its ancestors, plus caller's extras. */
   protectedPids: ReadonlySet<number>;
   onFreeze?: (pids: number[], round: number) => void;
+  /** Throws (ERR_INTERRUPTED) when the command was interrupted; called between freeze rounds, after which everything frozen is thawed. */
+  checkInterrupted?: () => void;
 }
 
 /**
@@ -47,6 +49,10 @@ export interface PlatformBackend {
   forceKill(targets: ScopedProcess[], ctx: ForceKillContext): Promise<SignalOutcome[]>;
   /** Every process holding a file under a root (exe, fd, map, cwd, root), and processes it could not read. */
   scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }>;
+  /** Sends signal only while pid is still the process with startKey (Linux: through a pidfd, so a reused pid is never hit). */
+  signalIfSame?(pid: number, startKey: string, signal: NodeJS.Signals): Promise<SignalOutcome>;
+  /** Other paths of the roots (bind mounts of them): scope and holders match these as well. */
+  rootAliases?(roots: readonly string[]): string[];
   /** GPU memory per pid where a tool (nvidia-smi) exists; [] otherwise. */
   gpuUsage(): Promise<GpuUsage[]>;
 }

@@ -5,7 +5,7 @@ const tail = 'S 1 8569 8569 0 -1 4194368 87 0 0 0 0 0 0 0 20 0 1 0 123456 251084
 
 describe('/proc parsing', () => {
   it('reads stat fields after the last parenthesis', () => {
-    expect(parseStat(`8572 (llama-server) ${tail}`)).toEqual({ pid: 8572, comm: 'llama-server', state: 'S', ppid: 1, flags: 4194368, startTicks: '123456' });
+    expect(parseStat(`8572 (llama-server) ${tail}`)).toEqual({ pid: 8572, comm: 'llama-server', state: 'S', ppid: 1, flags: 4194368, startTicks: '123456', numThreads: 1 });
   });
   it('survives comm with spaces, parentheses and ") " inside', () => {
     expect(parseStat(`77 (ollama app) ${tail}`)?.comm).toBe('ollama app');

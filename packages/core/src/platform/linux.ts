@@ -2,13 +2,15 @@
 // process, sees ` (deleted)` executables, full names beyond comm's 15 characters, and the
 // systemd unit of each process. Reads are synchronous on purpose: /proc never touches a disk,
 // and the thread-pool round trip of async fs costs more than the read itself.
-import { execFile } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { queryNvidiaSmi } from '../gpu.js';
+import { execFileText } from '../exec.js';
 import { LlmUpgradeError } from '../errors.js';
 import { isUnderAnyRoot } from '../scope.js';
 import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
 import { freezeKill } from './posix-freeze-kill.js';
+import { ERRNO, pidfdApi } from './linux-pidfd.js';
+import { parseMountinfo, rootAliases } from './linux-mounts.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
@@ -23,6 +25,8 @@ export interface StatFields {
   flags: number;
   /** Field 22: start time in clock ticks since boot. */
   startTicks: string;
+  /** Field 20. */
+  numThreads: number;
 }
 
 /** Parses /proc/PID/stat. comm may contain spaces and `) `, so the fields are read after the LAST `)`. */
@@ -34,7 +38,7 @@ export function parseStat(text: string): StatFields | null {
   const pid = Number(text.slice(0, open).trim());
   const startTicks = rest[19];
   if (!Number.isInteger(pid) || rest.length < 20 || startTicks === undefined) return null;
-  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]), flags: Number(rest[6]), startTicks };
+  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]), flags: Number(rest[6]), startTicks, numThreads: Number(rest[17]) };
 }
 
 export function stripDeleted(path: string): { path: string; deleted: boolean } {
@@ -110,6 +114,55 @@ function readProc(path: string, untilEof = false): string {
   }
 }
 
+let mapsBuffer = Buffer.allocUnsafe(256 * 1024);
+
+/**
+ * The whole of /proc/PID/maps as bytes in a reusable buffer (grown as needed), so a scan can
+ * look for the roots' bytes before paying for a string of every process's maps.
+ */
+function readMaps(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    let used = 0;
+    for (;;) {
+      if (mapsBuffer.length - used < 64 * 1024) {
+        const bigger = Buffer.allocUnsafe(mapsBuffer.length * 2);
+        mapsBuffer.copy(bigger, 0, 0, used);
+        mapsBuffer = bigger;
+      }
+      const n = readSync(fd, mapsBuffer, used, mapsBuffer.length - used, null);
+      if (n === 0) return mapsBuffer.subarray(0, used);
+      used += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces `obj[key]` by an enumerable getter that computes the value once, on first read; copies
+ * made with the property descriptors (scope.ts) share it.
+ */
+function lazy<T extends object, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
+  let value: T[K] | undefined;
+  let known = false;
+  Object.defineProperty(obj, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!known) {
+        value = compute();
+        known = true;
+      }
+      return value;
+    },
+    set(v: T[K]) {
+      value = v;
+      known = true;
+    },
+  });
+}
+
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
 }
@@ -124,10 +177,38 @@ function statOf(pid: number): StatFields | null {
   }
 }
 
-/** Identity of a live process (start ticks), null when gone or a zombie. */
+const isGone = (state: string) => state === 'Z' || state === 'X';
+
+/**
+ * A live thread of a process whose main thread has exited (the leader shows Z while workers
+ * run on, holding its memory and files): its tid and state, or null when every thread is gone.
+ */
+function liveTaskOf(pid: number): { tid: number; state: string } | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  for (const t of tids) {
+    const tid = Number(t);
+    if (tid === pid) continue;
+    const s = statOf(tid);
+    if (s && !isGone(s.state)) return { tid, state: s.state };
+  }
+  return null;
+}
+
+/** The state of the process as a whole: the leader's, or a live thread's when the leader is a zombie. */
+function processState(s: StatFields): string {
+  if (!isGone(s.state)) return s.state;
+  return liveTaskOf(s.pid)?.state ?? s.state;
+}
+
+/** Identity of a live process (start ticks), null when gone or a zombie; alive while any thread is. */
 function liveIdentity(pid: number): string | null {
   const s = statOf(pid);
-  return s && s.state !== 'Z' && s.state !== 'X' ? s.startTicks : null;
+  return s && !isGone(processState(s)) ? s.startTicks : null;
 }
 
 function clockTicksPerSecond(): number {
@@ -165,7 +246,7 @@ function readUsers(): Map<number, string> {
   return users;
 }
 
-function send(pid: number, signal: NodeJS.Signals): SignalOutcome {
+function sendByPid(pid: number, signal: NodeJS.Signals): SignalOutcome {
   try {
     process.kill(pid, signal);
     return { pid, result: 'sent' };
@@ -176,13 +257,33 @@ function send(pid: number, signal: NodeJS.Signals): SignalOutcome {
   }
 }
 
-function runSystemctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('systemctl', args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr: stderr || (err ? err.message : '') });
-    });
-  });
+/**
+ * Sends signal to pid, with startKey only while pid is still that process: through a pidfd
+ * opened before the identity check where the kernel has them, else check-then-kill.
+ */
+function send(pid: number, signal: NodeJS.Signals, startKey?: string): SignalOutcome {
+  if (startKey === undefined) return sendByPid(pid, signal);
+  const api = pidfdApi();
+  const fd = api?.open(pid) ?? null;
+  if (api === null || fd === null) {
+    if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
+    return sendByPid(pid, signal);
+  }
+  try {
+    if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
+    const err = api.signal(fd, signal);
+    if (err === 0) return { pid, result: 'sent' };
+    if (err === ERRNO.ESRCH) return { pid, result: 'gone' };
+    if (err === ERRNO.EPERM) return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
+    return { pid, result: 'failed', detail: `${signal} to pid ${pid}: errno ${err}` };
+  } finally {
+    api.close(fd);
+  }
+}
+
+async function runSystemctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await execFileText('systemctl', args, { timeoutMs });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr || (r.error ?? '') };
 }
 
 function systemctlScope(s: Pick<ServiceRef, 'scope' | 'user'>): string[] {
@@ -203,7 +304,6 @@ export class LinuxBackend implements PlatformBackend {
 
   async snapshot(): Promise<Snapshot> {
     const takenAt = Date.now();
-    const users = (this.users ??= readUsers());
     const processes: ProcessInfo[] = [];
     const unreadable: ProcessInfo[] = [];
     for (const entry of readdirSync('/proc')) {
@@ -212,12 +312,6 @@ export class LinuxBackend implements PlatformBackend {
       const pid = Number(entry);
       const stat = statOf(pid);
       if (!stat) continue; // exited since readdir
-      let uid: number | undefined;
-      try {
-        uid = statSync(`/proc/${pid}`).uid;
-      } catch {
-        continue;
-      }
       const info: ProcessInfo = {
         pid,
         ppid: stat.ppid,
@@ -226,25 +320,44 @@ export class LinuxBackend implements PlatformBackend {
         cmdline: [],
         startTime: Math.round(this.bootMs + (Number(stat.startTicks) * 1000) / this.ticksPerSecond),
         startKey: stat.startTicks,
-        user: users.get(uid) ?? String(uid),
+        user: null,
         state: stat.state,
       };
+      // Scope needs exe, ppid and start time of every process; the owner and the command line are
+      // read on first use (roles, reports), which is for the few processes in scope.
+      lazy(info, 'user', () => {
+        const uid = statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid;
+        return uid === undefined ? null : ((this.users ??= readUsers()).get(uid) ?? String(uid));
+      });
       processes.push(info);
-      if ((stat.flags & PF_KTHREAD) !== 0 || stat.state === 'Z' || stat.state === 'X') continue;
+      if ((stat.flags & PF_KTHREAD) !== 0) continue;
+      if (stat.numThreads > 1) info.threads = stat.numThreads;
+      let dir = `/proc/${pid}`;
+      if (isGone(stat.state)) {
+        // The main thread exited; the process lives while any thread does (pthread_exit in main).
+        const task = liveTaskOf(pid);
+        if (!task) continue;
+        info.state = task.state;
+        info.liveTask = task.tid;
+        dir = `/proc/${pid}/task/${task.tid}`;
+      }
       try {
-        const exe = stripDeleted(readlinkSync(`/proc/${pid}/exe`));
+        const exe = stripDeleted(readlinkSync(`${dir}/exe`));
         info.exe = exe.path;
         if (exe.deleted) info.exeDeleted = true;
         info.name = exe.path.slice(exe.path.lastIndexOf('/') + 1);
       } catch (e) {
         if (isDenied(e)) unreadable.push(info);
       }
-      try {
-        const raw = readProc(`/proc/${pid}/cmdline`);
-        info.cmdline = raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
-      } catch {
-        // gone or hidden: keep what we have
-      }
+      const cmdlinePath = `${dir}/cmdline`;
+      lazy(info, 'cmdline', () => {
+        try {
+          const raw = readProc(cmdlinePath);
+          return raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
+        } catch {
+          return []; // gone or hidden
+        }
+      });
     }
     return { processes, unreadable, takenAt, ...(this.hidden ? { hidden: `/proc is mounted with ${this.hidden}: other users' processes are invisible` } : {}) };
   }
@@ -308,8 +421,7 @@ export class LinuxBackend implements PlatformBackend {
   async requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {
     return targets.map((t) => {
       if (protectedPids.has(t.pid)) return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)` };
-      if (liveIdentity(t.pid) !== t.startKey) return { pid: t.pid, result: 'gone' };
-      return send(t.pid, 'SIGTERM');
+      return send(t.pid, 'SIGTERM', t.startKey);
     });
   }
 
@@ -328,6 +440,7 @@ export class LinuxBackend implements PlatformBackend {
     const prefixes = roots.map((r) => (r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r));
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
+    const rootBytes = roots.map((r) => Buffer.from(r));
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       const seen = new Set<string>();
@@ -352,30 +465,73 @@ export class LinuxBackend implements PlatformBackend {
       const exePath = proc.exe ?? undefined;
       if (proc.exe !== null) add('exe', proc.exeDeleted ? `${proc.exe}${DELETED}` : proc.exe);
       else if (unreadable.has(proc.pid)) denied = true;
-      attempt(() => add('cwd', readlinkSync(`/proc/${proc.pid}/cwd`)));
-      attempt(() => add('root', readlinkSync(`/proc/${proc.pid}/root`)));
-      attempt(() => {
-        for (const fd of readdirSync(`/proc/${proc.pid}/fd`)) {
+      const dir = proc.liveTask !== undefined ? `/proc/${proc.pid}/task/${proc.liveTask}` : `/proc/${proc.pid}`;
+      attempt(() => add('cwd', readlinkSync(`${dir}/cwd`)));
+      attempt(() => add('root', readlinkSync(`${dir}/root`)));
+      const addFds = (fdDir: string, names: readonly string[]) => {
+        for (const fd of names) {
           let target: string;
           try {
-            target = readlinkSync(`/proc/${proc.pid}/fd/${fd}`);
+            target = readlinkSync(`${fdDir}/${fd}`);
           } catch (e) {
             if (isDenied(e)) throw e; // one denied fd means all are: stop here, the process is unknown
             continue; // closed meanwhile
           }
           if (target.charCodeAt(0) === 47) add('fd', target);
         }
-      });
+      };
+      let mainFds: string[] = [];
       attempt(() => {
-        const maps = readProc(`/proc/${proc.pid}/maps`, true);
-        if (!roots.some((r) => maps.includes(r))) return;
-        for (const raw of parseMapsPaths(maps)) if (stripDeleted(raw).path !== exePath) add('map', raw);
+        mainFds = readdirSync(`${dir}/fd`);
+        addFds(`${dir}/fd`, mainFds);
+      });
+      if (proc.threads !== undefined || proc.liveTask !== undefined) {
+        // A thread that called unshare(CLONE_FILES) has its own fd table: read the fds of every
+        // task whose table differs from the main thread's. Linux ≥ 6.2 reports a table's fd count
+        // as the size of its fd/ directory, so one stat per thread tells a shared table (same
+        // count) from a different one; older kernels report 0, and the fd names are compared.
+        attempt(() => {
+          const countOf = (fdDir: string) => statSync(fdDir, { throwIfNoEntry: false })?.size ?? -1;
+          const mainCount = countOf(`${dir}/fd`);
+          const bySize = mainCount > 0 || mainFds.length === 0;
+          const mainKey = bySize ? '' : mainFds.join(',');
+          for (const t of readdirSync(`/proc/${proc.pid}/task`)) {
+            if (Number(t) === proc.pid || Number(t) === proc.liveTask) continue;
+            const fdDir = `/proc/${proc.pid}/task/${t}/fd`;
+            if (bySize && countOf(fdDir) === mainCount) continue;
+            let names: string[];
+            try {
+              names = readdirSync(fdDir);
+            } catch (e) {
+              if (isDenied(e)) throw e;
+              continue; // thread exited
+            }
+            if (bySize || names.join(',') !== mainKey) addFds(fdDir, names);
+          }
+        });
+      }
+      attempt(() => {
+        const maps = readMaps(`${dir}/maps`);
+        if (!rootBytes.some((r) => maps.includes(r))) return;
+        for (const raw of parseMapsPaths(maps.toString('utf8'))) if (stripDeleted(raw).path !== exePath) add('map', raw);
       });
       if (gone) continue; // exited since the snapshot: what it held is free now
       holders.push(...found);
       if (denied) unknown.push(proc);
     }
     return { holders, unknown };
+  }
+
+  async signalIfSame(pid: number, startKey: string, signal: NodeJS.Signals): Promise<SignalOutcome> {
+    return send(pid, signal, startKey);
+  }
+
+  rootAliases(roots: readonly string[]): string[] {
+    try {
+      return rootAliases(roots, parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')));
+    } catch {
+      return [];
+    }
   }
 
   async gpuUsage(): Promise<GpuUsage[]> {
@@ -401,7 +557,9 @@ async function waitUntilStopped(pids: number[], timeoutMs: number): Promise<void
   while (pending.length > 0 && Date.now() < deadline) {
     pending = pending.filter((pid) => {
       const s = statOf(pid);
-      return s !== null && s.state !== 'T' && s.state !== 't' && s.state !== 'Z' && s.state !== 'X';
+      if (s === null) return false;
+      const state = processState(s);
+      return state !== 'T' && state !== 't' && !isGone(state);
     });
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 2));
   }

@@ -1,6 +1,8 @@
 // POSIX race-free force, shared by Linux (identity from /proc) and macOS (from `ps`): SIGSTOP
 // everything in scope, rescan until nothing new appears (a stopped process cannot fork),
 // re-check identity, SIGKILL, then SIGCONT whatever we could not kill so nothing stays frozen.
+// While anything is frozen, a record on disk says what we froze (frozen-record.ts).
+import { removeFrozenRecord, writeFrozenRecord } from '../frozen-record.js';
 import type { ScopedProcess } from '../types.js';
 import type { ForceKillContext, SignalOutcome } from './backend.js';
 
@@ -9,7 +11,8 @@ export const FREEZE_ROUNDS = 20;
 export interface PosixOps {
   /** Current identity keys (null: gone or zombie), in one call for many pids. */
   identities(pids: number[]): Promise<Map<number, string | null>>;
-  send(pid: number, signal: NodeJS.Signals): SignalOutcome;
+  /** Sends signal to pid; with startKey, only while pid is still that process (Linux: through a pidfd). */
+  send(pid: number, signal: NodeJS.Signals, startKey?: string): SignalOutcome;
   /** Resolves once the pids are stopped (or gone), or after timeoutMs. */
   waitStopped(pids: number[], timeoutMs: number): Promise<void>;
 }
@@ -17,16 +20,21 @@ export interface PosixOps {
 export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKillContext, ops: PosixOps): Promise<SignalOutcome[]> {
   const frozen = new Map<number, ScopedProcess>();
   const outcomes = new Map<number, SignalOutcome>();
+  const owner = { pid: process.pid, startKey: (await ops.identities([process.pid])).get(process.pid) ?? '' };
   const freeze = async (batch: readonly ScopedProcess[]): Promise<ScopedProcess[]> => {
     const fresh = batch.filter((p) => !ctx.protectedPids.has(p.pid) && !frozen.has(p.pid) && !outcomes.has(p.pid));
     const ids = await ops.identities(fresh.map((p) => p.pid));
     const added: ScopedProcess[] = [];
-    for (const p of fresh) {
-      if (ids.get(p.pid) !== p.startKey) {
-        outcomes.set(p.pid, { pid: p.pid, result: 'gone', process: p });
-        continue;
-      }
-      const r = ops.send(p.pid, 'SIGSTOP');
+    const live = fresh.filter((p) => {
+      if (ids.get(p.pid) === p.startKey) return true;
+      outcomes.set(p.pid, { pid: p.pid, result: 'gone', process: p });
+      return false;
+    });
+    // Recorded before the SIGSTOPs: if we die in between, recover thaws them (a recorded process
+    // that was never stopped is not in state T and is left alone).
+    if (live.length > 0) writeFrozenRecord(owner, [...frozen.values(), ...live].map((p) => ({ pid: p.pid, startKey: p.startKey })));
+    for (const p of live) {
+      const r = ops.send(p.pid, 'SIGSTOP', p.startKey);
       if (r.result === 'sent') {
         frozen.set(p.pid, p);
         added.push(p);
@@ -43,19 +51,23 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
     // stopped, a rescan that finds nothing new means nothing in scope can start any more.
     for (let round = 1; round <= FREEZE_ROUNDS; round++) {
       await ops.waitStopped(batch.map((p) => p.pid), 250);
+      // Interrupted: this round is complete; the finally below thaws everything frozen.
+      ctx.checkInterrupted?.();
       batch = await freeze(await ctx.rescan());
       if (batch.length === 0) break;
       ctx.onFreeze?.(batch.map((p) => p.pid), round);
     }
+    ctx.checkInterrupted?.();
     const ids = await ops.identities([...frozen.keys()]);
     for (const [pid, p] of frozen) {
-      const outcome = ids.get(pid) === p.startKey ? ops.send(pid, 'SIGKILL') : { pid, result: 'gone' as const };
+      const outcome = ids.get(pid) === p.startKey ? ops.send(pid, 'SIGKILL', p.startKey) : { pid, result: 'gone' as const };
       outcomes.set(pid, { ...outcome, process: p });
     }
   } finally {
     // A stopped process that got SIGKILL dies anyway; anything we could not kill must not stay frozen.
     const ids = await ops.identities([...frozen.keys()]).catch(() => new Map<number, string | null>());
-    for (const [pid, p] of frozen) if (ids.get(pid) === p.startKey) ops.send(pid, 'SIGCONT');
+    for (const [pid, p] of frozen) if (ids.get(pid) === p.startKey) ops.send(pid, 'SIGCONT', p.startKey);
+    removeFrozenRecord(owner.pid);
   }
   return [...outcomes.values()];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from './args.js';
+import { optionsFor, parseCommandLine } from './args.js';
 
 const run = (argv: string[], tty = true) => {
   const r = parseCommandLine(argv, tty);
@@ -41,5 +41,44 @@ describe('parseCommandLine', () => {
         expect((e as { exitCode: number }).exitCode).toBe(2);
       }
     }
+  });
+  const usageMessage = (argv: string[]): string => {
+    try {
+      parseCommandLine(argv, true);
+    } catch (e) {
+      expect((e as { exitCode: number }).exitCode).toBe(2);
+      return (e as Error).message;
+    }
+    throw new Error(`accepted ${argv.join(' ')}`);
+  };
+  it('suggests the command, help topic or option meant', () => {
+    expect(usageMessage(['sweap'])).toBe('unknown command "sweap"; did you mean sweep?');
+    expect(usageMessage(['help', 'rolback'])).toBe('no help for "rolback"; did you mean rollback?');
+    expect(usageMessage(['stop', '--grce', '5s'])).toBe('unknown option --grce for stop; did you mean --grace?');
+    expect(usageMessage(['--jsn', 'status'])).toBe('unknown option --jsn for status; did you mean --json?');
+    expect(usageMessage(['pack', 'dir', '--sign-kye', 'k'])).toBe('unknown option --sign-kye for pack; did you mean --sign-key?');
+    expect(usageMessage(['stop', '--zzzzzz'])).toBe('unknown option --zzzzzz for stop');
+  });
+  it('says an option needs a value instead of swallowing the next option', () => {
+    expect(usageMessage(['stop', '--grace', '--json'])).toBe('option --grace needs a value');
+    expect(usageMessage(['stop', '--json=yes'])).toBe('option --json takes no value');
+    expect(run(['apply', '--smoke=-x', 'p']).values.smoke).toBe('-x');
+  });
+  it('requires a unit on durations and bounds them', () => {
+    expect(usageMessage(['stop', '--grace', '5'])).toContain('needs a unit');
+    expect(usageMessage(['stop', '--grace', '2h'])).toContain('longer than the 1h');
+    expect(usageMessage(['stop', '--timeout', '25h'])).toContain('longer than the 24h');
+    expect(run(['stop', '--grace', '1h', '--timeout', '24h']).common).toMatchObject({ graceMs: 3_600_000, timeoutMs: 86_400_000 });
+  });
+  it('reads --verbose, --exit-code and the completion command', () => {
+    expect(run(['status', '--verbose']).common.verbose).toBe(true);
+    expect(run(['check', '--feed', 'u', '--exit-code']).values['exit-code']).toBe(true);
+    expect(run(['completion', 'bash']).positionals).toEqual(['bash']);
+  });
+  it("lists a command's options from its help text, the common ones, and any not documented yet", () => {
+    expect(optionsFor('check')).toEqual(expect.arrayContaining(['feed', 'exit-code', 'json', 'grace']));
+    expect(optionsFor('stop')).not.toContain('allow-downgrade');
+    expect(optionsFor('pack')).toEqual(expect.arrayContaining(['sign-key', 'out', 'package-version']));
+    expect(optionsFor('apply')).not.toContain('package-version');
   });
 });

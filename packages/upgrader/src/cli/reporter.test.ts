@@ -65,4 +65,64 @@ describe('Reporter', () => {
     r.progress('stopping everything under /opt/ollama');
     expect(err.text()).toContain('stopping everything under /opt/ollama');
   });
+  it('puts the report on stdout and warnings on stderr; quiet keeps only warnings', () => {
+    const out = capture(false);
+    const err = capture(false);
+    const r = new Reporter({ json: false, quiet: false, logFile: undefined, stdout: out.stream, stderr: err.stream, env: {}, command: 'status' });
+    r.progress('scanning');
+    r.line('install: /opt/x');
+    r.line('orphans found', 'warn');
+    r.note('the plan');
+    expect(out.text()).toBe('install: /opt/x\n');
+    expect(err.text()).toBe('scanning\nwarning: orphans found\nthe plan\n');
+    const qOut = capture(false);
+    const qErr = capture(false);
+    const q = new Reporter({ json: false, quiet: true, logFile: undefined, stdout: qOut.stream, stderr: qErr.stream, env: {}, command: 'stop' });
+    q.line('ended 3');
+    q.line('still held', 'warn');
+    expect(qOut.text()).toBe('');
+    expect(qErr.text()).toBe('warning: still held\n');
+  });
+  it('a result with an error: one error line and hint on stderr, or `error` inside the --json document', () => {
+    const e = new LlmUpgradeError({ code: 'ERR_SURVIVORS', message: '1 process(es) still running: x (pid 9)', hint: 'End it.', phase: 'stop', changed: true });
+    const err = capture(false);
+    new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop' }).result({ ok: false, error: e }, 3);
+    expect(err.text()).toBe('error [ERR_SURVIVORS, stop, changes were made]: 1 process(es) still running: x (pid 9)\n  hint: End it.\n');
+    const out = capture(false);
+    new Reporter({ json: true, quiet: false, logFile: undefined, stdout: out.stream, stderr: capture(false).stream, env: {}, command: 'stop' }).result({ ok: false, survivors: [], error: e }, 3);
+    expect(JSON.parse(out.text())).toEqual({ ok: false, survivors: [], error: e.toJSON() });
+  });
+  it('confirm: y or yes is yes; anything else, or end of input, is no', async () => {
+    const ask = async (answer: string | null) => {
+      const stdin = new PassThrough();
+      const err = capture(true);
+      const r = new Reporter({ json: false, quiet: false, logFile: undefined, stdin, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'stop', yes: false });
+      const p = r.confirm('Proceed?');
+      if (answer === null) stdin.end();
+      else stdin.write(`${answer}\n`);
+      const yes = await p;
+      expect(err.text()).toContain('Proceed? [y/N] ');
+      return yes;
+    };
+    expect(await ask('y')).toBe(true);
+    expect(await ask(' YES ')).toBe(true);
+    expect(await ask('')).toBe(false);
+    expect(await ask('n')).toBe(false);
+    expect(await ask('yep')).toBe(false);
+    expect(await ask(null)).toBe(false);
+  });
+  it('verbose shows every event, even those without a line of their own, and does not rate-limit off a TTY', () => {
+    const err = capture(false);
+    const r = new Reporter({ json: false, quiet: false, verbose: true, logFile: undefined, stdout: capture(false).stream, stderr: err.stream, env: {}, command: 'apply' });
+    r.event({ type: 'journal', seq: 3, state: 'swapping', done: 2 });
+    for (let i = 0; i < 3; i++) r.event({ type: 'wait', remaining: 1 }, `waiting ${i}`, true);
+    expect(err.text()).toBe('journal seq=3 state=swapping done=2\nwaiting 0\nwaiting 1\nwaiting 2\n');
+  });
+  it('asks only without --yes (implied off a terminal) and without --dry-run', () => {
+    const make = (o: { yes?: boolean; dryRun?: boolean }) => new Reporter({ json: false, quiet: false, logFile: undefined, stdout: capture(false).stream, stderr: capture(false).stream, env: {}, command: 'stop', ...o });
+    expect(make({ yes: false }).interactive).toBe(true);
+    expect(make({ yes: true }).interactive).toBe(false);
+    expect(make({ yes: false, dryRun: true }).interactive).toBe(false);
+    expect(make({}).interactive).toBe(false);
+  });
 });

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { LlmUpgradeError } from '@llm-upgrade/core';
+import { createInterface } from 'node:readline';
+import { LlmUpgradeError } from '@llm-upgrade/core';
 
 /** Any progress event from the core or the upgrader library. */
 export interface ProgressEvent {
@@ -11,19 +12,37 @@ export interface ProgressEvent {
 export interface ReporterOptions {
   json: boolean;
   quiet: boolean;
+  /** Every event as a line (pids, paths), not only the ones worth a line. */
+  verbose?: boolean;
   logFile: string | undefined;
+  /** Where confirm() reads the answer (default: process.stdin). */
+  stdin?: NodeJS.ReadableStream;
+  /**
+   * --yes, or implied because stdin or stderr is not a TTY (parseCommandLine): never ask. Without
+   * it (and without --dry-run) stop, sweep, apply and rollback ask before changing anything.
+   */
+  yes?: boolean;
+  dryRun?: boolean;
+  /** Tests: ask regardless of yes/dryRun. */
+  interactive?: boolean;
+  /** The command's --grace and --timeout, for "grace ends in 3.1s". */
+  graceMs?: number;
+  timeoutMs?: number;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
   command: string;
 }
 
+const QUESTION_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
- * All output of the CLI goes through here: human progress on stderr (a live line on a TTY,
- * plain lines otherwise), exactly one JSON document on stdout with --json, and JSON lines in
- * --log-file (the MSI/NSIS custom actions' only record).
+ * All output of the CLI goes through here: the report (what a command found or did) on stdout,
+ * so `status > file` and `status | grep` work; progress, warnings and errors on stderr (a live
+ * line on a TTY, plain lines otherwise); exactly one JSON document on stdout with --json, and
+ * JSON lines in --log-file (the MSI/NSIS custom actions' only record).
  */
 export class Reporter {
   private readonly live: boolean;
@@ -46,6 +65,12 @@ export class Reporter {
    * custom actions and CI stay readable — and logged only when shown.
    */
   event(event: ProgressEvent, human?: string, ticker = false): void {
+    if (this.opts.verbose && !this.live && !this.opts.json) {
+      // Verbose off a TTY: every event, none rate-limited (the log file has the same in JSON).
+      this.log(event);
+      this.progress(human ?? describeRaw(event));
+      return;
+    }
     if (ticker) {
       const now = Date.now();
       if (now - (this.lastTick.get(event.type) ?? 0) < (this.live ? 100 : 1_000)) return;
@@ -53,6 +78,19 @@ export class Reporter {
     }
     this.log(event);
     if (human) this.progress(human);
+    else if (this.opts.verbose) this.progress(describeRaw(event));
+  }
+
+  get verbose(): boolean {
+    return this.opts.verbose === true;
+  }
+
+  get interactive(): boolean {
+    return this.opts.interactive ?? (this.opts.yes === false && this.opts.dryRun !== true);
+  }
+
+  get durations(): { graceMs: number | undefined; timeoutMs: number | undefined } {
+    return { graceMs: this.opts.graceMs, timeoutMs: this.opts.timeoutMs };
   }
 
   /** A transient progress line (overwritten on a TTY). */
@@ -68,24 +106,66 @@ export class Reporter {
     }
   }
 
-  /** A line that stays (results, warnings). Shown unless json; quiet keeps warnings. */
+  /**
+   * A line that stays: `info` is the command's report and goes to stdout (`status > file`,
+   * `status | grep`); `warn` goes to stderr. Shown unless json; quiet keeps warnings only.
+   */
   line(text: string, level: 'info' | 'warn' = 'info'): void {
     this.log({ type: 'message', level, message: text });
     if (this.opts.json || (this.opts.quiet && level === 'info')) return;
     this.clearLive();
-    const prefix = level === 'warn' ? this.paint('33', 'warning: ') : '';
-    this.opts.stderr.write(`${prefix}${text}\n`);
+    if (level === 'warn') this.opts.stderr.write(`${this.paint('33', 'warning: ')}${text}\n`);
+    else this.opts.stdout.write(`${text}\n`);
+  }
+
+  /** A line about the run that is not part of the report (a plan before a question): stderr. */
+  note(text: string): void {
+    this.log({ type: 'message', level: 'note', message: text });
+    if (this.opts.json) return;
+    this.clearLive();
+    this.opts.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * Asks a yes/no question on stderr and reads the answer from stdin; anything but y/yes is no.
+   * The caller decides whether to ask at all (a TTY on stdin and stderr, no --yes).
+   */
+  async confirm(question: string): Promise<boolean> {
+    this.clearLive();
+    const stdin = this.opts.stdin ?? process.stdin;
+    const rl = createInterface({ input: stdin, output: this.opts.stderr, terminal: false });
+    let onSignal = () => {};
+    try {
+      const answer = await new Promise<string | null>((resolve) => {
+        rl.once('line', resolve);
+        rl.once('close', () => resolve(null));
+        // Ctrl-C at the question is a no; the command's own handler would wait for the answer.
+        onSignal = () => resolve(null);
+        for (const s of QUESTION_SIGNALS) process.on(s, onSignal);
+        this.opts.stderr.write(`${question} [y/N] `);
+      });
+      this.log({ type: 'confirm', question, answer });
+      return answer !== null && /^\s*y(es)?\s*$/i.test(answer);
+    } finally {
+      rl.close();
+      for (const s of QUESTION_SIGNALS) process.off(s, onSignal);
+    }
   }
 
   paint(code: string, text: string): string {
     return this.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   }
 
-  /** The command's result document. */
+  /**
+   * The command's result document. A command that ran to its end without getting there (stop's
+   * exit 3) puts an LlmUpgradeError under `error`: JSON shows its toJSON(), humans get the error line.
+   */
   result(doc: object, exitCode: number): void {
     this.log({ type: 'result', exitCode, result: doc });
     this.clearLive();
+    const error = (doc as { error?: unknown }).error;
     if (this.opts.json) this.opts.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    else if (error instanceof LlmUpgradeError) this.error(error);
   }
 
   error(err: LlmUpgradeError): void {
@@ -114,4 +194,12 @@ export class Reporter {
       // A log we cannot write must not change the outcome of an upgrade.
     }
   }
+}
+
+/** An event no human text was written for, as `type key=value ...` (verbose only). */
+function describeRaw(event: ProgressEvent): string {
+  const fields = Object.entries(event)
+    .filter(([k]) => k !== 'type')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return [event.type, ...fields].join(' ');
 }

@@ -17,7 +17,8 @@ export interface CliIo {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let outcome;
   try {
-    outcome = parseCommandLine(argv, io.stdinIsTty);
+    // Ask only when someone can see the question and answer it.
+    outcome = parseCommandLine(argv, io.stdinIsTty && io.stderr.isTTY === true);
   } catch (e) {
     const err = toLlmUpgradeError(e, 'usage', false);
     const json = argv.includes('--json');

@@ -1,19 +1,33 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { currentOs, defaultRoots, LlmUpgradeError, resolveProfile, type Profile } from '@llm-upgrade/core';
-import type { CommonOptions } from './args.js';
+import { assertRootsExist, currentOs, defaultRoots, LlmUpgradeError, resolveProfile, resolveRoots, type Profile } from '@llm-upgrade/core';
+import type { CommonOptions, ParsedCommand } from './args.js';
 
 export interface CliScope {
   roots: string[];
   profile: Profile;
 }
 
-/** --install-dir wins for roots; --profile (default ollama) gives names, services and defaults. */
-export async function resolveCliScope(common: CommonOptions): Promise<CliScope> {
+export interface CliScopeOptions {
+  /** Every command but `apply` (which may install into a directory that does not exist yet). */
+  requireExisting?: boolean;
+}
+
+/**
+ * --install-dir wins for roots; --profile (default ollama) gives names, services and defaults.
+ * Named roots are checked by core's one rule (too broad: ERR_ROOT_TOO_BROAD) and, with
+ * requireExisting, must exist (ERR_NO_SUCH_ROOT). Default roots that do not exist are skipped.
+ */
+export async function resolveCliScope(common: CommonOptions, opts: CliScopeOptions = {}): Promise<CliScope> {
   const profile = await resolveProfile(common.profile ?? 'ollama');
   if (common.installDirs.length > 0) {
-    return { roots: common.installDirs.map((d) => resolve(d)), profile };
+    const given = common.installDirs.map((d) => resolve(d));
+    if (opts.requireExisting) assertRootsExist(given, 'usage');
+    resolveRoots(given, 'usage');
+    return { roots: given, profile };
   }
-  const roots = await defaultRoots(profile, currentOs(), process.env);
+  let roots = defaultRoots(profile, currentOs(), process.env);
+  if (opts.requireExisting) roots = roots.filter((r) => existsSync(r));
   if (roots.length === 0) {
     throw new LlmUpgradeError({
       code: 'ERR_USAGE',
@@ -23,5 +37,20 @@ export async function resolveCliScope(common: CommonOptions): Promise<CliScope> 
       changed: false,
     });
   }
+  resolveRoots(roots, 'usage');
   return { roots, profile };
+}
+
+/** stop, sweep, status and holders take no positional argument: a bare path would otherwise be ignored. */
+export function refusePositionals(parsed: ParsedCommand): void {
+  const [first] = parsed.positionals;
+  if (first === undefined) return;
+  throw new LlmUpgradeError({
+    code: 'ERR_USAGE',
+    message: `${parsed.command} takes no positional argument (got "${first}")`,
+    hint: `To name the install, use --install-dir ${first}`,
+    phase: 'usage',
+    changed: false,
+    details: { positional: first },
+  });
 }

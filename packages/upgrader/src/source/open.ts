@@ -82,10 +82,25 @@ export async function openSource(path: string): Promise<PackageSource> {
   if (st.isDirectory()) return dirSource(abs);
   if (!st.isFile()) throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `package ${abs} is not a file or directory`, hint: 'Give the path of a .tar.gz, .zip or directory.', phase: 'fetch', changed: false });
   const fh = await open(abs, 'r');
-  const magic = Buffer.alloc(4);
-  await fh.read(magic, 0, 4, 0);
+  const magic = Buffer.alloc(512);
+  const { bytesRead } = await fh.read(magic, 0, 512, 0);
   await fh.close();
   const isZip = magic.readUInt32LE(0) === 0x04034b50 || magic.readUInt32LE(0) === 0x06054b50 || /\.zip$/i.test(abs);
   if (isZip) return { kind: 'zip', path: abs, walk: (visit) => walkZip(abs, visit) };
+  const isGzip = magic[0] === 0x1f && magic[1] === 0x8b;
+  if (!isGzip && !(bytesRead === 512 && looksLikeTarHeader(magic))) {
+    // A text file or anything else: say so, rather than "truncated tar" from the tar reader.
+    throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${abs} is not a package (expected .tar.gz, .tgz, .zip or a directory)`, hint: 'Give the path of a package made by `llm-upgrade pack`.', phase: 'fetch', changed: false });
+  }
   return { kind: 'tar', path: abs, walk: (visit) => walkTar(gunzipped(abs), visit) };
+}
+
+/** A ustar/GNU magic, or (old v7 tars) a header whose checksum adds up. */
+function looksLikeTarHeader(h: Buffer): boolean {
+  if (h.toString('latin1', 257, 262) === 'ustar') return true;
+  const stored = parseInt(h.toString('latin1', 148, 156).replace(/\0.*$/, '').trim(), 8);
+  if (!Number.isFinite(stored)) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  return sum === stored;
 }

@@ -2,7 +2,8 @@ import { EXIT, LlmUpgradeError } from '@llm-upgrade/core';
 import { apply } from '../../apply.js';
 import { inScopeAncestor, relaunchDetached, RELAUNCH_ENV, waitForRelaunchParent } from '../../self-relaunch.js';
 import { resolveCliScope } from '../scope.js';
-import { describeProcess } from '../render.js';
+import { describeProcess, fromLabel } from '../render.js';
+import { isFreshInstall } from './preview.js';
 import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
@@ -14,6 +15,7 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
     throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
   }
   const scope = await resolveCliScope(common);
+  const fresh = await isFreshInstall(scope.roots[0]!);
 
   // The app updating itself: never stop our own ancestor; relaunch detached and let it exit.
   if (!common.dryRun) {
@@ -48,16 +50,16 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
     onEvent: upgradeEventSink(reporter),
     signal,
   });
-  for (const w of result.warnings) reporter.line(w, 'warn');
+  for (const w of result.warnings) reporter.line(w, result.noop ? 'info' : 'warn'); // a same-version no-op is a result
   if (result.dryRun) {
-    reporter.line(`dry run: ${result.from ?? 'unknown version'} → ${result.to} in ${result.root}`);
+    reporter.line(`dry run: ${fromLabel(result.from, fresh)} → ${result.to} in ${result.root}`);
     if (result.plan) {
       reporter.line(`  add ${result.plan.add.length}, replace ${result.plan.replace.length}, remove ${result.plan.remove.length} file(s)`);
       for (const p of result.plan.remove) reporter.line(`  remove ${p}`);
       for (const p of result.plan.processes) reporter.line(`  would stop ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
     }
   } else if (!result.noop) {
-    reporter.line(`upgraded ${result.root}: ${result.from ?? 'unknown version'} → ${result.to} (${result.files} files, ${result.stopped.length} process(es) stopped, downtime ${result.downtimeMs} ms${result.healthy ? ', healthy' : ''})`);
+    reporter.line(`upgraded ${result.root}: ${fromLabel(result.from, fresh)} → ${result.to} (${result.files} files, ${result.stopped.length} process(es) stopped, downtime ${result.downtimeMs} ms${result.healthy ? ', healthy' : ''})`);
   }
   return { exitCode: EXIT.ok, result };
 };

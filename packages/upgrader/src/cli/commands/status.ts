@@ -6,12 +6,13 @@ import { parseManifest } from '../../manifest.js';
 import { statePaths } from '../../paths.js';
 import { ownedNames } from '../../apply/transaction.js';
 import { transactionStatus, userEntries } from '../../transaction-status.js';
-import { resolveCliScope } from '../scope.js';
+import { refusePositionals, resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
 import type { CommandHandler } from './types.js';
 
 export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
-  const scope = await resolveCliScope(parsed.common);
+  refusePositionals(parsed);
+  const scope = await resolveCliScope(parsed.common, { requireExisting: true });
   const [report, installed] = await Promise.all([
     status({ ...scope, onEvent: coreEventSink(reporter) }),
     readInstalledState(scope.roots),
