@@ -7,7 +7,8 @@
  *   serve [--port N] [--engines K] [--orphan] [--crash] [--zombie] [-- ENGINE-OPTIONS...]
  *                                  a server: K engine children (exec of <dir>/../lib/ollama/
  *                                  llama-server when present, else itself as "runner"),
- *                                  HTTP GET /api/version on 127.0.0.1:N (0 = any free port).
+ *                                  HTTP GET /api/version on 127.0.0.1:N (0 = any free port;
+ *                                  without --port, the port of OLLAMA_HOST=host:port if set).
  *                                  --orphan: engines double-fork + setsid (parent is not us);
  *                                  --crash: SIGKILL ourselves once engines run (orphans them);
  *                                  --zombie: one child that exits and is never reaped.
@@ -211,8 +212,13 @@ static int run_serve(const struct options *o) {
   signal(SIGCHLD, o->zombie ? SIG_DFL : SIG_IGN); /* SIG_IGN: the kernel reaps our children */
   char extra[900] = "";
   int listener = -1;
-  if (o->port >= 0) {
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(o->port) };
+  int port = o->port;
+  /* Like Ollama: without --port, OLLAMA_HOST ("host:port"; always bound on loopback here) names the port. */
+  const char *host = getenv("OLLAMA_HOST");
+  const char *colon = host ? strrchr(host, ':') : NULL;
+  if (port < 0 && colon && colon[1]) port = atoi(colon + 1);
+  if (port >= 0) {
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     socklen_t alen = sizeof addr;

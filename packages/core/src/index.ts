@@ -27,3 +27,4 @@ export type { RunGuardedOptions, GuardResult, GuardEvent, GuardedProcess, GuardB
 export { watchInstall } from './guard/watch.js';
 export type { WatchOptions, WatchEvent, WatchSummary } from './guard/watch.js';
 export { parentGone, splitOrphans, recordParents } from './guard/orphans.js';
+export { processDetails, listeningOf, type ProcessDetails, type ListeningSocket } from './process-details.js';

@@ -1,12 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess } from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
+import { applyModesAndOwners } from './apply/modes.js';
 import { planMoves } from './apply/swap.js';
 import { inScopeNow, runTransaction } from './apply/transaction.js';
 import { download, fetchFeed, newestFor } from './feed.js';
-import { removeTree, walk } from './fsutil.js';
+import { lexists, removeTree, walk } from './fsutil.js';
 import { acquireLock } from './lock.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { statePaths } from './paths.js';
@@ -43,7 +44,15 @@ export interface ApplyOptions {
    * refused: it may be a shared directory named by mistake.
    */
   adopt?: boolean;
+  /** Install a package whose manifest names another product than the installed one. */
+  replaceProduct?: boolean;
+  /** Follow an https feed's redirect to plain http (loopback tests only). */
+  allowInsecureRedirect?: boolean;
+  /** A server that never answered its health URL must stay up this long after the restart (default 3 s). */
+  stayUpMs?: number;
   onEvent?: UpgradeEventSink;
+  /** SIGINT/SIGTERM: before the point of no return everything is undone (and what ran is started again), then ERR_INTERRUPTED. */
+  signal?: AbortSignal;
 }
 
 export interface PlannedChanges {
@@ -151,6 +160,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
 
   const lock = dryRun ? null : await acquireLock(root, 'apply');
   let changed = false;
+  let phase: Phase = 'recover';
   try {
     let recovered: RecoverResult['action'] = 'nothing';
     if (lock) {
@@ -162,11 +172,13 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     const installed = await installedManifest(root);
 
     // ---- fetch
+    phase = 'fetch';
     onEvent?.({ type: 'phase', phase: 'fetch' });
     let sourcePath: string;
     let feedVersion: string | undefined;
     if (opts.feedUrl) {
-      const feed = await fetchFeed(opts.feedUrl);
+      const fetchOpts = { timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
+      const feed = await fetchFeed(opts.feedUrl, fetchOpts);
       const top = newestFor(feed, platform);
       if (!top) throw new LlmUpgradeError({ code: 'ERR_FETCH', message: `${opts.feedUrl} has no release for ${platform}`, hint: 'Check the feed or pass --platform.', phase: 'fetch', changed: false });
       feedVersion = top.version;
@@ -180,7 +192,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
       if (dryRun) {
         sourcePath = '';
       } else {
-        sourcePath = await download(top.asset, paths.downloads, onEvent);
+        sourcePath = await download(top.asset, paths.downloads, onEvent, fetchOpts);
         changed = true;
       }
       if (dryRun) {
@@ -189,6 +201,8 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     } else sourcePath = resolve(opts.source!);
 
     // ---- verify (pass 1: nothing written)
+    throwIfInterrupted(opts.signal, 'fetch', changed);
+    phase = 'verify';
     onEvent?.({ type: 'phase', phase: 'verify' });
     const source = await openSource(sourcePath);
     const verified = await verifyPackage(source, { publicKey, platform, onProgress: (p) => onEvent?.({ type: 'verify', ...p }) });
@@ -198,7 +212,11 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     }
 
     // ---- resolve versions
-    const from = installed?.version ?? (await versionOfInstall(root, manifest.smoke ?? opts.profile?.versionCommand));
+    if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
+      throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the package; pass --replace-product to replace one product with another.', phase: 'resolve', changed, details: { installed: installed.name, package: manifest.name } });
+    }
+    // A dry run runs nothing from the package: only the installed product's own version command.
+    const from = installed?.version ?? (await versionOfInstall(root, dryRun ? opts.profile?.versionCommand : (manifest.smoke ?? opts.profile?.versionCommand)));
     if (!installed) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
     if (from && semver.eq(from, manifest.version)) return noopResult(from, manifest.version, sourcePath, root, recovered, changed);
     if (from && semver.lt(manifest.version, from) && !opts.allowDowngrade) {
@@ -212,8 +230,12 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     }
 
     // ---- stage (pass 2, same file system as the root)
+    throwIfInterrupted(opts.signal, 'verify', changed);
+    phase = 'stage';
     onEvent?.({ type: 'phase', phase: 'stage' });
     await stagePackage(source, manifest, paths.staging, (p) => onEvent?.({ type: 'stage', ...p }));
+    await applyModesAndOwners(root, paths.staging, manifest);
+    throwIfInterrupted(opts.signal, 'stage', true);
     const identities = new Map<string, FileIdentity>();
     for (const f of manifest.files) identities.set(f.path, await identityOfFile(join(paths.staging, ...f.path.split('/'))));
     if (opts.feedUrl) await removeTree(paths.downloads);
@@ -222,9 +244,10 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     const tx = await runTransaction({
       kind: 'apply', roots, profile: opts.profile, stageDir: paths.staging, from, to: manifest.version,
       fromManifest: installed, toManifest: manifest, stagedIdentities: identities, restart: opts.restart !== false,
-      graceMs, timeoutMs, healthTimeoutMs, onEvent,
+      graceMs, timeoutMs, healthTimeoutMs, stayUpMs: opts.stayUpMs, onEvent, signal: opts.signal,
     }).catch(async (e: unknown) => {
-      await removeTree(paths.staging).catch(() => undefined);
+      // Staging holds the new version's files a kept journal may still move back: it goes only with the journal.
+      if (!(await lexists(paths.journal).catch(() => true))) await removeTree(paths.staging).catch(() => undefined);
       throw e;
     });
     return {
@@ -237,7 +260,9 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     // (verify, stage) is not trusted again, so it goes; drop an empty downloads directory.
     for (const f of await walk(paths.downloads).catch(() => [])) if (f.kind === 'file' && !f.path.endsWith('.part')) await removeTree(join(paths.downloads, f.path)).catch(() => undefined);
     if ((await walk(paths.downloads).catch(() => [])).length === 0) await removeTree(paths.downloads).catch(() => undefined);
-    throw toLlmUpgradeError(e, 'verify', changed);
+    // Staged but not yet handed to the transaction (a full disk or an interrupt while staging).
+    if (!(await lexists(paths.journal).catch(() => true))) await removeTree(paths.staging).catch(() => undefined);
+    throw toLlmUpgradeError(e, phase, changed);
   } finally {
     await lock?.release();
   }

@@ -11,7 +11,7 @@ export type UpgradeEvent =
   | { type: 'swap'; done: number; total: number }
   | { type: 'journal'; seq: number; state: string; done: number }
   | { type: 'thawed'; pid: number; name: string }
-  | { type: 'restart'; how: string; pid?: number }
+  | { type: 'restart'; how: string; pid?: number; logFile?: string }
   | { type: 'health'; url: string; attempt: number; status?: number; version?: string; error?: string }
   | { type: 'rollback'; reason: string; moves: number }
   | { type: 'recovered'; action: string; moves: number }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdirp } from './fsutil.js';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -34,48 +35,93 @@ interface Got {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: http.IncomingMessage;
+  /** The URL that answered, after redirects: relative URLs in the body resolve against it. */
+  finalUrl: string;
 }
 
-/** One GET (redirects followed), the body left unread. */
-function get(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000, redirects = 5): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      reject(fetchError(`"${url}" is not a URL`));
-      return;
-    }
-    const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
-    if (!lib) {
-      reject(fetchError(`${url}: only http and https are supported`));
-      return;
-    }
-    const req = lib.get(u, { headers: { 'user-agent': 'llm-upgrade', ...headers } }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
-        res.resume();
-        get(new URL(res.headers.location, u).toString(), headers, timeoutMs, redirects - 1).then(resolve, reject);
+export interface FetchOptions {
+  /** Bound on the whole request, redirects and body included ("end to end"); for downloads: on a stall (no byte for this long). */
+  timeoutMs?: number;
+  /** Follow a redirect from https to plain http (loopback tests only): refused otherwise. */
+  allowInsecureRedirect?: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * One GET, redirects followed (never from https down to http unless allowed), the body left
+ * unread. With `endToEnd` the deadline also covers reading the body: a server that trickles
+ * bytes cannot hold us past it; otherwise it bounds each stall.
+ */
+function get(url: string, headers: Record<string, string>, opts: FetchOptions, endToEnd: boolean): Promise<Got> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const original = url;
+  const hop = (current: string, redirects: number, wasHttps: boolean): Promise<Got> =>
+    new Promise((resolve, reject) => {
+      let u: URL;
+      try {
+        u = new URL(current);
+      } catch {
+        reject(fetchError(`"${current}" is not a URL`));
         return;
       }
-      resolve({ status, headers: res.headers, body: res });
+      const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
+      if (!lib) {
+        reject(fetchError(`${current}: only http and https are supported`));
+        return;
+      }
+      if (wasHttps && u.protocol === 'http:' && !opts.allowInsecureRedirect) {
+        reject(fetchError(`${original} redirects from https to plain http (${current}); refused`, 'Use an https URL that stays on https; --allow-insecure-redirect exists for loopback tests only.', { url: original, redirectedTo: current }));
+        return;
+      }
+      let response: http.IncomingMessage | undefined;
+      const req = lib.get(u, { headers: { 'user-agent': 'llm-upgrade', ...headers } }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
+          res.resume();
+          clearTimeout(timer);
+          hop(new URL(res.headers.location, u).toString(), redirects - 1, wasHttps || u.protocol === 'https:').then(resolve, reject);
+          return;
+        }
+        response = res;
+        if (endToEnd) res.once('close', () => clearTimeout(timer));
+        else {
+          clearTimeout(timer);
+          res.setTimeout(timeoutMs, () => res.destroy(new Error(`${original}: no data for ${timeoutMs} ms`)));
+        }
+        resolve({ status, headers: res.headers, body: res, finalUrl: u.toString() });
+      });
+      // The whole request (and, end to end, its body) must finish by the deadline.
+      const timer = setTimeout(() => {
+        const e = new Error(`${original}: no complete answer within ${timeoutMs} ms`);
+        response?.destroy(e);
+        req.destroy(e);
+      }, Math.max(1, deadline - Date.now()));
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        reject(fetchError(`${current}: ${e.message}`));
+      });
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no response from ${url} within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(fetchError(`${url}: ${e.message}`)));
-  });
+  return hop(url, 5, false);
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads and validates a release feed; asset URLs are resolved against the feed's own URL. */
-export async function fetchFeed(feedUrl: string): Promise<Feed> {
-  const res = await get(feedUrl);
+/** Reads and validates a release feed; asset URLs are resolved against the URL that answered (after redirects). */
+export async function fetchFeed(feedUrl: string, opts: FetchOptions = {}): Promise<Feed> {
+  const res = await get(feedUrl, {}, opts, true);
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res.body) {
-    n += (c as Buffer).length;
-    if (n > 16 * 1024 * 1024) throw fetchError(`${feedUrl}: feed larger than 16 MiB`);
-    chunks.push(c as Buffer);
+  try {
+    for await (const c of res.body) {
+      n += (c as Buffer).length;
+      if (n > 16 * 1024 * 1024) throw fetchError(`${feedUrl}: feed larger than 16 MiB`);
+      chunks.push(c as Buffer);
+    }
+  } catch (e) {
+    if (e instanceof LlmUpgradeError) throw e;
+    throw fetchError((e as Error).message);
   }
   if (res.status !== 200) throw fetchError(`${feedUrl}: HTTP ${res.status}`, 'Check the feed URL.', { status: res.status });
   let doc: unknown;
@@ -92,7 +138,7 @@ export async function fetchFeed(feedUrl: string): Promise<Feed> {
     const platforms: Record<string, FeedAsset> = {};
     for (const [key, a] of Object.entries(r.platforms)) {
       if (!isObj(a) || typeof a.url !== 'string' || typeof a.size !== 'number' || typeof a.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(a.sha256)) throw bad(`releases[${i}].platforms.${key} needs url, size and sha256`);
-      platforms[key] = { url: new URL(a.url, feedUrl).toString(), size: a.size, sha256: a.sha256 };
+      platforms[key] = { url: new URL(a.url, res.finalUrl).toString(), size: a.size, sha256: a.sha256 };
     }
     return { version: r.version, platforms };
   });
@@ -118,8 +164,8 @@ async function sha256File(path: string): Promise<string> {
  * connection and across runs (the `.part` file is kept when the network fails). The size and
  * SHA-256 are checked before the file is handed on; a mismatch deletes it.
  */
-export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeEventSink, attempts = 6): Promise<string> {
-  await mkdir(dir, { recursive: true });
+export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeEventSink, opts: FetchOptions = {}, attempts = 6): Promise<string> {
+  await mkdirp(dir);
   const ext = /\.zip$/i.test(new URL(asset.url).pathname) ? '.zip' : '.tar.gz';
   const final = join(dir, `${asset.sha256}${ext}`);
   const part = `${final}.part`;
@@ -132,7 +178,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
     if (from === asset.size) break;
     let res: Got;
     try {
-      res = await get(asset.url, from > 0 ? { range: `bytes=${from}-` } : {});
+      res = await get(asset.url, from > 0 ? { range: `bytes=${from}-` } : {}, opts, false);
     } catch (e) {
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
@@ -166,6 +212,12 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
         await unlink(part).catch(() => undefined);
         throw e;
       }
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        res.body.destroy();
+        // A full disk is not the network: no retry. The part stays for a resume once there is room.
+        throw new LlmUpgradeError({ code: 'ERR_DISK_FULL', message: `disk full writing ${part} (${received} of ${asset.size} bytes of ${asset.url})`, hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`, phase: 'fetch', changed: false, details: { path: part, url: asset.url } });
+      }
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
       continue;
@@ -189,7 +241,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
   return final;
 }
 
-export interface CheckOptions {
+export interface CheckOptions extends FetchOptions {
   feedUrl: string;
   roots: string[];
   platform?: string;
@@ -207,7 +259,7 @@ export interface CheckResult {
 /** `check --feed URL`: the newest release for this platform against what is installed. */
 export async function checkFeed(opts: CheckOptions): Promise<CheckResult> {
   const platform = opts.platform ?? platformKey();
-  const feed = await fetchFeed(opts.feedUrl);
+  const feed = await fetchFeed(opts.feedUrl, { ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(opts.allowInsecureRedirect ? { allowInsecureRedirect: true } : {}) });
   const top = newestFor(feed, platform);
   const installed = opts.roots.length ? await readInstalledState(opts.roots) : null;
   return {

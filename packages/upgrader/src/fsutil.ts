@@ -18,15 +18,19 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Write, fsync, rename over, fsync the directory: the file is either old or new after a crash. */
-export async function atomicWriteFile(path: string, data: string | Buffer): Promise<void> {
+export async function atomicWriteFile(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    // A full disk must not leave a half-written temporary file behind.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
   }
+  await fh.close();
   await rename(tmp, path);
   await fsyncDir(dirname(path));
 }
@@ -54,6 +58,27 @@ export async function isEmptyDir(path: string): Promise<boolean> {
     return (await readdir(path)).length === 0;
   } catch {
     return false;
+  }
+}
+
+/**
+ * mkdir -p one level at a time: Node's recursive mkdir reports a full disk (no inode left) as
+ * ENOENT, this reports ENOSPC.
+ */
+export async function mkdirp(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+  }
+  await mkdirp(dirname(dir));
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }
 

@@ -1,6 +1,6 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ServiceRef } from '@llm-upgrade/core';
+import type { ListeningSocket, ServiceRef } from '@llm-upgrade/core';
 import { atomicWriteFile, fsyncDir } from './fsutil.js';
 import type { Manifest } from './manifest.js';
 import type { UpgradeEventSink } from './events.js';
@@ -22,14 +22,47 @@ export type MoveOp =
   /** Create a directory the new version needs. */
   | { op: 'mkdir'; path: string }
   /** stageDir/p → root/p. */
-  | { op: 'install'; path: string };
+  | { op: 'install'; path: string }
+  /** backupDir/p → root/p after the installs: a user's entry inside a package directory stays with the new version. */
+  | { op: 'carry'; path: string };
+
+/** A top-level process of the install as it ran before the stop: restart starts it again the same way. */
+export interface RecordedProcess {
+  pid: number;
+  startKey: string;
+  name: string;
+  role: string;
+  /** Its executable (under a root): after the swap the same path names the new version. */
+  exe: string | null;
+  argv: string[];
+  cwd: string | null;
+  env: Record<string, string> | null;
+  uid: number | null;
+  gid: number | null;
+  /** TCP sockets it (or its children) listened on. */
+  listening: ListeningSocket[];
+  /** The regular file its stderr/stdout went to, when it did. */
+  logFile: string | null;
+}
+
+/** The health gate's reference, measured before the stop. */
+export interface HealthPlan {
+  url: string;
+  /** socket: where the server listened; OLLAMA_HOST: from its environment; profile: the profile's URL. */
+  source: 'socket' | 'OLLAMA_HOST' | 'profile';
+  answeredBefore: boolean;
+  versionBefore: string | null;
+}
 
 /** What was running before the stop and how to start it again. */
 export interface RestartPlan {
   wasRunning: boolean;
   services: ServiceRef[];
+  /** The profile's start command: used when no process could be recorded. */
   command?: string[];
   healthUrl?: string;
+  processes?: RecordedProcess[];
+  health?: HealthPlan | null;
 }
 
 export interface Journal {
@@ -100,7 +133,8 @@ export class JournalWriter {
 
   async write(patch: Partial<Journal> = {}): Promise<void> {
     this.journal = { ...this.journal, ...patch, seq: this.journal.seq + 1, updatedAt: new Date().toISOString() };
-    await atomicWriteFile(this.path, `${JSON.stringify(this.journal)}\n`);
+    // 0600: it records the server's environment.
+    await atomicWriteFile(this.path, `${JSON.stringify(this.journal)}\n`, 0o600);
     this.onEvent?.({ type: 'journal', seq: this.journal.seq, state: this.journal.state, done: this.journal.done });
     await testHooks(this.journal.seq, this.onEvent);
   }

@@ -98,6 +98,14 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
       if (all.has(parent)) throw unsafeEntryError(p, `its parent "${parent}" is a file or link in the same package`);
     }
   }
+  // The smoke command runs after the swap: it must be one of the package's own files, by a
+  // relative path, so nothing outside the root (nor anything not verified) is ever run.
+  if (smoke !== undefined) {
+    const argv0 = (smoke as string[])[0]!;
+    const reason = unsafePathReason(argv0);
+    if (reason) throw unsafeEntryError(argv0, `the smoke command ${reason}`);
+    if (!outFiles.some((f) => f.path === argv0) && !outLinks.some((l) => l.path === argv0)) throw bad(`${where}: the smoke command "${argv0}" is not a file of the package (it must be a relative path to one of its files)`);
+  }
   return {
     name,
     version,

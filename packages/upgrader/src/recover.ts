@@ -1,7 +1,6 @@
 import { LlmUpgradeError, thawRecorded, toLlmUpgradeError, type Profile } from '@llm-upgrade/core';
 import { finishCommit } from './apply/commit.js';
-import { restartServer } from './apply/restart.js';
-import { inScopeNow, rollBackTransaction } from './apply/transaction.js';
+import { inScopeNow, restartOld, rollBackTransaction } from './apply/transaction.js';
 import { lexists, removeTree, walk } from './fsutil.js';
 import { deleteJournal, JournalWriter, readJournal } from './journal.js';
 import { acquireLock } from './lock.js';
@@ -15,6 +14,11 @@ export interface RecoverOptions {
   timeoutMs?: number;
   healthTimeoutMs?: number;
   onEvent?: UpgradeEventSink | undefined;
+  /**
+   * Accepted for symmetry; recovery always runs to its end once started (every step is
+   * idempotent and a kill -9 mid-way is finished by the next run), so an interrupt is not honoured mid-way.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RecoverResult {
@@ -74,7 +78,7 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
       await deleteJournal(paths.journal);
       let restarted: string | null = null;
       if (journal.restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0) {
-        restarted = await restartServer(root, journal.restart, timeoutMs, opts.onEvent).catch(() => null);
+        restarted = (await restartOld(opts.roots, journal.restart, journal.from, { timeoutMs, healthTimeoutMs, onEvent: opts.onEvent }))?.how ?? null;
       }
       if (journal.kind === 'apply') await removeTree(journal.stageDir);
       if ((await walk(journal.backupDir).catch(() => [])).every((e) => e.kind === 'dir')) await removeTree(journal.backupDir);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
 import { readBackupMeta } from './apply/commit.js';
@@ -17,7 +17,10 @@ export interface RollbackOptions {
   graceMs?: number;
   timeoutMs?: number;
   healthTimeoutMs?: number;
+  /** Roll back a fresh install (the backup is "nothing"): the package's files go, files a user added stay. */
+  toEmpty?: boolean;
   onEvent?: UpgradeEventSink;
+  signal?: AbortSignal;
 }
 
 export interface RollbackResult {
@@ -51,6 +54,19 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     if (!meta || !(await lexists(paths.backupFiles))) {
       throw new LlmUpgradeError({ code: 'ERR_NO_BACKUP', message: `no backup to roll back to in ${paths.backup}`, hint: 'Rollback restores the version the last `apply` replaced; there was none here.', phase: 'rollback', changed: false });
     }
+    // The kept backup is what the last *committed* transaction replaced (a failed, rolled-back
+    // apply never touches it). After a fresh install that is nothing at all.
+    const emptyBackup = meta.version === null && meta.manifest === null && (await readdir(paths.backupFiles).catch(() => [])).length === 0;
+    if (emptyBackup && !opts.toEmpty) {
+      throw new LlmUpgradeError({
+        code: 'ERR_NO_BACKUP',
+        message: `the last committed upgrade of ${root} (to ${meta.replacedBy ?? 'its current version'}, ${meta.committedAt}) was a fresh install: rolling back would remove the product`,
+        hint: 'Pass --to-empty to remove the installed files anyway (files you added stay).',
+        phase: 'rollback',
+        changed: false,
+        details: { backup: paths.backup, replacedBy: meta.replacedBy, committedAt: meta.committedAt },
+      });
+    }
     let installed: Manifest | null = null;
     try {
       installed = parseManifest(await readFile(paths.installed), paths.installed);
@@ -60,7 +76,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     const tx = await runTransaction({
       kind: 'rollback', roots, profile: opts.profile, stageDir: paths.backupFiles, from: installed?.version ?? null, to: meta.version,
       fromManifest: installed, toManifest: meta.manifest, restart: opts.restart !== false,
-      graceMs: opts.graceMs ?? 5_000, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs, onEvent: opts.onEvent,
+      graceMs: opts.graceMs ?? 5_000, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs, onEvent: opts.onEvent, signal: opts.signal,
     });
     return { ok: true, from: installed?.version ?? null, to: meta.version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs, rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, journalSteps: tx.journalSteps };
   } finally {

@@ -92,8 +92,8 @@ describe('crash at every journal step', () => {
     for (const step of [3, Math.floor((totalSteps + 3) / 2), totalSteps - 1]) {
       const root = freshRoot();
       expect((await runCli(['apply', v2Pkg, '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step) } })).signal).toBe('SIGKILL');
-      // recover's first journal write ("rolling-back") is write step+1: die right after it.
-      const killed = await runCli(['recover', '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step + 1) } });
+      // The undo writes nothing before it moves (a full disk must not stop it): die after its first undone move.
+      const killed = await runCli(['recover', '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_IN_UNDO_AFTER: '1' } });
       expect(killed.signal).toBe('SIGKILL');
       const rec = await runCli(['recover', '--install-dir', root, '--json']);
       expect(rec.code, rec.stderr).toBe(0);

@@ -108,7 +108,7 @@ export async function smokeCheck(root: string, smoke: string[], version: string,
 }
 
 /** GETs url once: status and the version it reports (JSON "version", else the first semver in the body). */
-async function probe(url: string, timeoutMs: number): Promise<{ status: number; version: string | null }> {
+export async function probe(url: string, timeoutMs: number): Promise<{ status: number; version: string | null }> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
@@ -127,23 +127,57 @@ async function probe(url: string, timeoutMs: number): Promise<{ status: number; 
   }
 }
 
-/** Polls the health URL until it answers 2xx with `version`, or throws ERR_HEALTH at the deadline. */
-export async function waitHealthy(url: string, version: string, timeoutMs: number, onEvent?: UpgradeEventSink): Promise<void> {
+export interface HealthWaitOptions {
+  timeoutMs: number;
+  onEvent?: UpgradeEventSink | undefined;
+  signal?: AbortSignal | undefined;
+  /** Where the new server writes its output, for the message when it does not come up. */
+  logFile?: string | null | undefined;
+}
+
+const sleepMs = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** The poll interval: 250 ms, growing to 1 s (a server loading models takes seconds). */
+const pollDelay = (attempt: number) => Math.min(1000, 250 * 1.5 ** Math.max(0, attempt - 1));
+
+/**
+ * Polls the health URL until it answers 2xx with `version`, or throws ERR_HEALTH at the deadline.
+ * Reports at most one health event per second (and the last one).
+ */
+export async function waitHealthy(url: string, version: string, opts: HealthWaitOptions): Promise<void> {
+  const { timeoutMs, onEvent, signal } = opts;
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
+  let lastReport = 0;
+  const report = (e: { status?: number; version?: string; error?: string }, attempt: number, force = false) => {
+    if (!force && Date.now() - lastReport < 1000) return;
+    lastReport = Date.now();
+    onEvent?.({ type: 'health', url, attempt, ...e });
+  };
   for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) break;
     try {
       const r = await probe(url, Math.min(2000, Math.max(200, deadline - Date.now())));
-      onEvent?.({ type: 'health', url, attempt, status: r.status, ...(r.version ? { version: r.version } : {}) });
-      if (r.status >= 200 && r.status < 300 && r.version && semver.valid(r.version) && semver.eq(r.version, version)) return;
+      const ok = r.status >= 200 && r.status < 300 && r.version && semver.valid(r.version) && semver.eq(r.version, version);
+      report({ status: r.status, ...(r.version ? { version: r.version } : {}) }, attempt, Boolean(ok));
+      if (ok) return;
       last = `HTTP ${r.status}, version ${r.version ?? '(none)'}`;
     } catch (e) {
       last = (e as Error).message;
-      onEvent?.({ type: 'health', url, attempt, error: last });
+      report({ error: last }, attempt);
     }
     if (Date.now() >= deadline) break;
-    // Short: every poll interval the server is up but unasked is downtime.
-    await new Promise((r) => setTimeout(r, 20));
+    await sleepMs(Math.min(pollDelay(attempt), Math.max(0, deadline - Date.now())), signal);
   }
-  throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})`, hint: 'The previous version was restored; check the server log of the new version.', phase: 'health', changed: true, details: { url, last } });
+  const log = opts.logFile ? `; the new server's output is in ${opts.logFile}` : '';
+  throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`, hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) } });
 }

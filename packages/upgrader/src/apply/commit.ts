@@ -1,9 +1,8 @@
-import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile, lexists, pruneEmptyDirs, removeTree } from '../fsutil.js';
+import { atomicWriteFile, lexists, mkdirp, removeTree } from '../fsutil.js';
 import { deleteJournal, type Journal } from '../journal.js';
 import type { Manifest } from '../manifest.js';
-import { STATE_DIR } from '../installed.js';
 import { statePaths } from '../paths.js';
 
 /** `<root>/.llm-upgrade/backup/meta.json`: which version the kept backup holds. */
@@ -34,7 +33,7 @@ export async function finishCommit(j: Journal): Promise<void> {
 
   const nextMeta = join(p.backupNext, 'meta.json');
   if (await lexists(j.backupDir)) {
-    await mkdir(p.backupNext, { recursive: true });
+    await mkdirp(p.backupNext);
     await rename(j.backupDir, join(p.backupNext, 'files'));
   }
   if ((await lexists(p.backupNext)) && !(await lexists(nextMeta))) {
@@ -46,6 +45,5 @@ export async function finishCommit(j: Journal): Promise<void> {
     await rename(p.backupNext, p.backup);
   }
   if (j.kind === 'apply') await removeTree(j.stageDir);
-  await pruneEmptyDirs(j.root, new Set([STATE_DIR]));
   await deleteJournal(p.journal);
 }

@@ -40,6 +40,37 @@ describe('swap moves', () => {
     expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['backup bin', 'backup lib', 'backup share', 'install bin', 'install lib', 'install share']);
   });
 
+  it('leaves unlisted entries in place, carries user files inside package directories, and undoes it all', async () => {
+    const { root, stage, backup } = setup();
+    writeFileSync(join(root, 'config.yaml'), 'mine');
+    writeFileSync(join(root, 'lib', 'user.so'), 'user lib');
+    const listed = new Set(['bin/tool', 'lib/gone.so', 'share/x/y']);
+    const ops = await planMoves(root, stage, new Set(['bin', 'lib', 'share']), listed);
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['backup bin', 'backup lib', 'backup share', 'install bin', 'install lib', 'install share', 'carry lib/user.so']);
+    const writer = new JournalWriter(join(root, '.llm-upgrade', 'journal.json'), journalFor(root, stage, backup, ops));
+    await runForward(writer);
+    expect(readFileSync(join(root, 'lib', 'user.so'), 'utf8')).toBe('user lib');
+    expect(readFileSync(join(root, 'lib', 'new', 'added.so'), 'utf8')).toBe('new only');
+    expect(readFileSync(join(root, 'config.yaml'), 'utf8')).toBe('mine');
+    expect(existsSync(join(backup, 'lib', 'user.so'))).toBe(false);
+    await runBackward({ root, stageDir: stage, backupDir: backup }, ops);
+    await runBackward({ root, stageDir: stage, backupDir: backup }, ops);
+    expect(readFileSync(join(root, 'lib', 'user.so'), 'utf8')).toBe('user lib');
+    expect(readFileSync(join(root, 'lib', 'gone.so'), 'utf8')).toBe('old only');
+    expect(readFileSync(join(root, 'bin', 'tool'), 'utf8')).toBe('old tool');
+    expect(readFileSync(join(stage, 'bin', 'tool'), 'utf8')).toBe('new tool');
+  });
+
+  it('never moves an old entry into staging when its backup did not happen (staging lost)', async () => {
+    const { root, stage, backup } = setup();
+    const ops = await planMoves(root, stage);
+    rmSync(stage, { recursive: true, force: true });
+    mkdirSync(stage);
+    await runBackward({ root, stageDir: stage, backupDir: backup }, ops);
+    expect(readFileSync(join(root, 'lib', 'gone.so'), 'utf8')).toBe('old only');
+    expect(readFileSync(join(root, 'bin', 'tool'), 'utf8')).toBe('old tool');
+  });
+
   it('rmdir/mkdir moves (journal format 1) replay and undo', async () => {
     const { root, stage, backup } = setup();
     const ops: Journal['ops'] = [{ op: 'backup', path: 'share/x/y' }, { op: 'rmdir', path: 'share/x' }, { op: 'mkdir', path: 'lib/new' }, { op: 'install', path: 'lib/new/added.so' }, { op: 'install', path: 'share/x' }];

@@ -11,13 +11,15 @@ const SKIP = new Set([STATE_DIR]);
 const abs = (base: string, rel: string) => join(base, ...rel.split('/'));
 
 /**
- * The moves that turn the root into exactly the staged tree. The root belongs to the product:
- * everything in it (but our state directory) goes to the backup, replaced or removed alike, so
- * the backup is the whole old version; then everything staged moves in. Moves are per entry at
- * the top of the root — a directory moves as one rename with all its files — which is the same
- * outcome as moving file by file, with a swap whose length does not grow with the file count.
+ * The moves that turn the root into the staged tree. The package owns what its manifests
+ * listed: entries of the root named in `owned` (top-level names of the installed manifest) or
+ * replaced by a staged entry go to the backup — the backup is the whole old version — and
+ * everything staged moves in. Entries no manifest listed (a user's config.yaml, models/) stay
+ * in place. `owned` null (a root we did not install, taken over with --adopt): every entry is
+ * the product's. Moves are per entry at the top of the root — a directory moves as one rename
+ * with all its files — so the swap's length does not grow with the file count.
  */
-export async function planMoves(root: string, stageDir: string): Promise<MoveOp[]> {
+export async function planMoves(root: string, stageDir: string, owned: ReadonlySet<string> | null = null, listed: ReadonlySet<string> | null = null): Promise<MoveOp[]> {
   const top = async (dir: string, skip: ReadonlySet<string>) => {
     let names: string[];
     try {
@@ -28,12 +30,48 @@ export async function planMoves(root: string, stageDir: string): Promise<MoveOp[
     }
     return names.filter((n) => !skip.has(n)).sort();
   };
-  const current = await top(root, SKIP);
   const staged = await top(stageDir, new Set());
+  const stagedSet = new Set(staged);
+  const current = (await top(root, SKIP)).filter((n) => owned === null || owned.has(n) || stagedSet.has(n));
+  const carries = listed ? await userEntriesInside(root, stageDir, current.filter((n) => stagedSet.has(n)), listed) : [];
   return [
     ...current.map((path): MoveOp => ({ op: 'backup', path })),
     ...staged.map((path): MoveOp => ({ op: 'install', path })),
+    ...carries.map((path): MoveOp => ({ op: 'carry', path })),
   ];
+}
+
+/**
+ * Entries inside the package's directories that no manifest listed (a user's `lib/ollama/mine`):
+ * the largest such subtrees whose parent directory the new version has too and which it does
+ * not itself provide. They are carried over into the new tree after the installs.
+ */
+async function userEntriesInside(root: string, stageDir: string, tops: string[], listed: ReadonlySet<string>): Promise<string[]> {
+  const ancestors = new Set<string>();
+  for (const p of listed) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) ancestors.add(parts.slice(0, i).join('/'));
+  }
+  const out: string[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await readdir(abs(root, rel))).sort();
+    } catch {
+      return; // not a directory (or gone)
+    }
+    for (const name of names) {
+      const p = `${rel}/${name}`;
+      if (listed.has(p)) continue;
+      if (ancestors.has(p)) {
+        if (isDirSync(abs(root, p))) await visit(p);
+        continue;
+      }
+      if (!lexistsSync(abs(stageDir, p)) && isDirSync(dirname(abs(stageDir, p)))) out.push(p);
+    }
+  };
+  for (const top of tops) if (ancestors.has(top) && isDirSync(abs(root, top))) await visit(top);
+  return out;
 }
 
 interface Dirs {
@@ -107,16 +145,24 @@ function forward(op: MoveOp, d: Dirs, m: Mover): void {
       if (lexistsSync(from)) m.move(from, target);
       return;
     }
+    case 'carry': {
+      const from = abs(d.backupDir, op.path);
+      if (lexistsSync(from) && !lexistsSync(target) && isDirSync(dirname(target))) m.move(from, target);
+      return;
+    }
   }
 }
 
 /** Undoes op; a no-op when the disk shows it was never done (or is undone already). Returns whether it moved anything. */
-function backward(op: MoveOp, d: Dirs, m: Mover): boolean {
+function backward(op: MoveOp, d: Dirs, m: Mover, backedUp: ReadonlySet<string>): boolean {
   const target = abs(d.root, op.path);
   switch (op.op) {
     case 'install': {
       const stage = abs(d.stageDir, op.path);
-      if (!lexistsSync(stage) && lexistsSync(target)) {
+      // root/p is the new entry only if the old one (when there was one) is in the backup;
+      // otherwise it is the old entry, never backed up, and must stay where it is.
+      const oldIsAside = !backedUp.has(op.path) || lexistsSync(abs(d.backupDir, op.path));
+      if (oldIsAside && !lexistsSync(stage) && lexistsSync(target)) {
         m.move(target, stage);
         return true;
       }
@@ -140,6 +186,15 @@ function backward(op: MoveOp, d: Dirs, m: Mover): boolean {
       const from = abs(d.backupDir, op.path);
       if (lexistsSync(from) && !lexistsSync(target)) {
         m.move(from, target);
+        return true;
+      }
+      return false;
+    }
+    case 'carry': {
+      // Done only if it is in the new tree and its old parent is in the backup to take it back.
+      const back = abs(d.backupDir, op.path);
+      if (lexistsSync(target) && !lexistsSync(back) && isDirSync(dirname(back))) {
+        m.move(target, back);
         return true;
       }
       return false;
@@ -175,11 +230,20 @@ export async function runForward(writer: JournalWriter, onEvent?: UpgradeEventSi
   await syncAll(m.touched);
 }
 
-/** Undoes every move in reverse, checking the disk for each: safe to repeat after a crash. */
+/**
+ * Undoes every move in reverse, checking the disk for each: safe to repeat after a crash. Only
+ * renames (into directories that exist), so it works on a full disk, with no inode to spare.
+ */
 export async function runBackward(d: Dirs, ops: MoveOp[]): Promise<number> {
   const m = new Mover();
   let moved = 0;
-  for (let i = ops.length - 1; i >= 0; i--) if (backward(ops[i]!, d, m)) moved++;
+  const backedUp = new Set(ops.filter((o) => o.op === 'backup').map((o) => o.path));
+  // Test-only (README): kill -9 ourselves after this many undone moves, to prove the undo can be cut short.
+  const crashAfter = Number(process.env.LLM_UPGRADE_TEST_CRASH_IN_UNDO_AFTER ?? 0);
+  for (let i = ops.length - 1; i >= 0; i--) {
+    if (backward(ops[i]!, d, m, backedUp)) moved++;
+    if (crashAfter > 0 && moved === crashAfter) process.kill(process.pid, 'SIGKILL');
+  }
   await syncAll(m.touched);
   return moved;
 }

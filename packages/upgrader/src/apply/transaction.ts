@@ -1,14 +1,18 @@
-import { mkdir, rename } from 'node:fs/promises';
-import { classify, getBackend, LlmUpgradeError, scanHolders, stop, toLlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { rename } from 'node:fs/promises';
+import { getBackend, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
-import { lexists, removeTree, walk } from '../fsutil.js';
+import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
 import type { Manifest } from '../manifest.js';
 import { statePaths } from '../paths.js';
 import type { UpgradeEventSink } from '../events.js';
 import { checkInstalledFiles, resolveUnderRoot, smokeCheck, waitHealthy, type FileIdentity } from './checks.js';
 import { finishCommit } from './commit.js';
-import { restartServer } from './restart.js';
+import { healthGate } from './health-gate.js';
+import { preflightSpace } from './preflight.js';
+import { healthBefore, recordProcesses } from './record.js';
+import { restartServer, type RestartOutcome } from './restart.js';
+import { inScopeNowFor } from './scope-now.js';
 import { planMoves, runBackward, runForward } from './swap.js';
 
 export interface TransactionOptions {
@@ -27,7 +31,11 @@ export interface TransactionOptions {
   graceMs: number;
   timeoutMs: number;
   healthTimeoutMs: number;
+  /** A server that did not answer its health URL before the stop must stay up this long after the restart. */
+  stayUpMs?: number | undefined;
   onEvent?: UpgradeEventSink | undefined;
+  /** SIGINT/SIGTERM: before the commit roll back and restart what ran, then throw ERR_INTERRUPTED; after it, finish. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface TransactionResult {
@@ -44,15 +52,39 @@ export interface TransactionResult {
 }
 
 /** In-scope processes that run now, through core's scope rules. */
-export async function inScopeNow(roots: string[], profile: Profile | undefined) {
-  const backend = await getBackend();
-  const snap = await backend.snapshot();
-  return classify(snap, roots, profile, (p) => backend.pathKey(p)).filter((p) => p.inScope);
+export const inScopeNow = inScopeNowFor;
+
+/** What runs now and how to start it again: each top-level process as it ran, and where it answered health. */
+export async function restartPlanFor(profile: Profile | undefined, running: ScopedProcess[], allowRestart: boolean): Promise<RestartPlan> {
+  const wasRunning = allowRestart && running.some((p) => p.role === 'server' || p.role === 'supervisor');
+  const processes = allowRestart ? await recordProcesses(running) : [];
+  const health = allowRestart ? await healthBefore(processes, profile, wasRunning) : null;
+  return {
+    wasRunning: wasRunning || (allowRestart && processes.length > 0),
+    services: [],
+    ...(profile?.startCommand ? { command: profile.startCommand } : {}),
+    ...(health ? { healthUrl: health.url } : profile?.healthUrl ? { healthUrl: profile.healthUrl } : {}),
+    processes,
+    health,
+  };
 }
 
-export function restartPlanFor(profile: Profile | undefined, running: { role: string }[], allowRestart: boolean): RestartPlan {
-  const wasRunning = allowRestart && running.some((p) => p.role === 'server' || p.role === 'supervisor');
-  return { wasRunning, services: [], ...(profile?.startCommand ? { command: profile.startCommand } : {}), ...(profile?.healthUrl ? { healthUrl: profile.healthUrl } : {}) };
+function signalName(signal: AbortSignal | undefined): InterruptSignal {
+  const r: unknown = signal?.reason;
+  return r === 'SIGTERM' || r === 'SIGHUP' ? r : 'SIGINT';
+}
+
+/** Best effort, after the old version's files are back: start it as it ran and wait for it. */
+export async function restartOld(roots: string[], plan: RestartPlan, from: string | null, opts: { timeoutMs: number; healthTimeoutMs: number; onEvent?: UpgradeEventSink | undefined }): Promise<RestartOutcome | null> {
+  try {
+    const started = await restartServer(roots, plan, opts.timeoutMs, opts.onEvent);
+    const url = plan.health ? (plan.health.answeredBefore ? plan.health.url : null) : (plan.healthUrl ?? null);
+    const version = plan.health?.versionBefore ?? from;
+    if (started && url && version) await waitHealthy(url, version, { timeoutMs: opts.healthTimeoutMs, onEvent: opts.onEvent, logFile: started.logFile }).catch(() => undefined);
+    return started;
+  } catch {
+    return null; // the files are back; the report says the old version did not come up
+  }
 }
 
 function withRollbackDetails(e: LlmUpgradeError, extra: Record<string, unknown>): LlmUpgradeError {
@@ -66,7 +98,7 @@ function smokeFor(root: string, manifest: Manifest | null, profile: Profile | un
 
 /** Stops everything in scope and refuses unless nothing survives and nothing holds a file. */
 async function stopAll(opts: TransactionOptions, changedBefore: boolean): Promise<{ stopped: StoppedProcess[]; services: RestartPlan['services']; warnings: string[] }> {
-  const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
+  const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
   const blocking = r.holders.filter((h) => h.inScope || h.kind !== 'cwd');
   if (!r.ok || r.survivors.length > 0 || blocking.length > 0) {
     const survivors = r.survivors.map((s) => ({ pid: s.pid, name: s.name, exe: s.exe, why: s.why }));
@@ -99,11 +131,12 @@ async function assertNothingHolds(opts: TransactionOptions): Promise<void> {
 
 /**
  * After the swap has begun, any failure lands here: stop whatever the new version started,
- * undo every move in reverse (from the journal, checking the disk), start the old version again.
+ * undo every move in reverse (read off the disk, so the journal needs no new state first and a
+ * full disk cannot stop it), then drop staging and the journal and start the old version again.
+ * When the undo cannot finish, journal and staging stay for `recover`.
  */
 export async function rollBackTransaction(writer: JournalWriter, opts: Pick<TransactionOptions, 'roots' | 'profile' | 'graceMs' | 'timeoutMs' | 'healthTimeoutMs' | 'onEvent'>, reason: string): Promise<{ moved: number; restarted: string | null }> {
   const j = writer.journal;
-  if (j.state !== 'rolling-back') await writer.write({ state: 'rolling-back' });
   if ((await inScopeNow(opts.roots, opts.profile)).length > 0) {
     const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
     if (!r.ok) {
@@ -112,17 +145,42 @@ export async function rollBackTransaction(writer: JournalWriter, opts: Pick<Tran
   }
   const moved = await runBackward({ root: j.root, stageDir: j.stageDir, backupDir: j.backupDir }, j.ops);
   opts.onEvent?.({ type: 'rollback', reason, moves: moved });
-  if (j.kind === 'apply') await removeTree(j.stageDir);
-  if ((await walk(j.backupDir).catch(() => [])).every((e) => e.kind === 'dir')) await removeTree(j.backupDir);
+  // The journal goes first: from here on staging is only leftovers (never the other way round).
   await deleteJournal(statePaths(j.root).journal);
-  let restarted: string | null = null;
-  try {
-    restarted = await restartServer(j.root, j.restart, opts.timeoutMs, opts.onEvent);
-    if (restarted && j.restart.healthUrl && j.from) await waitHealthy(j.restart.healthUrl, j.from, opts.healthTimeoutMs, opts.onEvent).catch(() => undefined);
-  } catch {
-    // best effort: the files are back; the report says the old version did not come up
-  }
-  return { moved, restarted };
+  if (j.kind === 'apply') await removeTree(j.stageDir).catch(() => undefined);
+  if ((await walk(j.backupDir).catch(() => [])).every((e) => e.kind === 'dir')) await removeTree(j.backupDir).catch(() => undefined);
+  const restarted = await restartOld(opts.roots, j.restart, j.from, opts);
+  return { moved, restarted: restarted?.how ?? null };
+}
+
+/** A failure of the rollback itself: the journal and staging are kept, `recover` finishes it. */
+function rollbackFailed(original: LlmUpgradeError, e: unknown): LlmUpgradeError {
+  const rb = toLlmUpgradeError(e, 'rollback', true);
+  return new LlmUpgradeError({
+    code: rb.code === 'ERR_INTERNAL' ? original.code : rb.code,
+    message: `${original.message}; rolling back failed too (${rb.message}), the journal is kept`,
+    hint: 'Fix the cause above (free space, stop the processes named), then run `llm-upgrade recover`: it finishes the rollback.',
+    phase: 'rollback',
+    changed: true,
+    details: { ...(original.details ?? {}), rolledBack: false, rollbackError: rb.toJSON() },
+    cause: e,
+  });
+}
+
+/** Top-level names the installed manifest lists: what the package owns in the root (null: all of it). */
+export function ownedNames(manifest: Manifest | null): Set<string> | null {
+  const listed = listedPaths(manifest);
+  return listed && new Set([...listed].map((p) => p.split('/')[0]!));
+}
+
+/** Every path the manifest lists (files and links). */
+export function listedPaths(manifest: Manifest | null): Set<string> | null {
+  if (!manifest) return null;
+  return new Set([...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)]);
+}
+
+function journalBytes(j: Journal): number {
+  return Buffer.byteLength(JSON.stringify(j)) + 4096;
 }
 
 /** stop → swap (journaled) → post-check → restart → health → commit; rollback on any failure after the first move. */
@@ -130,8 +188,10 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
   const root = opts.roots[0]!;
   const paths = statePaths(root);
   const running = await inScopeNow(opts.roots, opts.profile);
-  const restart = restartPlanFor(opts.profile, running, opts.restart);
+  const restart = await restartPlanFor(opts.profile, running, opts.restart);
   const backend = await getBackend();
+  const owned = ownedNames(opts.fromManifest);
+  const listed = listedPaths(opts.fromManifest);
   const journal: Journal = {
     format: 1,
     txid: randomUUID(),
@@ -151,6 +211,17 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     owner: { pid: process.pid, startKey: await backend.identityOf(process.pid).catch(() => null) },
     updatedAt: new Date().toISOString(),
   };
+
+  // Everything from here to the end of the commit writes a few small files: make sure they fit
+  // before anything is stopped (the swap itself is renames; its undo needs no space at all).
+  const planned = await planMoves(root, opts.stageDir, owned, listed);
+  const jb = journalBytes({ ...journal, ops: planned });
+  const manifestBytes = (m: Manifest | null) => (m ? Buffer.byteLength(JSON.stringify(m, null, 2)) + 256 : 0);
+  if (process.env.LLM_UPGRADE_TEST_SKIP_PREFLIGHT !== '1') {
+    await preflightSpace(root, { fileBytes: [jb, jb, manifestBytes(opts.toManifest), manifestBytes(opts.fromManifest), 4096], inodes: 4 });
+  }
+  throwIfInterrupted(opts.signal, 'stage', false);
+
   const writer = new JournalWriter(paths.journal, journal, opts.onEvent);
   await writer.write();
 
@@ -164,17 +235,19 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     warnings = s.warnings;
     restart.services = s.services;
     if (s.services.length > 0) restart.wasRunning = opts.restart;
+    throwIfInterrupted(opts.signal, 'stop', true, 'the server was started again; nothing was swapped');
     await assertNothingHolds(opts);
   } catch (e) {
     // Nothing moved: drop the journal; if we had ended a running server, start it again.
-    await deleteJournal(paths.journal);
-    if (restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0) await restartServer(root, restart, opts.timeoutMs, opts.onEvent).catch(() => null);
+    await deleteJournal(paths.journal).catch(() => undefined);
+    if (restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0) await restartOld(opts.roots, restart, opts.from, opts);
     throw toLlmUpgradeError(e, 'stop', true);
   }
 
-  let restarted: string | null = null;
+  let started: RestartOutcome | null = null;
   let healthy: boolean | null = null;
   let filesInPlaceMs = 0;
+  let phase: 'swap' | 'post-check' | 'restart' | 'health' | 'commit' = 'swap';
   try {
     opts.onEvent?.({ type: 'phase', phase: 'swap' });
     if ((await walk(paths.swapBackup).catch(() => [])).some((e) => e.kind !== 'dir')) {
@@ -183,39 +256,61 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       await rename(paths.swapBackup, aside);
       warnings.push(`an earlier transaction left files in ${paths.swapBackup}; moved them to ${aside}`);
     }
-    const ops = await planMoves(root, opts.stageDir);
+    const ops = await planMoves(root, opts.stageDir, owned, listed);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
     // After the journal names it: a crash can never leave a swap-backup nobody knows about.
-    await mkdir(paths.swapBackup, { recursive: true });
+    await mkdirp(paths.swapBackup);
     await runForward(writer, opts.onEvent);
     await writer.write({ state: 'checking' });
     filesInPlaceMs = performance.now() - t0;
 
+    phase = 'post-check';
+    throwIfInterrupted(opts.signal, phase, true);
     opts.onEvent?.({ type: 'phase', phase: 'post-check' });
     if (opts.toManifest) await checkInstalledFiles(root, opts.toManifest, opts.stagedIdentities);
     const smoke = smokeFor(root, opts.toManifest, opts.profile);
     if (smoke && opts.to && (opts.toManifest?.smoke || (await lexists(resolveUnderRoot(root, smoke[0]!))))) {
       await smokeCheck(root, smoke, opts.to, Math.min(opts.timeoutMs, 15_000));
     }
+    phase = 'restart';
+    throwIfInterrupted(opts.signal, phase, true);
     opts.onEvent?.({ type: 'phase', phase: 'restart' });
-    restarted = await restartServer(root, restart, opts.timeoutMs, opts.onEvent);
-    if (restarted && restart.healthUrl && opts.to) {
+    started = await restartServer(opts.roots, restart, opts.timeoutMs, opts.onEvent);
+    if (started && opts.to) {
+      phase = 'health';
       opts.onEvent?.({ type: 'phase', phase: 'health' });
-      await waitHealthy(restart.healthUrl, opts.to, opts.healthTimeoutMs, opts.onEvent);
-      healthy = true;
+      const gate = await healthGate(restart, started, opts.to, { roots: opts.roots, profile: opts.profile, healthTimeoutMs: opts.healthTimeoutMs, stayUpMs: opts.stayUpMs ?? 3000, onEvent: opts.onEvent, signal: opts.signal });
+      warnings.push(...gate.warnings);
+      healthy = gate.how === 'answered' ? true : null;
     }
+    phase = 'commit';
+    throwIfInterrupted(opts.signal, 'health', true);
+    // ---- POINT OF NO RETURN: once the journal says "committed", recovery finishes the commit
+    // instead of rolling back. Everything before this line is undone by any failure or crash.
+    await writer.write({ state: 'committed' });
   } catch (e) {
-    const err = toLlmUpgradeError(e, 'swap', true);
-    const rb = await rollBackTransaction(writer, opts, err.message);
-    const code = err.code === 'ERR_HEALTH' || err.code === 'ERR_POST_CHECK' ? err.code : 'ERR_POST_CHECK';
+    const err = opts.signal?.aborted ? interruptedError(signalName(opts.signal), phase === 'commit' ? 'health' : phase, true) : toLlmUpgradeError(e, phase, true);
+    let rb: { moved: number; restarted: string | null };
+    try {
+      rb = await rollBackTransaction(writer, opts, err.message);
+    } catch (rbErr) {
+      throw rollbackFailed(err, rbErr);
+    }
+    const extra = { rolledBack: true, movesUndone: rb.moved, oldRestarted: rb.restarted, from: opts.from, to: opts.to, ...(started?.logFile ? { logFile: started.logFile } : {}) };
+    if (err.code === 'ERR_INTERRUPTED') {
+      throw new LlmUpgradeError({ code: 'ERR_INTERRUPTED', message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`, hint: 'The install is as it was before; run the upgrade again when you are ready.', phase: err.phase, changed: true, details: { ...(err.details ?? {}), ...extra } });
+    }
+    const code = err.code === 'ERR_HEALTH' || err.code === 'ERR_POST_CHECK' || err.code === 'ERR_DISK_FULL' ? err.code : 'ERR_POST_CHECK';
     const wrapped = code === err.code ? err : new LlmUpgradeError({ code, message: `${err.phase}: ${err.message}`, hint: 'The previous version was restored.', phase: err.phase, changed: true, cause: err });
-    throw withRollbackDetails(wrapped, { rolledBack: true, movesUndone: rb.moved, oldRestarted: rb.restarted, from: opts.from, to: opts.to });
+    throw withRollbackDetails(wrapped, extra);
   }
   const downtimeMs = performance.now() - t0;
-
-  // ---- POINT OF NO RETURN: once the journal says "committed", recovery finishes the commit
-  // instead of rolling back. Everything before this line is undone by any failure or crash.
-  await writer.write({ state: 'committed' });
-  await finishCommit(writer.journal);
-  return { stopped, filesInPlaceMs: Math.round(filesInPlaceMs), downtimeMs: Math.round(downtimeMs), restarted, healthy, moves: writer.journal.ops.length, journalSteps: writer.journal.seq, warnings };
+  if (opts.signal?.aborted) warnings.push(`${signalName(opts.signal)} arrived after the point of no return: the upgrade was finished`);
+  try {
+    await finishCommit(writer.journal);
+  } catch (e) {
+    const err = toLlmUpgradeError(e, 'commit', true);
+    throw new LlmUpgradeError({ code: err.code, message: `${opts.to ?? 'the new version'} is installed and committed, but finishing the commit failed: ${err.message}`, hint: 'Run `llm-upgrade recover` to finish it (it rolls forward).', phase: 'commit', changed: true, details: { committed: true }, cause: e });
+  }
+  return { stopped, filesInPlaceMs: Math.round(filesInPlaceMs), downtimeMs: Math.round(downtimeMs), restarted: started?.how ?? null, healthy, moves: writer.journal.ops.length, journalSteps: writer.journal.seq, warnings };
 }

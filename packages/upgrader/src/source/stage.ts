@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, open, symlink } from 'node:fs/promises';
+import { chmod, open, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LlmUpgradeError, toLlmUpgradeError } from '@llm-upgrade/core';
 import { ArchiveFormatError } from '../archive/tar.js';
-import { fsyncDir, removeTree } from '../fsutil.js';
+import { fsyncDir, mkdirp, removeTree } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
 import { MANIFEST_NAME, SIGNATURE_NAME } from '../paths.js';
 import type { PackageSource } from './open.js';
@@ -30,14 +30,14 @@ export async function stagePackage(source: PackageSource, manifest: Manifest, st
   let bytes = 0;
   try {
     await removeTree(staging);
-    await mkdir(staging, { recursive: true });
+    await mkdirp(staging);
     await source.walk(async (raw, body) => {
       const name = checkRawEntry(raw);
       if (name === null || raw.type !== 'file' || name === MANIFEST_NAME || name === SIGNATURE_NAME) return;
       const f = want.get(name);
       if (!f || written.has(name)) throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${source.path}: "${name}" changed between verification and staging`, hint: 'Do not modify the package while it is being installed.', phase: 'stage', changed: false });
       const target = join(staging, ...name.split('/'));
-      await mkdir(dirname(target), { recursive: true });
+      await mkdirp(dirname(target));
       dirs.add(dirname(target));
       const fh = await open(target, 'wx', 0o600);
       const hash = createHash('sha256');
@@ -66,7 +66,7 @@ export async function stagePackage(source: PackageSource, manifest: Manifest, st
     }
     for (const l of manifest.links ?? []) {
       const target = join(staging, ...l.path.split('/'));
-      await mkdir(dirname(target), { recursive: true });
+      await mkdirp(dirname(target));
       dirs.add(dirname(target));
       await symlink(l.link, target);
     }

@@ -7,7 +7,7 @@ import { isFreshInstall } from './preview.js';
 import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
-export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
+export const applyCommand: CommandHandler = async ({ parsed, reporter, signal }) => {
   const { common, values, positionals } = parsed;
   const feedUrl = typeof values.feed === 'string' ? values.feed : undefined;
   const source = positionals[0];
@@ -39,6 +39,8 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
     profile: scope.profile,
     allowDowngrade: values['allow-downgrade'] === true,
     adopt: values.adopt === true,
+    replaceProduct: values['replace-product'] === true,
+    allowInsecureRedirect: values['allow-insecure-redirect'] === true,
     dryRun: common.dryRun,
     ...(typeof values['public-key'] === 'string' ? { publicKey: values['public-key'] } : {}),
     ...(typeof values.platform === 'string' ? { platform: values.platform } : {}),
@@ -46,6 +48,7 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter }) => {
     graceMs: common.graceMs,
     timeoutMs: common.timeoutMs,
     onEvent: upgradeEventSink(reporter),
+    signal,
   });
   for (const w of result.warnings) reporter.line(w, result.noop ? 'info' : 'warn'); // a same-version no-op is a result
   if (result.dryRun) {

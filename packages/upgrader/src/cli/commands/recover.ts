@@ -4,10 +4,10 @@ import { resolveCliScope } from '../scope.js';
 import type { CommandHandler } from './types.js';
 import { upgradeEventSink } from './upgrade-events.js';
 
-export const recoverCommand: CommandHandler = async ({ parsed, reporter }) => {
+export const recoverCommand: CommandHandler = async ({ parsed, reporter, signal }) => {
   const { common } = parsed;
   const scope = await resolveCliScope(common, { requireExisting: true });
-  const result = await recover({ roots: scope.roots, profile: scope.profile, graceMs: common.graceMs, timeoutMs: common.timeoutMs, onEvent: upgradeEventSink(reporter) });
+  const result = await recover({ roots: scope.roots, profile: scope.profile, graceMs: common.graceMs, timeoutMs: common.timeoutMs, onEvent: upgradeEventSink(reporter), signal });
   if (result.thawed.length) reporter.line(`continued ${result.thawed.length} frozen process(es): ${result.thawed.join(', ')}`, 'warn');
   reporter.line(recoveredLine(result));
   return { exitCode: EXIT.ok, result };

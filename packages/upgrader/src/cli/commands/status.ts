@@ -1,6 +1,11 @@
 import { EXIT, status } from '@llm-upgrade/core';
 import { versionOfInstall } from '../../apply/checks.js';
 import { readInstalledState } from '../../installed.js';
+import { readFile } from 'node:fs/promises';
+import { parseManifest } from '../../manifest.js';
+import { statePaths } from '../../paths.js';
+import { ownedNames } from '../../apply/transaction.js';
+import { transactionStatus, userEntries } from '../../transaction-status.js';
 import { refusePositionals, resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
 import type { CommandHandler } from './types.js';
@@ -19,12 +24,29 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   reporter.line(`version: ${installed ? installed.version : detected ? `${detected} (reported by ${scope.profile.versionCommand!.join(' ')}; not installed by llm-upgrade)` : 'unknown (not installed by llm-upgrade)'}`);
   reporter.line(inScope.length ? `processes (${inScope.length}, ${report.orphans.length} orphaned):` : 'processes: none running');
   for (const l of renderForest(report.processes)) reporter.line(`  ${l}`);
+  const root = scope.roots[0]!;
+  const transaction = await transactionStatus(root);
+  if (transaction) {
+    const what = `${transaction.kind} ${transaction.from ?? '?'} → ${transaction.to ?? '?'} (journal state ${transaction.state}, ${transaction.updatedAt})`;
+    if (transaction.ownerAlive) reporter.line(`transaction in progress: ${what}, run by pid ${transaction.ownerPid}`);
+    else {
+      reporter.line(`interrupted transaction: ${what}; the upgrader (pid ${transaction.ownerPid}) is gone`, 'warn');
+      reporter.line(`run "llm-upgrade recover" to finish it: it will ${transaction.recoverWill}${transaction.ran.length ? ` and start again what ran (${transaction.ran.map((p) => `pid ${p.pid}: ${p.argv.join(' ')}`).join('; ')})` : ''}`, 'warn');
+    }
+  }
+  let userFiles: string[] = [];
+  if (installed) {
+    const manifest = await readFile(statePaths(root).installed).then((b) => parseManifest(b, statePaths(root).installed)).catch(() => null);
+    const owned = ownedNames(manifest);
+    if (owned) userFiles = await userEntries(root, owned);
+    if (userFiles.length) reporter.line(`not part of the package (kept across upgrades and rollbacks): ${userFiles.join(', ')}`);
+  }
   const foreign = report.holders.holders.filter((h) => !h.inScope);
   for (const h of foreign) reporter.line(renderHolder(h), 'warn');
   for (const g of report.gpu) reporter.line(`  GPU ${g.gpu}: pid ${g.pid} holds ${g.usedMiB} MiB`);
   if (report.orphans.length) reporter.line(`run "llm-upgrade sweep" to end the ${report.orphans.length} orphan(s) and free their memory`, 'warn');
   return {
     exitCode: EXIT.ok,
-    result: { ok: true, roots: scope.roots, profile: scope.profile.name, installed, version: installed?.version ?? detected, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
+    result: { ok: true, roots: scope.roots, profile: scope.profile.name, installed, transaction, userFiles, version: installed?.version ?? detected, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
   };
 };

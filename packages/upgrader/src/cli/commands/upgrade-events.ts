@@ -43,7 +43,7 @@ export function describeUpgradeEvent(e: UpgradeEvent, state: EventState = {}): s
     case 'swap': return `swapping ${e.done}/${e.total} entries`;
     case 'journal': return undefined;
     case 'thawed': return `continued ${e.name} (pid ${e.pid}), left frozen by an interrupted upgrade`;
-    case 'restart': return `started the server again (${e.how}${e.pid ? `, pid ${e.pid}` : ''})`;
+    case 'restart': return `started the server again (${e.how}${e.pid ? `, pid ${e.pid}` : ''}${e.logFile ? `; its output goes to ${e.logFile}` : ''})`;
     case 'health': return e.error ? `health: ${e.url}: ${e.error}` : `health: ${e.url} → HTTP ${e.status}${e.version ? `, version ${e.version}` : ''}`;
     case 'rollback': return `rolled back ${e.moves} move(s): ${e.reason}`;
     case 'recovered': return e.action === 'committed' ? 'an interrupted upgrade had committed: finished it (rolled forward)' : `an interrupted upgrade had not committed: rolled back (${e.moves} move(s) reversed)`;
