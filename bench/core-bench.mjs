@@ -241,6 +241,7 @@ async function settle(lib, root) {
 async function benchKill(lib, kit) {
   const rows = [];
   const out = {};
+  /** @type {Record<string, (install: any, tops: number[]) => Promise<{ ok?: boolean, killPhaseMs?: number } | void>>} */
   const contenders = {
     'stop() (core: freeze, rescan, SIGKILL, then verify holders)': async (install) => {
       // The kill phase: from the first SIGSTOP to the last exit seen before holder verification.
@@ -274,7 +275,8 @@ async function benchKill(lib, kit) {
       const r = await kill(install, tops);
       const elapsed = now() - t;
       const survivors = await settle(lib, install.root);
-      runs[name].push({ elapsed, survivors, before, ok: r?.ok, killPhaseMs: r?.killPhaseMs });
+      const report = r || undefined;
+      runs[name].push({ elapsed, survivors, before, ok: report?.ok, killPhaseMs: report?.killPhaseMs });
       await kit.cleanup();
     }
   }

@@ -10,7 +10,7 @@
 // removed at the end; every process started is in scope of that dir and stopped by pid.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, rmSync, readFileSync, statSync, writeFileSync, copyFileSync, readdirSync, lstatSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, rmSync, readFileSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -89,8 +89,8 @@ function writeManifest(dir, version) {
 
 async function freePort() {
   const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const port = srv.address().port;
+  await new Promise((r) => srv.listen(0, '127.0.0.1', () => r(undefined)));
+  const port = /** @type {import('node:net').AddressInfo} */ (srv.address()).port;
   await new Promise((r) => srv.close(r));
   return port;
 }
@@ -110,7 +110,7 @@ async function waitVersion(port, version) {
   for (;;) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/api/version`);
-      if ((await r.json()).version === version) return;
+      if (/** @type {{ version?: string }} */ (await r.json()).version === version) return;
     } catch {
       // not up yet
     }

@@ -53,7 +53,8 @@ export async function signWindowsFiles(files, settings) {
     certificatePassword: settings.certificatePassword,
     ...(settings.timestampServer ? { timestampServer: settings.timestampServer } : {}),
     description: settings.description,
-    hashes: ['sha256'],
+    // HASHES is a const enum (types only): its sha256 member is the string 'sha256'.
+    hashes: /** @type {any} */ (['sha256']),
     ...(useSigntool ? {} : { hookFunction: (file) => osslsign(file, settings) }),
   });
   return files.map((file) => ({ file, signed: true }));

@@ -12,7 +12,10 @@ export async function hashFile(path) {
   return { sha256: h.digest('hex'), size };
 }
 
-/** SHA-256 (hex) of strings/buffers/objects, for cache keys. */
+/**
+ * SHA-256 (hex) of strings/buffers/objects, for cache keys.
+ * @param {...unknown} parts
+ */
 export function hashOf(...parts) {
   const h = createHash('sha256');
   for (const p of parts) h.update(typeof p === 'string' || Buffer.isBuffer(p) ? p : JSON.stringify(p)).update('\0');

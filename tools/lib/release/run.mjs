@@ -31,7 +31,11 @@ async function hasTool(name) {
   }
 }
 
-/** Hash of every file under dir (relative path, mode, content): what a payload or a package build is. */
+/**
+ * Hash of every file under dir (relative path, mode, content): what a payload or a package build is.
+ * @param {string} dir
+ * @param {(relativePath: string) => boolean} [filter]
+ */
 async function treeHash(dir, filter = () => true) {
   const entries = [];
   const visit = async (rel) => {
@@ -297,6 +301,7 @@ export async function runRelease(opts) {
   });
 
   // 8. feed + SHA256SUMS
+  /** @type {Awaited<ReturnType<typeof writeFeeds>>} */
   let feed;
   await progress.step('write feed.json and SHA256SUMS', async () => {
     feed = await writeFeeds({

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundleCli } from './bundle.mjs';
@@ -23,6 +22,7 @@ export async function buildSea(opts) {
   return withDirLock(join(out, '.lock'), () => buildSeaLocked(opts));
 }
 
+/** @param {{ repoRoot: string, outDir?: string, targets?: string[], cacheDir?: string, log?: (message: string) => void, printHashes?: boolean, force?: boolean, entry?: string }} options */
 async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, log = () => {}, printHashes = false, force = false, entry }) {
   const root = resolve(repoRoot);
   const out = resolve(root, outDir ?? 'out/sea');

@@ -16,6 +16,7 @@ function seaSafeNodeModule(shim) {
  * Bundle the CLI to one CommonJS file for the SEA. Workspace packages resolve to their TS
  * sources (no prior `tsc` build needed); `koffi` resolves to a loader for the SEA asset.
  */
+/** @param {{ repoRoot: string, outFile: string, version?: string, entry?: string }} options */
 export async function bundleCli({ repoRoot, outFile, version, entry }) {
   const v = version ?? JSON.parse(readFileSync(join(repoRoot, 'packages/upgrader/package.json'), 'utf8')).version;
   const result = await build({

