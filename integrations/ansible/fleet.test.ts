@@ -427,6 +427,7 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
       const ups = upgradeResults(run);
       expect(ups.map((t) => [t.host, t.status])).toEqual([['host1', 'ok'], ['host2', 'failed']]);
       const failed = ups[1]!.result;
+      console.info(`[ansible] host2 failed as expected: ${failed.msg} (rc ${failed.rc}, phase ${failed.phase}, changed ${failed.changed})`);
       expect(failed.error_code).toBe('ERR_FILES_HELD');
       expect(failed.rc).toBe(3);
       expect(failed.msg).toMatch(/^ERR_FILES_HELD: /);
