@@ -536,6 +536,15 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     expect(role.stdout).toContain('llm_upgrade_health_url');
   });
 
+  it('module unit tests: the JSON mapping against a fake upgrader (Python unittest)', async () => {
+    const file = join(COLLECTION, 'tests/unit/plugins/modules/test_modules.py');
+    const r = await runProcess('/usr/bin/python3', [file, '-v'], { env: { ...env, PYTHONDONTWRITEBYTECODE: '1' } });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const ran = /Ran (\d+) tests?/.exec(r.stderr);
+    expect(Number(ran?.[1] ?? 0)).toBeGreaterThanOrEqual(19);
+    expect(r.stderr).toMatch(/\nOK\b/);
+  });
+
   const lint = spawnSync('ansible-lint', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!lint) console.warn('[ansible] ansible-lint is not installed: the lint check is skipped');
   it.skipIf(!lint)('ansible-lint is clean', async () => {
