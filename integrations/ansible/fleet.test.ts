@@ -267,6 +267,8 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
       ANSIBLE_REMOTE_TEMP: join(work, 'ansible-remote'),
       ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
       ANSIBLE_HOST_KEY_CHECKING: 'False',
+      // One python process per task instead of put-file + chmod + exec + rm.
+      ANSIBLE_PIPELINING: 'True',
       ANSIBLE_RETRY_FILES_ENABLED: 'False',
       ANSIBLE_NOCOLOR: '1',
       ANSIBLE_FORCE_COLOR: '0',
@@ -355,6 +357,20 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
       expect(await serverPid(h)).toBe(before[i]!.pid);
       expect((await stat(join(h.root, 'bin', 'ollama'))).mtimeMs).toBe(before[i]!.mtime);
     }
+  });
+
+  it('check mode on a host that does not have the upgrader yet says so and creates nothing', async () => {
+    const absent = join(work, 'not-yet', 'bin', 'llm-upgrade');
+    const run = await playbook('rollout.yml', ['--check', '--limit', 'host1', '-e', `llm_upgrade_package=${packages['2.0.0']}`, '-e', `llm_upgrade_upgrader_path=${absent}`]);
+    expect(run.code, explain(run)).toBe(0);
+    // Role task names come as "llm_upgrade.fleet.rollout : NAME".
+    const by = Object.fromEntries(run.results.map((t) => [t.task.replace(/^.* : /, ''), t]));
+    expect(Object.keys(by), explain(run)).toContain('Distribute the upgrader');
+    expect(by['Distribute the upgrader']!.result.changed).toBe(true);
+    expect(by['Upgrade the install']!.status).toBe('skipped');
+    expect(by['Report that the dry run needs the upgrader on the host first']!.result.msg).toContain(`${absent} is not on the host yet`);
+    expect(existsSync(join(work, 'not-yet'))).toBe(false);
+    expect(await installedVersion(hosts[0]!)).toBe('1.0.0');
   });
 
   it('a rollout upgrades each host, one at a time, and its server answers with the new version', async () => {
