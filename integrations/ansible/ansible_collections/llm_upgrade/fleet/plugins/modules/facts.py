@@ -82,7 +82,9 @@ llm_upgrade:
       type: list
       elements: dict
     foreign_holders:
-      description: The holders that are not part of the install (an upgrade would fail with ERR_FILES_HELD while they hold a file).
+      description:
+        - The holders that are not part of the install. One holding a file (C(kind) exe, fd or map)
+          makes an upgrade fail with ERR_FILES_HELD; one tied only by its working directory is a warning.
       returned: always
       type: list
       elements: dict
