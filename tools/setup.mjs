@@ -40,6 +40,8 @@ const NEEDS = [
   { what: 'xauth', pkg: 'xauth' },
   { what: 'systemd-nspawn', pkg: 'systemd-container' },
   { what: 'ansible-playbook', pkg: 'ansible-core' },
+  // The collection's lint check (integrations/ansible): Debian's ansible-lint works offline.
+  { what: 'ansible-lint', pkg: 'ansible-lint' },
   { what: 'zstd', pkg: 'zstd' },
   { what: 'tmux', pkg: 'tmux' },
 ];
