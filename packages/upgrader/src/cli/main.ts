@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { EXIT, WATCHDOG_ENV, watchdogMain } from '@llm-upgrade/core';
+import { EXIT, INTERRUPT_SIGNALS, WATCHDOG_ENV, watchdogMain } from '@llm-upgrade/core';
 import { runCli } from './run.js';
 
 let settled = false;
@@ -29,4 +29,20 @@ if (process.env[WATCHDOG_ENV] === '1') {
   settled = true;
   // exitCode, not exit(): lets stdout drain to pipes and files first.
   process.exitCode = exitCode;
+  keepOutcomeOnLateSignals(exitCode);
 });
+
+/**
+ * The outcome is decided and reported: a Ctrl-C or SIGTERM arriving while stdout drains must not
+ * turn a finished upgrade into "killed by SIGINT". A second signal ends the process at once,
+ * still with the command's own exit code.
+ */
+function keepOutcomeOnLateSignals(exitCode: number): void {
+  let seen = false;
+  for (const signal of Object.keys(INTERRUPT_SIGNALS) as Array<keyof typeof INTERRUPT_SIGNALS>) {
+    process.on(signal, () => {
+      if (seen) process.exit(exitCode);
+      seen = true;
+    });
+  }
+}
