@@ -21,7 +21,7 @@ export interface ForceKillContext {
 }
 
 /**
- * One implementation per OS (platform/linux.ts, win32.ts, darwin.ts). Everything OS-specific
+ * One implementation per OS (platform/linux/, win32/, darwin/ — each an index.ts and its modules). Everything OS-specific
  * lives behind this; the algorithms in stop.ts / sweep.ts / holders.ts are shared.
  */
 export interface PlatformBackend {

@@ -3,15 +3,15 @@
 // systemd unit of each process. Reads are synchronous on purpose: /proc never touches a disk,
 // and the thread-pool round trip of async fs costs more than the read itself.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { queryNvidiaSmi } from '../gpu.js';
-import { execFileText } from '../exec.js';
-import { LlmUpgradeError } from '../errors.js';
-import { isUnderAnyRoot } from '../scope.js';
-import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
-import { freezeKill } from './posix-freeze-kill.js';
-import { ERRNO, pidfdApi } from './linux-pidfd.js';
-import { parseMountinfo, rootAliases } from './linux-mounts.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
+import { queryNvidiaSmi } from '../../gpu.js';
+import { execFileText } from '../../exec.js';
+import { LlmUpgradeError } from '../../errors.js';
+import { isUnderAnyRoot } from '../../scope.js';
+import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
+import { freezeKill } from '../posix/freeze-kill.js';
+import { ERRNO, pidfdApi } from './pidfd.js';
+import { parseMountinfo, rootAliases } from './mounts.js';
+import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
 const PF_KTHREAD = 0x00200000;

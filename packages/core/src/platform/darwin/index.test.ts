@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ScopedProcess } from '../types.js';
-import { DarwinBackend, darwinPathKey } from './darwin.js';
-import { freezeKill } from './posix-freeze-kill.js';
-import type { Exec, ExecResult } from '../exec.js';
-import type { SignalOutcome } from './backend.js';
+import type { ScopedProcess } from '../../types.js';
+import { DarwinBackend, darwinPathKey } from './index.js';
+import { freezeKill } from '../posix/freeze-kill.js';
+import type { Exec, ExecResult } from '../../exec.js';
+import type { SignalOutcome } from '../backend.js';
 
-const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`./__recorded__/darwin/${name}`, import.meta.url)), 'utf8');
+const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`../__recorded__/darwin/${name}`, import.meta.url)), 'utf8');
 const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '' });
 
 /** Replays the recorded macOS outputs for the commands the backend runs. */

@@ -2,15 +2,15 @@
 // for args), `lsof` for executables ps cannot name and for holders, launchctl for launchd jobs,
 // signals with the freeze-kill algorithm. Identity is the lstart text (one-second resolution).
 import { realpathSync } from 'node:fs';
-import { LlmUpgradeError } from '../errors.js';
-import { queryNvidiaSmi } from '../gpu.js';
-import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
-import { freezeKill } from './posix-freeze-kill.js';
-import { matchLaunchdJobs, parseLaunchctlList } from './darwin/launchctl.js';
-import { executables, kindOf, LSOF_FIELDS, parseLsof } from './darwin/lsof.js';
-import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './darwin/ps.js';
-import { execFileText, type Exec } from '../exec.js';
+import { LlmUpgradeError } from '../../errors.js';
+import { queryNvidiaSmi } from '../../gpu.js';
+import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
+import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import { freezeKill } from '../posix/freeze-kill.js';
+import { matchLaunchdJobs, parseLaunchctlList } from './launchctl.js';
+import { executables, kindOf, LSOF_FIELDS, parseLsof } from './lsof.js';
+import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './ps.js';
+import { execFileText, type Exec } from '../../exec.js';
 
 const C_LOCALE = { ...process.env, LC_ALL: 'C', LANG: 'C' };
 
