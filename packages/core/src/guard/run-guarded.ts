@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
-import { LlmUpgradeError } from '../errors.js';
+import * as errors from '../error-factories.js';
 import { getBackend, getGuardBackend } from '../platform/index.js';
 import { whichOnPath } from '../profile.js';
 import { Lineage } from './lineage.js';
@@ -37,8 +37,7 @@ function resolveCommand(command: string, env: NodeJS.ProcessEnv, os: string): st
   if (os === 'win32') return command; // CreateProcess searches PATH and PATHEXT itself
   const found = command.includes('/') ? (existsSync(command) ? command : null) : whichOnPath(command, env);
   if (found) return isAbsolute(command) || !command.includes('/') ? found : command;
-  throw new LlmUpgradeError({
-    code: 'ERR_USAGE',
+  throw errors.usageError({
     message: `cannot run ${command}: not found${command.includes('/') ? '' : ' on PATH'}`,
     hint: 'Give the command after `--` with its path, or put it on PATH.',
     phase: 'usage',
@@ -92,7 +91,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', (e) =>
-      reject(new LlmUpgradeError({ code: 'ERR_USAGE', message: `cannot run ${opts.command}: ${e.message}`, hint: 'Check the command after `--`.', phase: 'usage', changed: false, cause: e })),
+      reject(errors.usageError({ message: `cannot run ${opts.command}: ${e.message}`, hint: 'Check the command after `--`.', phase: 'usage', changed: false, cause: e })),
     );
   });
   let cmdRunning = true;

@@ -1,4 +1,4 @@
-import { LlmUpgradeError } from '../errors.js';
+import * as errors from '../error-factories.js';
 import type { PlatformBackend } from './backend.js';
 import type { GuardBackend } from '../guard/types.js';
 
@@ -20,8 +20,7 @@ export async function getBackend(platform: NodeJS.Platform = process.platform): 
       cached = new (await import('./darwin/index.js')).DarwinBackend();
       break;
     default:
-      throw new LlmUpgradeError({
-        code: 'ERR_UNSUPPORTED_PLATFORM',
+      throw errors.unsupportedPlatformError({
         message: `platform ${platform} is not supported`,
         hint: 'llm-upgrade runs on Linux, Windows and macOS.',
         phase: 'status',
@@ -62,5 +61,5 @@ export function platformKey(platform: NodeJS.Platform = process.platform, arch: 
 export function currentOs(): 'linux' | 'win32' | 'darwin' {
   const p = process.platform;
   if (p === 'linux' || p === 'win32' || p === 'darwin') return p;
-  throw new LlmUpgradeError({ code: 'ERR_UNSUPPORTED_PLATFORM', message: `platform ${p} is not supported`, hint: 'llm-upgrade runs on Linux, Windows and macOS.', phase: 'status', changed: false });
+  throw errors.unsupportedPlatformError({ message: `platform ${p} is not supported`, hint: 'llm-upgrade runs on Linux, Windows and macOS.', phase: 'status', changed: false });
 }

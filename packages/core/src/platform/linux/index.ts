@@ -5,10 +5,10 @@
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { queryNvidiaSmi } from '../../gpu.js';
 import { execFileText } from '../../exec.js';
-import { LlmUpgradeError } from '../../errors.js';
+import * as errors from '../../error-factories.js';
 import { isUnderAnyRoot } from '../../scope.js';
 import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
-import { freezeKill } from '../posix/freeze-kill.js';
+import { freezeKill, sendSignal } from '../posix/index.js';
 import { ERRNO, pidfdApi } from './pidfd.js';
 import { parseMountinfo, rootAliases } from './mounts.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
@@ -246,28 +246,17 @@ function readUsers(): Map<number, string> {
   return users;
 }
 
-function sendByPid(pid: number, signal: NodeJS.Signals): SignalOutcome {
-  try {
-    process.kill(pid, signal);
-    return { pid, result: 'sent' };
-  } catch (e) {
-    if (errno(e) === 'ESRCH') return { pid, result: 'gone' };
-    if (errno(e) === 'EPERM') return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
-    return { pid, result: 'failed', detail: `${signal} to pid ${pid}: ${(e as Error).message}` };
-  }
-}
-
 /**
  * Sends signal to pid, with startKey only while pid is still that process: through a pidfd
  * opened before the identity check where the kernel has them, else check-then-kill.
  */
 function send(pid: number, signal: NodeJS.Signals, startKey?: string): SignalOutcome {
-  if (startKey === undefined) return sendByPid(pid, signal);
+  if (startKey === undefined) return sendSignal(pid, signal);
   const api = pidfdApi();
   const fd = api?.open(pid) ?? null;
   if (api === null || fd === null) {
     if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
-    return sendByPid(pid, signal);
+    return sendSignal(pid, signal);
   }
   try {
     if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
@@ -408,13 +397,21 @@ export class LinuxBackend implements PlatformBackend {
   async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
     const r = await runSystemctl([...systemctlScope(service), 'stop', service.name], Math.max(1000, timeoutMs));
     if (r.code !== 0) {
-      throw new LlmUpgradeError({
-        code: 'ERR_SURVIVORS',
+      throw errors.survivorsError({
         message: `systemctl stop ${service.name} failed (pids ${service.pids.join(', ')}): ${r.stderr.trim()}`,
         hint: `Stop the ${service.scope ?? 'system'} unit ${service.name} yourself (systemctl${service.scope === 'user' ? ' --user' : ''} stop ${service.name}), or run as root.`,
         phase: 'stop',
         changed: true,
       });
+    }
+  }
+
+  /** `systemctl start` through the manager it was stopped through (a user unit: `--user --machine=USER@`). */
+  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+    const args = [...systemctlScope(service), 'start', service.name];
+    const r = await runSystemctl(args, Math.max(1000, timeoutMs));
+    if (r.code !== 0) {
+      throw errors.healthError({ message: `systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`, hint: `Start the unit yourself (systemctl${service.scope === 'user' ? ' --user' : ''} start ${service.name}) and read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
     }
   }
 
@@ -524,6 +521,10 @@ export class LinuxBackend implements PlatformBackend {
 
   async signalIfSame(pid: number, startKey: string, signal: NodeJS.Signals): Promise<SignalOutcome> {
     return send(pid, signal, startKey);
+  }
+
+  async resume(pid: number, startKey: string): Promise<SignalOutcome> {
+    return send(pid, 'SIGCONT', startKey);
   }
 
   rootAliases(roots: readonly string[]): string[] {
