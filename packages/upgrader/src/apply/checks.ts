@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { LlmUpgradeError, errors } from '@llm-upgrade/core';
 import semver from 'semver';
 import { lexists } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
@@ -22,7 +22,7 @@ export async function identityOfFile(path: string): Promise<FileIdentity> {
 }
 
 function postCheckError(message: string, details: Record<string, unknown> = {}): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_POST_CHECK', message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
+  return errors.postCheckError({ message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -179,5 +179,5 @@ export async function waitHealthy(url: string, version: string, opts: HealthWait
     await sleepMs(Math.min(pollDelay(attempt), Math.max(0, deadline - Date.now())), signal);
   }
   const log = opts.logFile ? `; the new server's output is in ${opts.logFile}` : '';
-  throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`, hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) } });
+  throw errors.healthError({ message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`, hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) } });
 }

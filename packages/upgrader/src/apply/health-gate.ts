@@ -1,4 +1,4 @@
-import { LlmUpgradeError, listeningOf, type Profile } from '@llm-upgrade/core';
+import { LlmUpgradeError, listeningOf, type Profile, errors } from '@llm-upgrade/core';
 import type { RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { waitHealthy } from './checks.js';
@@ -42,7 +42,7 @@ async function portsOfInstall(roots: string[], profile: Profile | undefined): Pr
 
 function healthError(message: string, logFile: string | null, details: Record<string, unknown>): LlmUpgradeError {
   const log = logFile ? `; the new server's output is in ${logFile}` : '';
-  return new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${message}${log}`, hint: logFile ? `Read ${logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { ...details, ...(logFile ? { logFile } : {}) } });
+  return errors.healthError({ message: `${message}${log}`, hint: logFile ? `Read ${logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { ...details, ...(logFile ? { logFile } : {}) } });
 }
 
 /**

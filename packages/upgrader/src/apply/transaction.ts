@@ -1,5 +1,5 @@
 import { rename } from 'node:fs/promises';
-import { getBackend, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess } from '@llm-upgrade/core';
+import { getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
@@ -107,8 +107,7 @@ async function stopAll(opts: TransactionOptions, changedBefore: boolean): Promis
     const what = survivors.length
       ? `${survivors.length} process(es) still running after the timeout, e.g. ${first!.name} (pid ${first!.pid}, ${first!.exe ?? 'exe unknown'})`
       : `${holders.length} file(s) under the install still held, e.g. ${holders[0]!.path} by ${holders[0]!.name} (pid ${holders[0]!.pid}, ${holders[0]!.exe ?? 'exe unknown'})`;
-    throw new LlmUpgradeError({
-      code: survivors.length ? 'ERR_SURVIVORS' : 'ERR_FILES_HELD',
+    throw (survivors.length ? errors.survivorsError : errors.filesHeldError)({
       message: `${what}; nothing was swapped`,
       hint: 'Close the programs named above (or stop them as root) and run the upgrade again; the install is unchanged.',
       phase: 'stop',
@@ -125,7 +124,7 @@ async function assertNothingHolds(opts: TransactionOptions): Promise<void> {
   const blocking = rep.holders.filter((h) => h.inScope || h.kind !== 'cwd');
   if (blocking.length) {
     const h = blocking[0]!;
-    throw new LlmUpgradeError({ code: 'ERR_FILES_HELD', message: `${h.path} is held by ${h.name} (pid ${h.pid}, ${h.exe ?? 'exe unknown'}) just before the swap; nothing was swapped`, hint: 'Something restarted the install or opened its files; stop it and run the upgrade again.', phase: 'holders', changed: true, details: { holders: blocking } });
+    throw errors.filesHeldError({ message: `${h.path} is held by ${h.name} (pid ${h.pid}, ${h.exe ?? 'exe unknown'}) just before the swap; nothing was swapped`, hint: 'Something restarted the install or opened its files; stop it and run the upgrade again.', phase: 'holders', changed: true, details: { holders: blocking } });
   }
 }
 
@@ -140,7 +139,7 @@ export async function rollBackTransaction(writer: JournalWriter, opts: Pick<Tran
   if ((await inScopeNow(opts.roots, opts.profile)).length > 0) {
     const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
     if (!r.ok) {
-      throw new LlmUpgradeError({ code: 'ERR_SURVIVORS', message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`, hint: 'Stop those processes, then run `llm-upgrade recover`.', phase: 'rollback', changed: true, details: { survivors: r.survivors, holders: r.holders } });
+      throw errors.survivorsError({ message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`, hint: 'Stop those processes, then run `llm-upgrade recover`.', phase: 'rollback', changed: true, details: { survivors: r.survivors, holders: r.holders } });
     }
   }
   const moved = await runBackward({ root: j.root, stageDir: j.stageDir, backupDir: j.backupDir }, j.ops);
@@ -297,8 +296,8 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       throw rollbackFailed(err, rbErr);
     }
     const extra = { rolledBack: true, movesUndone: rb.moved, oldRestarted: rb.restarted, from: opts.from, to: opts.to, ...(started?.logFile ? { logFile: started.logFile } : {}) };
-    if (err.code === 'ERR_INTERRUPTED') {
-      throw new LlmUpgradeError({ code: 'ERR_INTERRUPTED', message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`, hint: 'The install is as it was before; run the upgrade again when you are ready.', phase: err.phase, changed: true, details: { ...(err.details ?? {}), ...extra } });
+    if (hasCode(err, 'ERR_INTERRUPTED')) {
+      throw new LlmUpgradeError({ code: 'ERR_INTERRUPTED', message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`, hint: 'The install is as it was before; run the upgrade again when you are ready.', phase: err.phase, changed: true, details: { ...(err.details ?? { signal: 'SIGINT' as const }), ...extra } });
     }
     const code = err.code === 'ERR_HEALTH' || err.code === 'ERR_POST_CHECK' || err.code === 'ERR_DISK_FULL' ? err.code : 'ERR_POST_CHECK';
     const wrapped = code === err.code ? err : new LlmUpgradeError({ code, message: `${err.phase}: ${err.message}`, hint: 'The previous version was restored.', phase: err.phase, changed: true, cause: err });

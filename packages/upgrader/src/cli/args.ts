@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { LlmUpgradeError, parseDuration } from '@llm-upgrade/core';
+import { LlmUpgradeError, parseDuration, errors } from '@llm-upgrade/core';
 import { closest } from './suggest.js';
 
 export const COMMANDS = ['status', 'stop', 'sweep', 'holders', 'apply', 'rollback', 'recover', 'check', 'pack', 'run', 'watch', 'completion'] as const;
@@ -69,7 +69,7 @@ const optionSpec = {
 } as const;
 
 function usage(message: string, hint = 'Run `llm-upgrade --help` for the commands and options.'): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_USAGE', message, hint, phase: 'usage', changed: false });
+  return errors.usageError({ message, hint, phase: 'usage', changed: false });
 }
 
 /** A grace period longer than this is a typo, not a plan: the upgrade waits that long. */

@@ -1,4 +1,4 @@
-import { EXIT, INTERRUPT_SIGNALS, LlmUpgradeError, toLlmUpgradeError, type InterruptSignal } from '@llm-upgrade/core';
+import { EXIT, INTERRUPT_SIGNALS, toLlmUpgradeError, type InterruptSignal, errors } from '@llm-upgrade/core';
 import { HELP, parseCommandLine } from './args.js';
 import { commandLoaders } from './commands/index.js';
 import { Reporter } from './reporter.js';
@@ -39,7 +39,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const load = commandLoaders[parsed.command];
     if (!load) {
-      throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
+      throw errors.usageError({ message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
     const handler = await load();
     if (io.handleSignals !== false && !handler.handlesSignals) interrupts = catchInterrupts(reporter);
