@@ -2,7 +2,9 @@
 export type Phase =
   | 'usage' | 'lock' | 'recover' | 'resolve' | 'fetch' | 'verify' | 'stage'
   | 'stop' | 'sweep' | 'holders' | 'swap' | 'post-check' | 'restart' | 'health'
-  | 'commit' | 'rollback' | 'pack' | 'status';
+  | 'commit' | 'rollback' | 'pack' | 'status'
+  /** installer-hooks: rendering and building an installer. */
+  | 'build';
 
 export type ErrorCode =
   | 'ERR_USAGE'
