@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors } from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { applyModesAndOwners } from './apply/modes.js';
 import { planMoves } from './apply/swap.js';
@@ -149,8 +149,8 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
   if (rootStat && !rootStat.isDirectory()) throw errors.usageError({ message: `${root} is a file; apply installs into a directory`, hint: 'Give the install directory as the first --install-dir.', phase: 'usage', changed: false });
   const paths = statePaths(root);
   const onEvent = opts.onEvent;
-  const graceMs = opts.graceMs ?? 5_000;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const graceMs = opts.graceMs ?? DEFAULTS.stopGraceMs;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
   const platform = opts.platform ?? platformKey();
   const keyText = opts.publicKey ?? opts.profile?.publicKey;

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey, errors } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, platformKey, errors } from '@llm-upgrade/core';
 import { readInstalledState } from './installed.js';
 import type { UpgradeEventSink } from './events.js';
 
@@ -46,15 +46,13 @@ export interface FetchOptions {
   allowInsecureRedirect?: boolean;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
-
 /**
  * One GET, redirects followed (never from https down to http unless allowed), the body left
  * unread. With `endToEnd` the deadline also covers reading the body: a server that trickles
  * bytes cannot hold us past it; otherwise it bounds each stall.
  */
 function get(url: string, headers: Record<string, string>, opts: FetchOptions, endToEnd: boolean): Promise<Got> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const deadline = Date.now() + timeoutMs;
   const original = url;
   const hop = (current: string, redirects: number, wasHttps: boolean): Promise<Got> =>

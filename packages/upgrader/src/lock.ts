@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { getBackend, toLlmUpgradeError, errors } from '@llm-upgrade/core';
+import { DEFAULTS, getBackend, toLlmUpgradeError, errors } from '@llm-upgrade/core';
 import { statePaths } from './paths.js';
 
 export interface LockInfo {
@@ -126,7 +126,7 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
     await fh.sync();
     await fh.close();
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 200) throw new Error(`could not take ${paths.lock} after ${attempt} attempts`);
+      if (attempt > DEFAULTS.lockAttempts) throw new Error(`could not take ${paths.lock} after ${attempt} attempts`);
       try {
         await link(tmp, paths.lock);
         break;

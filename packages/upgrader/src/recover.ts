@@ -1,4 +1,4 @@
-import { thawRecorded, toLlmUpgradeError, type Profile, errors } from '@llm-upgrade/core';
+import { DEFAULTS, thawRecorded, toLlmUpgradeError, type Profile, errors } from '@llm-upgrade/core';
 import { finishCommit } from './apply/commit.js';
 import { inScopeNow, restartOld, rollBackTransaction } from './apply/transaction.js';
 import { lexists, removeTree, walk } from './fsutil.js';
@@ -50,8 +50,8 @@ async function thawFrozen(onEvent?: UpgradeEventSink): Promise<number[]> {
 export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverResult> {
   const root = opts.roots[0]!;
   const paths = statePaths(root);
-  const graceMs = opts.graceMs ?? 5_000;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const graceMs = opts.graceMs ?? DEFAULTS.stopGraceMs;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
   const thawed = await thawFrozen(opts.onEvent);
   const journal = await readJournal(paths.journal).catch((e) => {

@@ -13,6 +13,7 @@ import { whichOnPath } from '../profile.js';
 import { Lineage } from './lineage.js';
 import { asScoped, selfAndAncestorPids } from './scoped.js';
 import type { GuardedProcess, GuardEvent, GuardResult, LineageEntry, RunGuardedOptions, WatchdogCommand } from './types.js';
+import { DEFAULTS } from '../defaults.js';
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const POLL_MS = 25;
@@ -65,8 +66,8 @@ function startWatchdog(cmd: WatchdogCommand, emit: (e: GuardEvent) => void): Chi
 export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> {
   const started = Date.now();
   const emit = (e: GuardEvent) => opts.onEvent?.(e);
-  const graceMs = opts.graceMs ?? 2_000;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const graceMs = opts.graceMs ?? DEFAULTS.runGraceMs;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.runTimeoutMs;
   const env = opts.env ?? process.env;
   const guard = await getGuardBackend();
   const backend = await getBackend();
@@ -148,7 +149,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   let survivors: GuardedProcess[] = [];
   try {
     let status: { code: number | null; signal: NodeJS.Signals | null };
-    const interval = opts.trackIntervalMs ?? 250;
+    const interval = opts.trackIntervalMs ?? DEFAULTS.guardTrackIntervalMs;
     let tracking = true;
     const loop = (async () => {
       while (tracking) {

@@ -1,5 +1,5 @@
 import { rename } from 'node:fs/promises';
-import { getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors } from '@llm-upgrade/core';
+import { DEFAULTS, getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
@@ -269,7 +269,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     if (opts.toManifest) await checkInstalledFiles(root, opts.toManifest, opts.stagedIdentities);
     const smoke = smokeFor(root, opts.toManifest, opts.profile);
     if (smoke && opts.to && (opts.toManifest?.smoke || (await lexists(resolveUnderRoot(root, smoke[0]!))))) {
-      await smokeCheck(root, smoke, opts.to, Math.min(opts.timeoutMs, 15_000));
+      await smokeCheck(root, smoke, opts.to, Math.min(opts.timeoutMs, DEFAULTS.smokeTimeoutMs));
     }
     phase = 'restart';
     throwIfInterrupted(opts.signal, phase, true);
@@ -278,7 +278,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     if (started && opts.to) {
       phase = 'health';
       opts.onEvent?.({ type: 'phase', phase: 'health' });
-      const gate = await healthGate(restart, started, opts.to, { roots: opts.roots, profile: opts.profile, healthTimeoutMs: opts.healthTimeoutMs, stayUpMs: opts.stayUpMs ?? 3000, onEvent: opts.onEvent, signal: opts.signal });
+      const gate = await healthGate(restart, started, opts.to, { roots: opts.roots, profile: opts.profile, healthTimeoutMs: opts.healthTimeoutMs, stayUpMs: opts.stayUpMs ?? DEFAULTS.healthStayUpMs, onEvent: opts.onEvent, signal: opts.signal });
       warnings.push(...gate.warnings);
       healthy = gate.how === 'answered' ? true : null;
     }

@@ -12,6 +12,7 @@ import { matchLaunchdJobs, parseLaunchctlList } from './launchctl.js';
 import { executables, kindOf, LSOF_FIELDS, parseLsof } from './lsof.js';
 import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './ps.js';
 import { execFileText, type Exec } from '../../exec.js';
+import { DEFAULTS } from '../../defaults.js';
 
 const C_LOCALE = { ...process.env, LC_ALL: 'C', LANG: 'C' };
 
@@ -131,7 +132,7 @@ export class DarwinBackend implements PlatformBackend {
           changed: true,
         });
       }
-      await this.sleep(250);
+      await this.sleep(DEFAULTS.servicePollMs);
     }
   }
 

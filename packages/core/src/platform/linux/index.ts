@@ -12,6 +12,7 @@ import { freezeKill, sendSignal } from '../posix/index.js';
 import { ERRNO, pidfdApi } from './pidfd.js';
 import { parseMountinfo, rootAliases } from './mounts.js';
 import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
 const PF_KTHREAD = 0x00200000;
@@ -387,7 +388,7 @@ export class LinuxBackend implements PlatformBackend {
       }
       // Another unit (a CI runner, a shell service) may merely contain our processes: stop it
       // only when its main process is itself in scope.
-      const r = await runSystemctl([...systemctlScope(ref), 'show', '-p', 'MainPID', '--value', ref.name], 5000);
+      const r = await runSystemctl([...systemctlScope(ref), 'show', '-p', 'MainPID', '--value', ref.name], DEFAULTS.serviceQueryMs);
       const mainPid = Number(r.stdout.trim());
       if (r.code === 0 && mainPid > 0 && inScope.has(mainPid)) out.push(ref);
     }
@@ -395,7 +396,7 @@ export class LinuxBackend implements PlatformBackend {
   }
 
   async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
-    const r = await runSystemctl([...systemctlScope(service), 'stop', service.name], Math.max(1000, timeoutMs));
+    const r = await runSystemctl([...systemctlScope(service), 'stop', service.name], Math.max(DEFAULTS.minServiceCallMs, timeoutMs));
     if (r.code !== 0) {
       throw errors.survivorsError({
         message: `systemctl stop ${service.name} failed (pids ${service.pids.join(', ')}): ${r.stderr.trim()}`,
@@ -409,7 +410,7 @@ export class LinuxBackend implements PlatformBackend {
   /** `systemctl start` through the manager it was stopped through (a user unit: `--user --machine=USER@`). */
   async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
     const args = [...systemctlScope(service), 'start', service.name];
-    const r = await runSystemctl(args, Math.max(1000, timeoutMs));
+    const r = await runSystemctl(args, Math.max(DEFAULTS.minServiceCallMs, timeoutMs));
     if (r.code !== 0) {
       throw errors.healthError({ message: `systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`, hint: `Start the unit yourself (systemctl${service.scope === 'user' ? ' --user' : ''} start ${service.name}) and read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
     }

@@ -1,4 +1,4 @@
-import { EXIT, errors } from '@llm-upgrade/core';
+import { DEFAULTS, EXIT, errors } from '@llm-upgrade/core';
 import { apply } from '../../apply.js';
 import { inScopeAncestor, relaunchDetached, RELAUNCH_ENV, waitForRelaunchParent } from '../../self-relaunch.js';
 import { resolveCliScope } from '../scope.js';
@@ -20,8 +20,9 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
   // The app updating itself: never stop our own ancestor; relaunch detached and let it exit.
   if (!common.dryRun) {
     if (process.env[RELAUNCH_ENV]) {
-      const gone = await waitForRelaunchParent(process.env, common.timeoutMs);
-      if (!gone) reporter.line(`the process that started this upgrade is still running after ${common.timeoutMs} ms; it will be stopped with the install`, 'warn');
+      const waitMs = common.timeoutMs ?? DEFAULTS.timeoutMs;
+      const gone = await waitForRelaunchParent(process.env, waitMs);
+      if (!gone) reporter.line(`the process that started this upgrade is still running after ${waitMs} ms; it will be stopped with the install`, 'warn');
     } else {
       const ancestor = await inScopeAncestor(scope.roots);
       if (ancestor) {

@@ -10,7 +10,6 @@ import type { Reporter } from '../reporter.js';
 import { resolveCliScope } from '../scope.js';
 import type { CommandHandler } from './types.js';
 
-const DEFAULT_GRACE_MS = 2_000;
 
 function describe(e: WatchEvent): string | undefined {
   switch (e.type) {
@@ -37,7 +36,7 @@ function selfArgv(parsed: ParsedCommand): string[] {
   const self = script && script !== process.execPath ? [process.execPath, script] : [process.execPath];
   const { common } = parsed;
   const scope = [...common.installDirs.flatMap((d) => ['--install-dir', d]), ...(common.profile ? ['--profile', common.profile] : [])];
-  const grace = parsed.values.grace ? ['--grace', `${common.graceMs}ms`] : [];
+  const grace = common.graceMs !== undefined ? ['--grace', `${common.graceMs}ms`] : [];
   const log = common.logFile ? ['--log-file', common.logFile] : [];
   return [...self, 'watch', ...scope, ...grace, ...log];
 }
@@ -128,7 +127,7 @@ const watch: CommandHandler = async ({ parsed, reporter }) => {
     const summary = await watchInstall({
       roots: common.installDirs.length > 0 ? first.roots : async () => (await resolveCliScope(common)).roots,
       profile: first.profile,
-      graceMs: parsed.values.grace ? common.graceMs : DEFAULT_GRACE_MS,
+      graceMs: common.graceMs,
       signal: controller.signal,
       withLock: withInstallLock,
       onEvent: (e) => {
