@@ -4,7 +4,6 @@ import semver from 'semver';
 import { DEFAULTS, LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors } from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { applyModesAndOwners } from './apply/modes.js';
-import { planMoves } from './apply/swap.js';
 import { inScopeNow, runTransaction } from './apply/transaction.js';
 import { download, fetchFeed, newestFor } from './feed.js';
 import { lexists, removeTree, walk } from './fsutil.js';
@@ -271,4 +270,3 @@ function noopResult(from: string, to: string, source: string, root: string, reco
   return { ok: true, from, to, phase: 'resolve', changed, noop: true, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, restarted: null, healthy: null, files: 0, bytes: 0, signed: false, journalSteps: 0, recovered, source, root, warnings: [`${to} is already installed; nothing to do`] };
 }
 
-export { planMoves };

@@ -1,5 +1,5 @@
 // The CLI's process commands (status, sweep, stop, holders) against a real running install:
-// exit codes and JSON shapes of the contract (DESIGN.md), and the log file custom actions read.
+// exit codes and JSON shapes of the contract (docs/design.md, "Exit codes" and "JSON shapes"), and the log file custom actions read.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

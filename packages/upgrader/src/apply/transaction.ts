@@ -91,7 +91,7 @@ function withRollbackDetails(e: LlmUpgradeError, extra: Record<string, unknown>)
   return new LlmUpgradeError({ code: e.code, message: e.message, hint: e.hint, phase: e.phase, changed: true, details: { ...(e.details ?? {}), ...extra }, cause: e });
 }
 
-function smokeFor(root: string, manifest: Manifest | null, profile: Profile | undefined): string[] | undefined {
+function smokeFor(manifest: Manifest | null, profile: Profile | undefined): string[] | undefined {
   if (manifest?.smoke) return manifest.smoke;
   return profile?.versionCommand;
 }
@@ -267,7 +267,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     throwIfInterrupted(opts.signal, phase, true);
     opts.onEvent?.({ type: 'phase', phase: 'post-check' });
     if (opts.toManifest) await checkInstalledFiles(root, opts.toManifest, opts.stagedIdentities);
-    const smoke = smokeFor(root, opts.toManifest, opts.profile);
+    const smoke = smokeFor(opts.toManifest, opts.profile);
     if (smoke && opts.to && (opts.toManifest?.smoke || (await lexists(resolveUnderRoot(root, smoke[0]!))))) {
       await smokeCheck(root, smoke, opts.to, Math.min(opts.timeoutMs, DEFAULTS.smokeTimeoutMs));
     }
