@@ -36,7 +36,8 @@ export type ErrorCode =
 /**
  * Exit codes fixed by the CLI contract (docs/design.md, "Exit codes"). The one table: the CLI
  * and installer-hooks (the MSI/NSIS/Inno custom actions) import it; a unit test checks that
- * docs/design.md lists every value.
+ * docs/design.md lists every value. `updateAvailable` is `check --exit-code`'s "not an error"
+ * (1–5 are taken by errors, as git's 1 is not).
  */
 export const EXIT = { ok: 0, internal: 1, badInput: 2, held: 3, rolledBack: 4, locked: 5, updateAvailable: 10, hangup: 129, interrupted: 130, terminated: 143 } as const;
 
@@ -44,7 +45,8 @@ export const EXIT = { ok: 0, internal: 1, badInput: 2, held: 3, rolledBack: 4, l
 export const INTERRUPT_SIGNALS = { SIGHUP: EXIT.hangup, SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as const;
 export type InterruptSignal = keyof typeof INTERRUPT_SIGNALS;
 
-const exitByCode: Record<ErrorCode, number> = {
+/** The exit code of every error code (docs/design.md "Error codes" lists each). */
+export const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   ERR_USAGE: EXIT.badInput,
   ERR_BAD_PACKAGE: EXIT.badInput,
   ERR_UNSAFE_ENTRY: EXIT.badInput,
@@ -78,7 +80,7 @@ const exitByCode: Record<ErrorCode, number> = {
 
 /** The exit code each error code ends a command with (ERR_INTERRUPTED: 128 + N of its signal). */
 export function exitCodeFor(code: ErrorCode): number {
-  return exitByCode[code];
+  return EXIT_BY_CODE[code];
 }
 
 /** Fields the transaction adds to any error: what happened to the install after the failure. */
@@ -169,7 +171,7 @@ export class LlmUpgradeError<C extends ErrorCode = ErrorCode> extends Error {
       const signal = (this.details as ErrorDetails<'ERR_INTERRUPTED'> | undefined)?.signal;
       if (typeof signal === 'string' && signal in INTERRUPT_SIGNALS) return INTERRUPT_SIGNALS[signal as InterruptSignal];
     }
-    return exitByCode[this.code];
+    return EXIT_BY_CODE[this.code];
   }
 
   toJSON(): LlmUpgradeErrorJson {

@@ -2,8 +2,6 @@ import { EXIT, errors } from '@llm-upgrade/core';
 import { checkFeed } from '../../feed.js';
 import type { CommandHandler } from './types.js';
 
-/** `check --exit-code` when an update is available; 1–5 are taken by errors, as git's 1 is not. */
-export const EXIT_UPDATE_AVAILABLE = 10;
 import { resolve } from 'node:path';
 
 export const checkCommand: CommandHandler = async ({ parsed, reporter }) => {
@@ -13,5 +11,5 @@ export const checkCommand: CommandHandler = async ({ parsed, reporter }) => {
   const result = await checkFeed({ feedUrl: values.feed, roots: common.installDirs.map((d) => resolve(d)), timeoutMs: common.timeoutMs, allowInsecureRedirect: values['allow-insecure-redirect'] === true, ...(typeof values.platform === 'string' ? { platform: values.platform } : {}) });
   if (!result.latest) reporter.line(`${result.feed}: no release for ${result.platform}`, 'warn');
   else reporter.line(`${result.feed} ${result.latest.version} (${result.platform}); installed: ${result.installed ?? 'unknown'}${result.updateAvailable ? ' — an update is available' : ' — up to date'}`);
-  return { exitCode: values['exit-code'] === true && result.updateAvailable ? EXIT_UPDATE_AVAILABLE : EXIT.ok, result };
+  return { exitCode: values['exit-code'] === true && result.updateAvailable ? EXIT.updateAvailable : EXIT.ok, result };
 };
