@@ -104,14 +104,14 @@ export interface ErrorDetailsByCode {
   ERR_SIGNATURE: { path?: string };
   ERR_NOT_SEMVER: { version?: string };
   ERR_DOWNGRADE: { from?: string | null; to?: string };
-  ERR_FETCH: { url?: string; status?: number; path?: string };
+  ERR_FETCH: { url?: string; status?: number; path?: string; redirectedTo?: string };
   ERR_DISK_FULL: { path?: string; url?: string; dir?: string; needBytes?: number; freeBytes?: number; needInodes?: number; freeInodes?: number | null };
   ERR_READ_ONLY: { path?: string };
   ERR_SELF_IN_SCOPE: { pid: number; exe: string | null; name: string };
   ERR_SURVIVORS: { survivors?: unknown[]; holders?: unknown[]; stopped?: unknown[]; service?: string };
   ERR_FILES_HELD: { survivors?: unknown[]; holders?: unknown[]; stopped?: unknown[] };
-  ERR_POST_CHECK: { command?: string[]; exitCode?: number | null; output?: string };
-  ERR_HEALTH: { url?: string; last?: string; logFile?: string; pid?: number; version?: string; service?: string };
+  ERR_POST_CHECK: { path?: string; command?: string[]; output?: string };
+  ERR_HEALTH: { url?: string; last?: string; logFile?: string; pids?: number[]; ports?: number[]; missing?: number[]; service?: string };
   ERR_LOCKED: { lock: string; pid?: number; command?: string; since?: string; hostname?: string };
   ERR_NO_BACKUP: { backup?: string; replacedBy?: string | null; committedAt?: string | null };
   ERR_UNSUPPORTED_PLATFORM: { platform?: string };

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { DEFAULTS, LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { applyModesAndOwners } from './apply/modes.js';
 import { inScopeNow, runTransaction } from './apply/transaction.js';
@@ -131,7 +131,7 @@ async function refuseUnlistedEntries(root: string, manifest: Manifest, adopt: bo
   });
 }
 
-function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: Record<string, unknown>): LlmUpgradeError {
+function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: ErrorDetails<'ERR_DOWNGRADE'>): LlmUpgradeError {
   return new LlmUpgradeError({ code, message, hint, phase: 'resolve', changed: false, details });
 }
 

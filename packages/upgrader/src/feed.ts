@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import semver from 'semver';
-import { DEFAULTS, LlmUpgradeError, platformKey, errors } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, platformKey, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { readInstalledState } from './installed.js';
 import type { UpgradeEventSink } from './events.js';
 
@@ -27,7 +27,7 @@ export interface Feed {
   releases: FeedRelease[];
 }
 
-function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: Record<string, unknown>): LlmUpgradeError {
+function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: ErrorDetails<'ERR_FETCH'>): LlmUpgradeError {
   return errors.fetchError({ message, hint, phase: 'fetch', changed: false, ...(details ? { details } : {}) });
 }
 

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { collisionKey, MANIFEST_NAME, SIGNATURE_NAME, unsafeLinkReason, unsafePathReason } from './paths.js';
 
 export interface ManifestFile {
@@ -31,7 +31,7 @@ export interface Manifest {
 
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
-function bad(message: string, details?: Record<string, unknown>): LlmUpgradeError {
+function bad(message: string, details?: ErrorDetails<'ERR_BAD_PACKAGE'>): LlmUpgradeError {
   return errors.badPackageError({ message, hint: 'Rebuild the package with `llm-upgrade pack` or ask its publisher for a valid one.', phase: 'verify', changed: false, ...(details ? { details } : {}) });
 }
 

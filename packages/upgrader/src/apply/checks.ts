@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { DEFAULTS, LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import semver from 'semver';
 import { lexists } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
@@ -21,7 +21,7 @@ export async function identityOfFile(path: string): Promise<FileIdentity> {
   return { dev: st.dev, ino: st.ino, size: st.size };
 }
 
-function postCheckError(message: string, details: Record<string, unknown> = {}): LlmUpgradeError {
+function postCheckError(message: string, details: ErrorDetails<'ERR_POST_CHECK'> = {}): LlmUpgradeError {
   return errors.postCheckError({ message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
 }
 

@@ -1,5 +1,5 @@
 import { rename } from 'node:fs/promises';
-import { DEFAULTS, getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors } from '@llm-upgrade/core';
+import { DEFAULTS, getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors, type OutcomeDetails } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
@@ -87,7 +87,7 @@ export async function restartOld(roots: string[], plan: RestartPlan, from: strin
   }
 }
 
-function withRollbackDetails(e: LlmUpgradeError, extra: Record<string, unknown>): LlmUpgradeError {
+function withRollbackDetails(e: LlmUpgradeError, extra: OutcomeDetails): LlmUpgradeError {
   return new LlmUpgradeError({ code: e.code, message: e.message, hint: e.hint, phase: e.phase, changed: true, details: { ...(e.details ?? {}), ...extra }, cause: e });
 }
 

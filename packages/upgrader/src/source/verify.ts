@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { ArchiveFormatError, type RawEntry } from '../archive/tar.js';
 import { MAX_MANIFEST_BYTES, parseManifest, unsafeEntryError, type Manifest } from '../manifest.js';
 import { collisionKey, MANIFEST_NAME, SIGNATURE_NAME, unsafeLinkReason, unsafePathReason } from '../paths.js';
@@ -27,7 +27,7 @@ export interface VerifyOptions {
   onProgress?: (p: { bytes: number; entries: number }) => void;
 }
 
-function hashMismatch(path: string, message: string, details: Record<string, unknown>): LlmUpgradeError {
+function hashMismatch(path: string, message: string, details: ErrorDetails<'ERR_HASH_MISMATCH'>): LlmUpgradeError {
   return errors.hashMismatchError({ message: `"${path}": ${message}`, hint: 'The package is damaged or was altered; download it again or ask its publisher.', phase: 'verify', changed: false, details: { entry: path, ...details } });
 }
 
