@@ -1,7 +1,7 @@
+import * as errors from './error-factories.js';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, posix, resolve, win32 } from 'node:path';
-import type { LlmUpgradeError } from './errors.js';
-import * as errors from './error-factories.js';
+import { LlmUpgradeError } from './errors.js';
 import type { Profile } from './types.js';
 
 /** Built-in profile for Ollama, every runner generation included. */
