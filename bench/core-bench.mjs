@@ -26,7 +26,7 @@ async function loadLibraries(dir) {
   const entry = join(dir, 'entry.ts');
   await writeFile(entry, [
     `export * from ${JSON.stringify(join(repo, 'packages/core/src/index.ts'))};`,
-    `export { LinuxBackend } from ${JSON.stringify(join(repo, 'packages/core/src/platform/linux.ts'))};`,
+    `export { LinuxBackend } from ${JSON.stringify(join(repo, 'packages/core/src/platform/linux/index.ts'))};`,
     `export * as testkit from ${JSON.stringify(join(repo, 'packages/testkit/src/index.ts'))};`,
   ].join('\n'));
   const outfile = join(dir, 'libs.mjs');

@@ -1,4 +1,5 @@
 import { LlmUpgradeError } from './errors.js';
+import * as errors from './error-factories.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -6,7 +7,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export const MAX_DURATION_MS = 24 * 3_600_000;
 
 function usage(message: string, hint: string): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_USAGE', message, hint, phase: 'usage', changed: false });
+  return errors.usageError({ message, hint, phase: 'usage', changed: false });
 }
 
 export function formatDuration(ms: number): string {

@@ -2,6 +2,8 @@
 // through `onEvent` callbacks and failures are thrown as LlmUpgradeError.
 export * from './types.js';
 export * from './errors.js';
+export { DEFAULTS, type Defaults } from './defaults.js';
+export * as errors from './error-factories.js';
 export { getBackend, platformKey, currentOs } from './platform/index.js';
 export type { PlatformBackend, SignalOutcome, ForceKillContext } from './platform/index.js';
 export { stop } from './stop.js';

@@ -29,11 +29,11 @@ export interface ProcessDetails {
  */
 export async function processDetails(pid: number): Promise<ProcessDetails | null> {
   if (currentOs() !== 'linux') return null;
-  return (await import('./platform/linux-process-details.js')).linuxProcessDetails(pid);
+  return (await import('./platform/linux/process-details.js')).linuxProcessDetails(pid);
 }
 
 /** The TCP addresses pid listens on now ([] where this cannot be read). */
 export async function listeningOf(pid: number): Promise<ListeningSocket[]> {
   if (currentOs() !== 'linux') return [];
-  return (await import('./platform/linux-process-details.js')).linuxListening(pid);
+  return (await import('./platform/linux/process-details.js')).linuxListening(pid);
 }

@@ -1,3 +1,4 @@
+import * as errors from './error-factories.js';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, posix, resolve, win32 } from 'node:path';
 import { LlmUpgradeError } from './errors.js';
@@ -27,7 +28,7 @@ export const ollamaProfile: Profile = {
 export const builtinProfiles: Readonly<Record<string, Profile>> = { ollama: ollamaProfile };
 
 function usageError(message: string, hint: string): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_USAGE', message, hint, phase: 'usage', changed: false });
+  return errors.usageError({ message, hint, phase: 'usage', changed: false });
 }
 
 function isStringArray(v: unknown): v is string[] {

@@ -2,7 +2,7 @@
 // temp dir, or an ancestor of any of them. Pure over (root, os, env, homes) so every OS's rule
 // is unit-tested anywhere; resolveRoots applies it for every command.
 import { posix, win32 } from 'node:path';
-import { LlmUpgradeError } from './errors.js';
+import * as errors from './error-factories.js';
 import type { Phase } from './errors.js';
 import { isUnderRoot } from './scope.js';
 
@@ -93,8 +93,7 @@ export function assertRootsNotTooBroad(roots: readonly string[], phase: Phase, c
   for (const root of roots) {
     const why = rootTooBroadReason(root, ctx);
     if (why === null) continue;
-    throw new LlmUpgradeError({
-      code: 'ERR_ROOT_TOO_BROAD',
+    throw errors.rootTooBroadError({
       message: `refusing install root ${root}: ${why}`,
       hint: 'Name the install itself, e.g. --install-dir /opt/ollama or --install-dir /usr/local/bin/ollama (a single file is fine).',
       phase,

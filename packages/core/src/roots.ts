@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { LlmUpgradeError } from './errors.js';
+import * as errors from './error-factories.js';
 import type { Phase } from './errors.js';
 import { currentOs } from './platform/index.js';
 import { assertRootsNotTooBroad, type RootGuardContext } from './root-guard.js';
@@ -37,8 +37,7 @@ export function localRootGuardContext(env: NodeJS.ProcessEnv = process.env): Roo
  */
 export function resolveRoots(roots: readonly string[], phase: Phase, guard: RootGuardContext = localRootGuardContext()): string[] {
   if (roots.length === 0) {
-    throw new LlmUpgradeError({
-      code: 'ERR_USAGE',
+    throw errors.usageError({
       message: 'no install root given',
       hint: 'Pass --install-dir PATH (repeatable) or --profile NAME|FILE.',
       phase,
@@ -48,7 +47,7 @@ export function resolveRoots(roots: readonly string[], phase: Phase, guard: Root
   const out: string[] = [];
   for (const root of roots) {
     if (root.trim() === '') {
-      throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'an install root is an empty string', hint: 'Pass --install-dir with a path.', phase, changed: false });
+      throw errors.usageError({ message: 'an install root is an empty string', hint: 'Pass --install-dir with a path.', phase, changed: false });
     }
     const abs = resolve(root);
     let real = abs;
@@ -68,8 +67,7 @@ export function resolveRoots(roots: readonly string[], phase: Phase, guard: Root
 export function assertRootsExist(roots: readonly string[], phase: Phase): void {
   for (const root of roots) {
     if (existsSync(root)) continue;
-    throw new LlmUpgradeError({
-      code: 'ERR_NO_SUCH_ROOT',
+    throw errors.noSuchRootError({
       message: `install root ${root} does not exist`,
       hint: 'Check the path given to --install-dir (a typo?); only `apply` installs into a directory that does not exist yet.',
       phase,

@@ -1,4 +1,4 @@
-import { LlmUpgradeError } from './errors.js';
+import * as errors from './error-factories.js';
 import type { ScopedProcess, Snapshot } from './types.js';
 
 /** Our own pid and every ancestor, from a snapshot: never signalled, whatever the scope says. */
@@ -21,8 +21,7 @@ export function assertSelfNotInScope(targets: readonly ScopedProcess[], self: Re
   const hit = targets.find((p) => self.has(p.pid));
   if (!hit) return;
   const who = hit.pid === process.pid ? 'this process' : `an ancestor of this process (pid ${process.pid})`;
-  throw new LlmUpgradeError({
-    code: 'ERR_SELF_IN_SCOPE',
+  throw errors.selfInScopeError({
     message: `pid ${hit.pid} (${hit.exe ?? hit.name}) is in scope and is ${who}; refusing to ${phase}`,
     hint: 'Run llm-upgrade from outside the install (an app updating itself must start the upgrader detached and exit).',
     phase,

@@ -46,6 +46,12 @@ class ScriptedOs implements PlatformBackend {
     this.log.push(`service ${service.name}`);
     for (const [pid, p] of this.procs) if (p.service === service.name) this.procs.delete(pid);
   }
+  async startService(service: ServiceRef): Promise<void> {
+    this.log.push(`start service ${service.name}`);
+  }
+  async resume(pid: number): Promise<SignalOutcome> {
+    return { pid, result: this.procs.has(pid) ? 'sent' : 'gone' };
+  }
   async requestExit(targets: ScopedProcess[]): Promise<SignalOutcome[]> {
     return targets.map((t) => {
       const p = this.procs.get(t.pid);

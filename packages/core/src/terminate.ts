@@ -9,6 +9,7 @@ import { classify, withDescendants } from './scope.js';
 import { assertSelfNotInScope, selfAndAncestors } from './self.js';
 import { markHolders, mergeUnknown } from './holders.js';
 import type { CoreEvent, GpuUsage, Holder, ProcessInfo, Profile, ScopedProcess, ServiceRef, Snapshot, StopHow, StopOptions, StopResult, StoppedProcess, Survivor } from './types.js';
+import { DEFAULTS } from './defaults.js';
 
 export type TerminateMode = 'stop' | 'sweep';
 
@@ -18,7 +19,7 @@ const HOLDER_RETRY_MS = 100;
 /** Supervisors before servers (they would respawn them), servers before engines (they end their own). */
 const TIERS: readonly (readonly ScopedProcess['role'][])[] = [['supervisor'], ['server'], ['engine', 'other']];
 
-interface Record {
+interface Tracked {
   proc: ScopedProcess;
   how: StopHow;
   gone: boolean;
@@ -42,8 +43,8 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   backend ??= await getBackend();
   const roots = withAliases(resolveRoots(opts.roots, mode), backend);
   const profile = opts.profile ?? ollamaProfile;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const graceMs = Math.min(opts.graceMs ?? 5_000, timeoutMs);
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
+  const graceMs = Math.min(opts.graceMs ?? (mode === 'sweep' ? DEFAULTS.sweepGraceMs : DEFAULTS.stopGraceMs), timeoutMs);
   const deadline = started + timeoutMs;
   const pathKey = (p: string) => backend.pathKey(p);
 
@@ -69,10 +70,10 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   const gpuBefore = (await backend.gpuUsage()).filter((g) => targetPids().has(g.pid));
   const plan = first.targets;
   const targets = first.targets.filter((p) => !protectedPids.has(p.pid));
-  const records = new Map<string, Record>();
+  const records = new Map<string, Tracked>();
   const record = (p: ScopedProcess, how: StopHow) => {
     const existing = records.get(keyOf(p));
-    const rank: Record['how'][] = ['exited', 'terminated', 'killed'];
+    const rank: Tracked['how'][] = ['exited', 'terminated', 'killed'];
     if (!existing) records.set(keyOf(p), { proc: p, how, gone: false });
     else if (rank.indexOf(how) > rank.indexOf(existing.how)) existing.how = how;
   };
@@ -86,7 +87,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     const unknown = mergeUnknown(first.snap.unreadable, holderScan.unknown);
     return {
       ok: true, stopped: [], survivors: [], plan, holders: markHolders(holderScan.holders, first.all), warnings, unknown,
-      complete: unknown.length === 0 && !first.snap.hidden, services: found, dryRun: true, durationMs: Date.now() - started,
+      complete: unknown.length === 0 && !first.snap.hidden, services: found, graceMs, timeoutMs, dryRun: true, durationMs: Date.now() - started,
       ...(gpuBefore.length > 0 ? { gpu: { before: gpuBefore, after: gpuBefore } } : {}),
     };
   }
@@ -123,7 +124,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
       services.push(service);
       for (const p of targets) if (service.pids.includes(p.pid)) record(p, 'terminated');
       try {
-        await backend.stopService(service, Math.max(1000, deadline - Date.now()));
+        await backend.stopService(service, Math.max(DEFAULTS.minServiceCallMs, deadline - Date.now()));
       } catch (e) {
         const message = `could not stop ${service.manager} service ${service.name}: ${(e as Error).message}`;
         warnings.push(message);
@@ -183,7 +184,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
         denied.set(p.pid, o.detail ?? o.result);
       }
     }
-    await waitGone(Math.min(deadline, Date.now() + 5_000));
+    await waitGone(Math.min(deadline, Date.now() + DEFAULTS.tierWaitMs));
     checkInterrupted();
   };
   // What ignored the request; forceKill's own rescans add whatever appeared meanwhile, and the
@@ -252,6 +253,8 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     unknown,
     complete: unknown.length === 0 && !last.snap.hidden,
     services,
+    graceMs,
+    timeoutMs,
     dryRun: false,
     durationMs: Date.now() - started,
     ...(gpuBefore.length > 0 ? { gpu: { before: gpuBefore, after: gpuAfter } } : {}),

@@ -19,19 +19,10 @@ export async function thawRecorded(): Promise<ThawResult> {
     if (rec.owner.pid === process.pid || (await backend.identityOf(rec.owner.pid)) === rec.owner.startKey) continue; // its owner still runs
     for (const e of rec.frozen) {
       if ((await backend.identityOf(e.pid)) !== e.startKey) continue;
-      const outcome = backend.signalIfSame ? await backend.signalIfSame(e.pid, e.startKey, 'SIGCONT') : sendCont(e.pid);
+      const outcome = await backend.resume(e.pid, e.startKey);
       if (outcome.result === 'sent') thawed.push(e.pid);
     }
     rmSync(rec.file, { force: true });
   }
   return { thawed };
-}
-
-function sendCont(pid: number): { result: 'sent' | 'gone' } {
-  try {
-    process.kill(pid, 'SIGCONT');
-    return { result: 'sent' };
-  } catch {
-    return { result: 'gone' };
-  }
 }

@@ -94,6 +94,9 @@ export interface StopResult {
   /** Services stopped through their manager (systemd unit, Windows service, launchd label). */
   services: ServiceRef[];
   gpu?: { before: GpuUsage[]; after: GpuUsage[] };
+  /** The grace and deadline this run used: the options given, else DEFAULTS (sweep's grace is shorter). */
+  graceMs: number;
+  timeoutMs: number;
   dryRun: boolean;
   durationMs: number;
 }
@@ -168,8 +171,6 @@ export interface StopOptions extends ScopeOptions {
   /** Aborted on SIGINT/SIGTERM/SIGHUP (reason: the signal's name): thaw what was frozen, then throw interruptedError. */
   signal?: AbortSignal;
 }
-
-export type SweepOptions = Omit<StopOptions, 'graceMs'> & { graceMs?: number };
 
 export interface HolderOptions extends ScopeOptions {
   onEvent?: EventSink;

@@ -41,7 +41,7 @@ export async function bundleRunCore(kit: TestKit): Promise<string> {
     target: 'node20',
     outfile,
     logLevel: 'silent',
-    external: ['koffi', 'ps-list'],
+    external: ['koffi'],
     plugins: [{
       name: 'other-os-backends',
       // Only the Linux backend runs here; the others stay unresolved imports that are never taken.

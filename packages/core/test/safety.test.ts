@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { descendantsOf, listPids, readProcLink, readStat, TestKit, waitFor } from '@llm-upgrade/testkit';
 import { frozenRecordDir, getBackend, isUnderRoot, scanHolders, status, stop, sweep, LlmUpgradeError } from '../src/index.js';
-import { pidfdApi } from '../src/platform/linux-pidfd.js';
+import { pidfdApi } from '../src/platform/linux/pidfd.js';
 import { alive, VERSION } from './helpers.js';
 
 const kit = new TestKit();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestKit } from '@llm-upgrade/testkit';
-import { LinuxBackend } from '../src/platform/linux.js';
+import { LinuxBackend } from '../src/platform/linux/index.js';
 import { placeRunner, VERSION } from './helpers.js';
 
 const kit = new TestKit();

@@ -6,6 +6,7 @@ import type { InstallerDescription } from './description.js';
 import { resolveDescription } from './description.js';
 import { renderInnoIncludeFor, renderInnoScript } from './inno.js';
 import { runTool } from './run-tool.js';
+import { currentOs } from '@llm-upgrade/core';
 
 /** The sign tool name the rendered script uses (ISCC `/S<name>=<command>`). */
 export const INNO_SIGN_TOOL_NAME = 'llmupgradesign';
@@ -53,7 +54,7 @@ export function findIscc(): string | null {
 /** A path of this machine as the Windows side sees it: itself on Windows, Wine's Z: drive on Linux. */
 export function windowsPathOf(path: string): string {
   const abs = resolve(path);
-  return process.platform === 'win32' ? abs : `Z:${abs.replace(/\//g, '\\')}`;
+  return currentOs() === 'win32' ? abs : `Z:${abs.replace(/\//g, '\\')}`;
 }
 
 const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -143,7 +144,7 @@ function removeWineServerDir(prefix: string): void {
 
 /** The given Wine environment, or a throw-away prefix (~700 MB, removed after). */
 async function withWine<T>(given: NodeJS.ProcessEnv | undefined, fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
-  if (process.platform === 'win32') return fn(process.env);
+  if (currentOs() === 'win32') return fn(process.env);
   if (given) return fn(given);
   const dir = mkdtempSync(join(tmpdir(), 'llm-upgrade-iscc-wine-'));
   const prefix = join(dir, 'prefix');
@@ -176,13 +177,13 @@ export async function compileInnoScript(issFile: string, outFile: string, opts: 
   const work = resolve(opts.workDir ?? dirname(issFile));
   const args = ['/Q', `/O${windowsPathOf(dirname(resolve(outFile)))}`, `/F${basename(outFile).replace(/\.exe$/i, '')}`];
   if (opts.sign) {
-    if (process.platform === 'win32') throw new Error('compileInnoScript: signing is implemented for Linux (osslsigncode through Wine); on Windows define your signtool in the script');
+    if (currentOs() === 'win32') throw new Error('compileInnoScript: signing is implemented for Linux (osslsigncode through Wine); on Windows define your signtool in the script');
     args.push(`/S${INNO_SIGN_TOOL_NAME}=cmd /c ${windowsPathOf(writeSignScripts(work, opts.sign))} $f`);
   }
   args.push(windowsPathOf(issFile));
   const timeoutMs = opts.timeoutMs ?? 600_000;
   await withWine(opts.wineEnv, (env) =>
-    process.platform === 'win32' ? runTool(iscc, args, { cwd: work, timeoutMs }) : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs }),
+    currentOs() === 'win32' ? runTool(iscc, args, { cwd: work, timeoutMs }) : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs }),
   );
 }
 

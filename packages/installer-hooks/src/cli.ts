@@ -5,6 +5,7 @@
 //   llm-upgrade-installer nsis --description D.json --out setup.exe    [--nsi FILE] [--work-dir DIR]
 //   llm-upgrade-installer inno --description D.json --out setup.exe    [--work-dir DIR]  (ISCC; under Wine on Linux)
 //   llm-upgrade-installer wxs|nsh|iss|wix-snippet --description D.json (print the rendered source)
+import { EXIT, isLlmUpgradeError } from '@llm-upgrade/core';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -75,7 +76,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    // ToolError and DescriptionError are LlmUpgradeErrors: their code picks the exit code (core's one table).
+    if (isLlmUpgradeError(e)) {
+      process.stderr.write(`llm-upgrade-installer: error [${e.code}]: ${e.message}\nhint: ${e.hint}\n`);
+      process.exitCode = e.exitCode;
+      return;
+    }
     process.stderr.write(`llm-upgrade-installer: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.internal;
   },
 );

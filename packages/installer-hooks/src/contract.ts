@@ -3,19 +3,23 @@
  * installer runs, when, with which arguments, where the record goes, and what each exit
  * code means. MSI and NSIS are rendered from these values, and integrators read them here.
  */
+import { EXIT } from '@llm-upgrade/core';
 
-/** Exit codes of `llm-upgrade stop` (DESIGN.md); an installer acts on these and nothing else. */
+/**
+ * Exit codes of `llm-upgrade stop` an installer acts on, and nothing else: the values are
+ * core's one table (packages/core/src/errors.ts, docs/design.md "Exit codes").
+ */
 export const HOOK_EXIT = {
   /** Nothing under the install dir runs or holds a file: go on. */
-  ok: 0,
+  ok: EXIT.ok,
   /** The upgrader itself failed. The MSI fails (1603); NSIS offers retry/cancel. */
-  internal: 1,
+  internal: EXIT.internal,
   /** Bad arguments: an installer authoring error. */
-  badInput: 2,
+  badInput: EXIT.badInput,
   /** A process survived the timeout or a file is still held; the log names pid, exe and file. */
-  held: 3,
+  held: EXIT.held,
   /** Another llm-upgrade holds the install's lock. */
-  locked: 5,
+  locked: EXIT.locked,
 } as const;
 export type HookExitCode = (typeof HOOK_EXIT)[keyof typeof HOOK_EXIT];
 

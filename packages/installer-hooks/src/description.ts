@@ -1,4 +1,5 @@
 import { DEFAULT_INNO_LOG_FILE_NAME, DEFAULT_MSI_LOG_FILE_NAME, DEFAULT_NSIS_LOG_FILE_NAME } from './contract.js';
+import { LlmUpgradeError } from '@llm-upgrade/core';
 
 /** One description of a product; the MSI source and the NSIS include are rendered from it. */
 export interface InstallerDescription {
@@ -24,9 +25,17 @@ export interface ResolvedDescription extends Required<InstallerDescription> {
   upgradeCode: string;
 }
 
-export class DescriptionError extends Error {
+/** An invalid installer description: ERR_BAD_DESCRIPTION (exit 2), naming the field. */
+export class DescriptionError extends LlmUpgradeError<'ERR_BAD_DESCRIPTION'> {
   constructor(field: keyof InstallerDescription, message: string) {
-    super(`installer description: ${String(field)}: ${message}`);
+    super({
+      code: 'ERR_BAD_DESCRIPTION',
+      message: `installer description: ${String(field)}: ${message}`,
+      hint: `Fix "${String(field)}" in the installer description (packages/installer-hooks/README.md lists the fields).`,
+      phase: 'usage',
+      changed: false,
+      details: { field: String(field) },
+    });
     this.name = 'DescriptionError';
   }
 }

@@ -13,7 +13,10 @@ import {
   msiStopArguments,
   nsisStopArguments,
   quoteWindowsArg,
+  renderInnoIncludeFor,
+  renderNsisInclude,
   resolveDescription,
+  DescriptionError,
   type InstallerDescription,
 } from '../src/index.js';
 import { parseCommandLine } from '../../upgrader/src/cli/args.js';
@@ -35,9 +38,28 @@ function formatMsi(text: string, props: Record<string, string>): string {
   return text.replace(/\[([A-Za-z_][A-Za-z0-9_.]*)\]/g, (_, name: string) => props[name] ?? '');
 }
 
-describe('exit codes', () => {
-  it('are the CLI contract’s codes', () => {
-    expect(HOOK_EXIT).toEqual({ ok: EXIT.ok, internal: EXIT.internal, badInput: EXIT.badInput, held: EXIT.held, locked: EXIT.locked });
+describe('exit codes in the rendered installers', () => {
+  // HOOK_EXIT is built from core's EXIT; what matters is that the installer sources act on those numbers.
+  it('NSIS goes on only on exit ok and counts its own failures as internal', () => {
+    const nsh = renderNsisInclude(resolveDescription(base, 'nsis'));
+    expect(nsh).toContain(`\${If} $LlmUpgradeExit == ${EXIT.ok}`);
+    expect(nsh).toContain(`StrCpy $LlmUpgradeExit ${EXIT.internal}`);
+  });
+  it('Inno Setup stops PrepareToInstall on any exit but ok, and documents held and locked', () => {
+    const iss = renderInnoIncludeFor(resolveDescription(base, 'inno'));
+    expect(iss).toContain(`if Code <> ${EXIT.ok} then`);
+    expect(iss).toMatch(new RegExp(`${EXIT.held} a process survived[\\s\\S]*${EXIT.locked} another llm-upgrade holds the lock`));
+    expect(HOOK_EXIT.locked).toBe(EXIT.locked);
+  });
+  it('builder failures are LlmUpgradeErrors with a code, an exit code and a hint', () => {
+    let caught: unknown;
+    try {
+      resolveDescription({ ...base, upgradeCode: 'not-a-guid' }, 'msi');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(DescriptionError);
+    expect(caught).toMatchObject({ code: 'ERR_BAD_DESCRIPTION', exitCode: EXIT.badInput, details: { field: 'upgradeCode' }, hint: expect.stringContaining('upgradeCode') });
   });
 });
 

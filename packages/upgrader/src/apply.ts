@@ -1,10 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { applyModesAndOwners } from './apply/modes.js';
-import { planMoves } from './apply/swap.js';
 import { inScopeNow, runTransaction } from './apply/transaction.js';
 import { download, fetchFeed, newestFor } from './feed.js';
 import { lexists, removeTree, walk } from './fsutil.js';
@@ -123,8 +122,7 @@ async function refuseUnlistedEntries(root: string, manifest: Manifest, adopt: bo
   const unlisted = present.filter((name) => name !== STATE_DIR && !listed.has(name)).sort();
   if (unlisted.length === 0) return;
   const shown = unlisted.slice(0, 5).join(', ') + (unlisted.length > 5 ? `, … (${unlisted.length} in all)` : '');
-  throw new LlmUpgradeError({
-    code: 'ERR_USAGE',
+  throw errors.usageError({
     message: `${root} was not installed by llm-upgrade and holds entries the package does not list: ${shown}`,
     hint: "Point --install-dir at the product's own directory, or pass --adopt to take it over (unlisted entries move to the backup that rollback restores).",
     phase: 'resolve',
@@ -133,7 +131,7 @@ async function refuseUnlistedEntries(root: string, manifest: Manifest, adopt: bo
   });
 }
 
-function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: Record<string, unknown>): LlmUpgradeError {
+function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: ErrorDetails<'ERR_DOWNGRADE'>): LlmUpgradeError {
   return new LlmUpgradeError({ code, message, hint, phase: 'resolve', changed: false, details });
 }
 
@@ -142,16 +140,16 @@ function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, deta
  * restart → health → commit. Slow work (download, verify, stage) happens before the stop.
  */
 export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
-  if (!opts.roots.length) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs an install root', hint: 'Give --install-dir PATH.', phase: 'usage', changed: false });
-  if (!opts.source === !opts.feedUrl) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs exactly one of a package path or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
+  if (!opts.roots.length) throw errors.usageError({ message: 'apply needs an install root', hint: 'Give --install-dir PATH.', phase: 'usage', changed: false });
+  if (!opts.source === !opts.feedUrl) throw errors.usageError({ message: 'apply needs exactly one of a package path or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
   const roots = opts.roots.map((r) => resolve(r));
   const root = roots[0]!;
   const rootStat = await stat(root).catch(() => null);
-  if (rootStat && !rootStat.isDirectory()) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `${root} is a file; apply installs into a directory`, hint: 'Give the install directory as the first --install-dir.', phase: 'usage', changed: false });
+  if (rootStat && !rootStat.isDirectory()) throw errors.usageError({ message: `${root} is a file; apply installs into a directory`, hint: 'Give the install directory as the first --install-dir.', phase: 'usage', changed: false });
   const paths = statePaths(root);
   const onEvent = opts.onEvent;
-  const graceMs = opts.graceMs ?? 5_000;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const graceMs = opts.graceMs ?? DEFAULTS.stopGraceMs;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
   const platform = opts.platform ?? platformKey();
   const keyText = opts.publicKey ?? opts.profile?.publicKey;
@@ -180,7 +178,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
       const fetchOpts = { timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
       const feed = await fetchFeed(opts.feedUrl, fetchOpts);
       const top = newestFor(feed, platform);
-      if (!top) throw new LlmUpgradeError({ code: 'ERR_FETCH', message: `${opts.feedUrl} has no release for ${platform}`, hint: 'Check the feed or pass --platform.', phase: 'fetch', changed: false });
+      if (!top) throw errors.fetchError({ message: `${opts.feedUrl} has no release for ${platform}`, hint: 'Check the feed or pass --platform.', phase: 'fetch', changed: false });
       feedVersion = top.version;
       const from = installed?.version ?? null;
       if (from && semver.eq(from, top.version)) {
@@ -208,12 +206,12 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     const verified = await verifyPackage(source, { publicKey, platform, onProgress: (p) => onEvent?.({ type: 'verify', ...p }) });
     const manifest = verified.manifest;
     if (feedVersion && !semver.eq(feedVersion, manifest.version)) {
-      throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${sourcePath}: the feed says ${feedVersion}, the package's manifest says ${manifest.version}`, hint: 'The feed and the package disagree; tell the publisher.', phase: 'verify', changed: false });
+      throw errors.badPackageError({ message: `${sourcePath}: the feed says ${feedVersion}, the package's manifest says ${manifest.version}`, hint: 'The feed and the package disagree; tell the publisher.', phase: 'verify', changed: false });
     }
 
     // ---- resolve versions
     if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
-      throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the package; pass --replace-product to replace one product with another.', phase: 'resolve', changed, details: { installed: installed.name, package: manifest.name } });
+      throw errors.badPackageError({ message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the package; pass --replace-product to replace one product with another.', phase: 'resolve', changed, details: { installed: installed.name, package: manifest.name } });
     }
     // A dry run runs nothing from the package: only the installed product's own version command.
     const from = installed?.version ?? (await versionOfInstall(root, dryRun ? opts.profile?.versionCommand : (manifest.smoke ?? opts.profile?.versionCommand)));
@@ -272,4 +270,3 @@ function noopResult(from: string, to: string, source: string, root: string, reco
   return { ok: true, from, to, phase: 'resolve', changed, noop: true, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, restarted: null, healthy: null, files: 0, bytes: 0, signed: false, journalSteps: 0, recovered, source, root, warnings: [`${to} is already installed; nothing to do`] };
 }
 
-export { planMoves };

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, platformKey, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { readInstalledState } from './installed.js';
 import type { UpgradeEventSink } from './events.js';
 
@@ -27,8 +27,8 @@ export interface Feed {
   releases: FeedRelease[];
 }
 
-function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: Record<string, unknown>): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_FETCH', message, hint, phase: 'fetch', changed: false, ...(details ? { details } : {}) });
+function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: ErrorDetails<'ERR_FETCH'>): LlmUpgradeError {
+  return errors.fetchError({ message, hint, phase: 'fetch', changed: false, ...(details ? { details } : {}) });
 }
 
 interface Got {
@@ -46,15 +46,13 @@ export interface FetchOptions {
   allowInsecureRedirect?: boolean;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
-
 /**
  * One GET, redirects followed (never from https down to http unless allowed), the body left
  * unread. With `endToEnd` the deadline also covers reading the body: a server that trickles
  * bytes cannot hold us past it; otherwise it bounds each stall.
  */
 function get(url: string, headers: Record<string, string>, opts: FetchOptions, endToEnd: boolean): Promise<Got> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const deadline = Date.now() + timeoutMs;
   const original = url;
   const hop = (current: string, redirects: number, wasHttps: boolean): Promise<Got> =>
@@ -128,13 +126,13 @@ export async function fetchFeed(feedUrl: string, opts: FetchOptions = {}): Promi
   try {
     doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
-    throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${feedUrl}: feed is not JSON (${(e as Error).message})`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
+    throw errors.badPackageError({ message: `${feedUrl}: feed is not JSON (${(e as Error).message})`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
   }
-  const bad = (what: string) => new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${feedUrl}: ${what}`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
+  const bad = (what: string) => errors.badPackageError({ message: `${feedUrl}: ${what}`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
   if (!isObj(doc) || typeof doc.name !== 'string' || !Array.isArray(doc.releases)) throw bad('needs "name" and "releases"');
   const releases = doc.releases.map((r, i): FeedRelease => {
     if (!isObj(r) || typeof r.version !== 'string' || !isObj(r.platforms)) throw bad(`releases[${i}] needs "version" and "platforms"`);
-    if (!semver.valid(r.version)) throw new LlmUpgradeError({ code: 'ERR_NOT_SEMVER', message: `${feedUrl}: release version "${r.version}" is not semver`, hint: 'Feed versions must be semver.', phase: 'fetch', changed: false });
+    if (!semver.valid(r.version)) throw errors.notSemverError({ message: `${feedUrl}: release version "${r.version}" is not semver`, hint: 'Feed versions must be semver.', phase: 'fetch', changed: false });
     const platforms: Record<string, FeedAsset> = {};
     for (const [key, a] of Object.entries(r.platforms)) {
       if (!isObj(a) || typeof a.url !== 'string' || typeof a.size !== 'number' || typeof a.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(a.sha256)) throw bad(`releases[${i}].platforms.${key} needs url, size and sha256`);
@@ -201,7 +199,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
     try {
       for await (const c of res.body) {
         received += (c as Buffer).length;
-        if (received > asset.size) throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url} is larger than the ${asset.size} bytes the feed declares`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
+        if (received > asset.size) throw errors.hashMismatchError({ message: `${asset.url} is larger than the ${asset.size} bytes the feed declares`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
         await fh.write(c as Buffer);
         onEvent?.({ type: 'download', url: asset.url, receivedBytes: received, totalBytes: asset.size, ...(resume ? { resumedFrom: from } : {}) });
       }
@@ -216,7 +214,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         res.body.destroy();
         // A full disk is not the network: no retry. The part stays for a resume once there is room.
-        throw new LlmUpgradeError({ code: 'ERR_DISK_FULL', message: `disk full writing ${part} (${received} of ${asset.size} bytes of ${asset.url})`, hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`, phase: 'fetch', changed: false, details: { path: part, url: asset.url } });
+        throw errors.diskFullError({ message: `disk full writing ${part} (${received} of ${asset.size} bytes of ${asset.url})`, hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`, phase: 'fetch', changed: false, details: { path: part, url: asset.url } });
       }
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
@@ -235,7 +233,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
   const sum = await sha256File(part);
   if (sum !== asset.sha256) {
     await unlink(part).catch(() => undefined);
-    throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url}: SHA-256 ${sum} differs from the feed's ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });
+    throw errors.hashMismatchError({ message: `${asset.url}: SHA-256 ${sum} differs from the feed's ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });
   }
   await rename(part, final);
   return final;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { LlmUpgradeError, getBackend, toLlmUpgradeError } from '@llm-upgrade/core';
+import { DEFAULTS, getBackend, toLlmUpgradeError, errors } from '@llm-upgrade/core';
 import { statePaths } from './paths.js';
 
 export interface LockInfo {
@@ -113,8 +113,7 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
     }
   };
   const locked = (holder: LockInfo, why: string) =>
-    new LlmUpgradeError({
-      code: 'ERR_LOCKED',
+    errors.lockedError({
       message: `another upgrader (pid ${holder.pid}${holder.hostname && holder.hostname !== hostname() ? ` on ${holder.hostname}` : ''}, "${holder.command}", since ${holder.since}) holds ${paths.lock}`,
       hint: why,
       phase: 'lock',
@@ -127,7 +126,7 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
     await fh.sync();
     await fh.close();
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 200) throw new Error(`could not take ${paths.lock} after ${attempt} attempts`);
+      if (attempt > DEFAULTS.lockAttempts) throw new Error(`could not take ${paths.lock} after ${attempt} attempts`);
       try {
         await link(tmp, paths.lock);
         break;
@@ -137,7 +136,7 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
       const cur = await readLockFile(paths.lock);
       if (cur.kind === 'absent') continue;
       if (cur.kind === 'unreadable') {
-        throw new LlmUpgradeError({ code: 'ERR_LOCKED', message: `${paths.lock} exists but cannot be read (${cur.why}); it is not taken over`, hint: `If no upgrader runs for ${root}, delete ${paths.lock} by hand.`, phase: 'lock', changed: false, details: { lock: paths.lock } });
+        throw errors.lockedError({ message: `${paths.lock} exists but cannot be read (${cur.why}); it is not taken over`, hint: `If no upgrader runs for ${root}, delete ${paths.lock} by hand.`, phase: 'lock', changed: false, details: { lock: paths.lock } });
       }
       if (await holderAlive(cur.info)) {
         const other = cur.info.hostname !== undefined && cur.info.hostname !== hostname();

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { collisionKey, MANIFEST_NAME, SIGNATURE_NAME, unsafeLinkReason, unsafePathReason } from './paths.js';
 
 export interface ManifestFile {
@@ -31,12 +31,12 @@ export interface Manifest {
 
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
-function bad(message: string, details?: Record<string, unknown>): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message, hint: 'Rebuild the package with `llm-upgrade pack` or ask its publisher for a valid one.', phase: 'verify', changed: false, ...(details ? { details } : {}) });
+function bad(message: string, details?: ErrorDetails<'ERR_BAD_PACKAGE'>): LlmUpgradeError {
+  return errors.badPackageError({ message, hint: 'Rebuild the package with `llm-upgrade pack` or ask its publisher for a valid one.', phase: 'verify', changed: false, ...(details ? { details } : {}) });
 }
 
 export function unsafeEntryError(path: string, reason: string): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_UNSAFE_ENTRY', message: `unsafe entry "${path}": ${reason}`, hint: 'The package is refused as a whole and nothing was written; do not install it.', phase: 'verify', changed: false, details: { entry: path, reason } });
+  return errors.unsafeEntryError({ message: `unsafe entry "${path}": ${reason}`, hint: 'The package is refused as a whole and nothing was written; do not install it.', phase: 'verify', changed: false, details: { entry: path, reason } });
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -54,7 +54,7 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   if (typeof name !== 'string' || name.length === 0) throw bad(`${where}: ${MANIFEST_NAME} lacks "name"`);
   if (typeof version !== 'string') throw bad(`${where}: ${MANIFEST_NAME} lacks "version"`);
   if (semver.valid(version) === null) {
-    throw new LlmUpgradeError({ code: 'ERR_NOT_SEMVER', message: `${where}: version "${version}" is not a semantic version (x.y.z)`, hint: 'Package versions must be semver, e.g. 0.12.3.', phase: 'verify', changed: false, details: { version } });
+    throw errors.notSemverError({ message: `${where}: version "${version}" is not a semantic version (x.y.z)`, hint: 'Package versions must be semver, e.g. 0.12.3.', phase: 'verify', changed: false, details: { version } });
   }
   if (platform !== undefined && typeof platform !== 'string') throw bad(`${where}: "platform" must be a string`);
   if (!Array.isArray(files)) throw bad(`${where}: ${MANIFEST_NAME} lacks the "files" array`);

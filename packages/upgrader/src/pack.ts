@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey } from '@llm-upgrade/core';
+import { LlmUpgradeError, platformKey, errors } from '@llm-upgrade/core';
 import { tarStream, type TarWriteEntry } from './archive/tar.js';
 import { writeZip } from './archive/zip.js';
 import { walk } from './fsutil.js';
@@ -46,7 +46,7 @@ export interface PackResult {
 }
 
 function usage(message: string, hint: string): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_USAGE', message, hint, phase: 'pack', changed: false });
+  return errors.usageError({ message, hint, phase: 'pack', changed: false });
 }
 
 async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
@@ -65,7 +65,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const out = resolve(opts.out);
   const format = /\.zip$/i.test(out) ? 'zip' : /\.(tar\.gz|tgz)$/i.test(out) ? 'tar.gz' : null;
   if (!format) throw usage(`--out ${out}: the name must end in .tar.gz, .tgz or .zip`, 'The extension chooses the archive format.');
-  if (!semver.valid(opts.version)) throw new LlmUpgradeError({ code: 'ERR_NOT_SEMVER', message: `--version "${opts.version}" is not a semantic version`, hint: 'Use x.y.z, e.g. 0.12.3.', phase: 'pack', changed: false });
+  if (!semver.valid(opts.version)) throw errors.notSemverError({ message: `--version "${opts.version}" is not a semantic version`, hint: 'Use x.y.z, e.g. 0.12.3.', phase: 'pack', changed: false });
   if (!opts.name) throw usage('pack needs --name', 'Name the product, e.g. --name ollama.');
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw usage(`${dir} is not a directory`, 'pack DIR takes the directory whose files make the new version.');
 

@@ -1,4 +1,4 @@
-import { LlmUpgradeError, thawRecorded, toLlmUpgradeError, type Profile } from '@llm-upgrade/core';
+import { DEFAULTS, thawRecorded, toLlmUpgradeError, type Profile, errors } from '@llm-upgrade/core';
 import { finishCommit } from './apply/commit.js';
 import { inScopeNow, restartOld, rollBackTransaction } from './apply/transaction.js';
 import { lexists, removeTree, walk } from './fsutil.js';
@@ -50,12 +50,12 @@ async function thawFrozen(onEvent?: UpgradeEventSink): Promise<number[]> {
 export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverResult> {
   const root = opts.roots[0]!;
   const paths = statePaths(root);
-  const graceMs = opts.graceMs ?? 5_000;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const graceMs = opts.graceMs ?? DEFAULTS.stopGraceMs;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
   const thawed = await thawFrozen(opts.onEvent);
   const journal = await readJournal(paths.journal).catch((e) => {
-    throw new LlmUpgradeError({ code: 'ERR_INTERNAL', message: `cannot read ${paths.journal}: ${(e as Error).message}`, hint: 'Inspect the journal by hand; the moves it lists are renames between the root, .llm-upgrade/staging and .llm-upgrade/swap-backup.', phase: 'recover', changed: false });
+    throw errors.internalError({ message: `cannot read ${paths.journal}: ${(e as Error).message}`, hint: 'Inspect the journal by hand; the moves it lists are renames between the root, .llm-upgrade/staging and .llm-upgrade/swap-backup.', phase: 'recover', changed: false });
   });
   if (!journal) {
     // A crash while staging leaves only staging behind: nothing of the install was touched.

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LlmUpgradeError, type Profile, type StoppedProcess } from '@llm-upgrade/core';
+import { DEFAULTS, type Profile, type StoppedProcess, errors } from '@llm-upgrade/core';
 import { readBackupMeta } from './apply/commit.js';
 import { runTransaction } from './apply/transaction.js';
 import { lexists } from './fsutil.js';
@@ -48,18 +48,17 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   const paths = statePaths(root);
   const lock = await acquireLock(root, 'rollback');
   try {
-    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
     await recoverUnderLock({ roots, profile: opts.profile, graceMs: opts.graceMs, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs, onEvent: opts.onEvent });
     const meta = await readBackupMeta(root);
     if (!meta || !(await lexists(paths.backupFiles))) {
-      throw new LlmUpgradeError({ code: 'ERR_NO_BACKUP', message: `no backup to roll back to in ${paths.backup}`, hint: 'Rollback restores the version the last `apply` replaced; there was none here.', phase: 'rollback', changed: false });
+      throw errors.noBackupError({ message: `no backup to roll back to in ${paths.backup}`, hint: 'Rollback restores the version the last `apply` replaced; there was none here.', phase: 'rollback', changed: false });
     }
     // The kept backup is what the last *committed* transaction replaced (a failed, rolled-back
     // apply never touches it). After a fresh install that is nothing at all.
     const emptyBackup = meta.version === null && meta.manifest === null && (await readdir(paths.backupFiles).catch(() => [])).length === 0;
     if (emptyBackup && !opts.toEmpty) {
-      throw new LlmUpgradeError({
-        code: 'ERR_NO_BACKUP',
+      throw errors.noBackupError({
         message: `the last committed upgrade of ${root} (to ${meta.replacedBy ?? 'its current version'}, ${meta.committedAt}) was a fresh install: rolling back would remove the product`,
         hint: 'Pass --to-empty to remove the installed files anyway (files you added stay).',
         phase: 'rollback',
@@ -76,7 +75,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     const tx = await runTransaction({
       kind: 'rollback', roots, profile: opts.profile, stageDir: paths.backupFiles, from: installed?.version ?? null, to: meta.version,
       fromManifest: installed, toManifest: meta.manifest, restart: opts.restart !== false,
-      graceMs: opts.graceMs ?? 5_000, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs, onEvent: opts.onEvent, signal: opts.signal,
+      graceMs: opts.graceMs ?? DEFAULTS.stopGraceMs, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs, onEvent: opts.onEvent, signal: opts.signal,
     });
     return { ok: true, from: installed?.version ?? null, to: meta.version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs, rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, journalSteps: tx.journalSteps };
   } finally {

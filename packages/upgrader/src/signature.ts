@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { LlmUpgradeError, errors } from '@llm-upgrade/core';
 import { MANIFEST_NAME, SIGNATURE_NAME } from './paths.js';
 
 // Ed25519 SPKI DER = this 12-byte prefix + the raw 32-byte key.
@@ -9,7 +9,7 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 function sigError(message: string, hint: string): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_SIGNATURE', message, hint, phase: 'verify', changed: false });
+  return errors.signatureError({ message, hint, phase: 'verify', changed: false });
 }
 
 /** A public key from text: PEM, or base64 of the raw 32 bytes or of SPKI DER. */
@@ -21,7 +21,7 @@ export function parsePublicKey(text: string, where: string): KeyObject {
     if (der.length === 32) return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, der]), format: 'der', type: 'spki' });
     return createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch (e) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `${where}: not an Ed25519 public key (${(e as Error).message})`, hint: 'Give a PEM public key or the base64 of its 32 raw bytes.', phase: 'verify', changed: false });
+    throw errors.usageError({ message: `${where}: not an Ed25519 public key (${(e as Error).message})`, hint: 'Give a PEM public key or the base64 of its 32 raw bytes.', phase: 'verify', changed: false });
   }
 }
 
@@ -42,7 +42,7 @@ export async function loadPrivateKey(file: string): Promise<KeyObject> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `cannot read signing key ${file}: ${(e as Error).message}`, hint: 'Give --sign-key an Ed25519 private key file (PEM).', phase: 'pack', changed: false });
+    throw errors.usageError({ message: `cannot read signing key ${file}: ${(e as Error).message}`, hint: 'Give --sign-key an Ed25519 private key file (PEM).', phase: 'pack', changed: false });
   }
   try {
     if (text.includes('-----BEGIN')) return createPrivateKey(text);
@@ -50,13 +50,13 @@ export async function loadPrivateKey(file: string): Promise<KeyObject> {
     if (raw.length === 32) return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
     return createPrivateKey({ key: raw, format: 'der', type: 'pkcs8' });
   } catch (e) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `${file} is not an Ed25519 private key (${(e as Error).message})`, hint: 'Create one with `openssl genpkey -algorithm ed25519 -out key.pem`.', phase: 'pack', changed: false });
+    throw errors.usageError({ message: `${file} is not an Ed25519 private key (${(e as Error).message})`, hint: 'Create one with `openssl genpkey -algorithm ed25519 -out key.pem`.', phase: 'pack', changed: false });
   }
 }
 
 /** The signature file's content: base64 of the Ed25519 signature over the exact manifest bytes, newline-terminated. */
 export function signManifest(manifest: Buffer, key: KeyObject): string {
-  if (key.asymmetricKeyType !== 'ed25519') throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `signing key is ${key.asymmetricKeyType}, not ed25519`, hint: 'Use an Ed25519 key.', phase: 'pack', changed: false });
+  if (key.asymmetricKeyType !== 'ed25519') throw errors.usageError({ message: `signing key is ${key.asymmetricKeyType}, not ed25519`, hint: 'Use an Ed25519 key.', phase: 'pack', changed: false });
   return `${sign(null, manifest, key).toString('base64')}\n`;
 }
 

@@ -1,10 +1,11 @@
 // The CLI's process commands (status, sweep, stop, holders) against a real running install:
-// exit codes and JSON shapes of the contract (DESIGN.md), and the log file custom actions read.
+// exit codes and JSON shapes of the contract (docs/design.md, "Exit codes" and "JSON shapes"), and the log file custom actions read.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestKit, descendantsOf, identityOf, isAlive, readStat, waitFor } from '@llm-upgrade/testkit';
+import { DEFAULTS } from '@llm-upgrade/core';
 import { acquireLock } from '../src/lock.js';
 import { ensureBuilt, runCli } from './helpers.js';
 
@@ -49,6 +50,26 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     expect(r.json.stopped.map((p: { pid: number }) => p.pid)).toEqual([orphan]);
     expect(identityOf(orphan)).toBeNull();
     expect(isAlive(server) && isAlive(engine)).toBe(true);
+  });
+
+  it('sweep without --grace uses the sweep default (2 s), stop without it the stop default (5 s)', async () => {
+    const inst = await kit.makeSampleInstall({ version: '1.0.0' });
+    const crashed = await kit.spawnTree(inst.bin, ['serve', '--engines', '1', '--crash', '--', '--model', inst.model, '--ignore-term']);
+    await crashed.exited;
+    const orphan = crashed.ready!.engines[0]!;
+    const stopPlan = await runCli(['stop', '--install-dir', inst.root, '--dry-run', '--json']);
+    expect(stopPlan.code, stopPlan.stderr).toBe(0);
+    expect(stopPlan.json).toMatchObject({ graceMs: DEFAULTS.stopGraceMs, timeoutMs: DEFAULTS.timeoutMs });
+    const r = await runCli(['sweep', '--install-dir', inst.root, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, graceMs: DEFAULTS.sweepGraceMs, timeoutMs: DEFAULTS.timeoutMs });
+    expect(DEFAULTS.sweepGraceMs).toBeLessThan(DEFAULTS.stopGraceMs);
+    // The orphan ignores SIGTERM: it was forced, and only once the grace had run out.
+    expect(r.json.stopped).toEqual([expect.objectContaining({ pid: orphan, how: 'killed' })]);
+    expect(r.json.durationMs).toBeGreaterThanOrEqual(DEFAULTS.sweepGraceMs);
+    expect(identityOf(orphan)).toBeNull();
+    const given = await runCli(['sweep', '--install-dir', inst.root, '--grace', '700ms', '--json']);
+    expect(given.json).toMatchObject({ ok: true, graceMs: 700 });
   });
 
   it('stop --dry-run changes nothing; stop ends everything and logs JSON lines', async () => {

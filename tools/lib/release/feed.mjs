@@ -1,4 +1,4 @@
-// feed.json (DESIGN.md: { name, releases: [{ version, platforms: { key: { url, size, sha256 } } }] },
+// feed.json (docs/design.md "Formats": { name, releases: [{ version, platforms: { key: { url, size, sha256 } } }] },
 // URLs relative to the feed) and SHA256SUMS.
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';

@@ -7,12 +7,13 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
-import { LlmUpgradeError } from '../errors.js';
+import * as errors from '../error-factories.js';
 import { getBackend, getGuardBackend } from '../platform/index.js';
 import { whichOnPath } from '../profile.js';
 import { Lineage } from './lineage.js';
 import { asScoped, selfAndAncestorPids } from './scoped.js';
 import type { GuardedProcess, GuardEvent, GuardResult, LineageEntry, RunGuardedOptions, WatchdogCommand } from './types.js';
+import { DEFAULTS } from '../defaults.js';
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const POLL_MS = 25;
@@ -37,8 +38,7 @@ function resolveCommand(command: string, env: NodeJS.ProcessEnv, os: string): st
   if (os === 'win32') return command; // CreateProcess searches PATH and PATHEXT itself
   const found = command.includes('/') ? (existsSync(command) ? command : null) : whichOnPath(command, env);
   if (found) return isAbsolute(command) || !command.includes('/') ? found : command;
-  throw new LlmUpgradeError({
-    code: 'ERR_USAGE',
+  throw errors.usageError({
     message: `cannot run ${command}: not found${command.includes('/') ? '' : ' on PATH'}`,
     hint: 'Give the command after `--` with its path, or put it on PATH.',
     phase: 'usage',
@@ -66,8 +66,8 @@ function startWatchdog(cmd: WatchdogCommand, emit: (e: GuardEvent) => void): Chi
 export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> {
   const started = Date.now();
   const emit = (e: GuardEvent) => opts.onEvent?.(e);
-  const graceMs = opts.graceMs ?? 2_000;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const graceMs = opts.graceMs ?? DEFAULTS.runGraceMs;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.runTimeoutMs;
   const env = opts.env ?? process.env;
   const guard = await getGuardBackend();
   const backend = await getBackend();
@@ -92,7 +92,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', (e) =>
-      reject(new LlmUpgradeError({ code: 'ERR_USAGE', message: `cannot run ${opts.command}: ${e.message}`, hint: 'Check the command after `--`.', phase: 'usage', changed: false, cause: e })),
+      reject(errors.usageError({ message: `cannot run ${opts.command}: ${e.message}`, hint: 'Check the command after `--`.', phase: 'usage', changed: false, cause: e })),
     );
   });
   let cmdRunning = true;
@@ -149,7 +149,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   let survivors: GuardedProcess[] = [];
   try {
     let status: { code: number | null; signal: NodeJS.Signals | null };
-    const interval = opts.trackIntervalMs ?? 250;
+    const interval = opts.trackIntervalMs ?? DEFAULTS.guardTrackIntervalMs;
     let tracking = true;
     const loop = (async () => {
       while (tracking) {

@@ -40,7 +40,7 @@ export interface Containment {
   warnings: string[];
 }
 
-/** The OS-specific part of `run` (platform/linux-guard.ts, win32/job.ts, darwin-guard.ts). */
+/** The OS-specific part of `run` (platform/linux/guard.ts, win32/job.ts, darwin/guard.ts). */
 export interface GuardBackend {
   readonly os: 'linux' | 'win32' | 'darwin';
   /** Called once before CMD is spawned. */

@@ -12,6 +12,7 @@ import { sweep } from '../sweep.js';
 import type { CoreEvent, GpuUsage, Profile, ScopedProcess, StoppedProcess } from '../types.js';
 import { recordParents, splitOrphans, type ParentHistory } from './orphans.js';
 import type { WatchSnapshot } from './types.js';
+import { DEFAULTS } from '../defaults.js';
 
 export type WatchEvent =
   | { type: 'watching'; roots: string[]; mode: 'pidfd' | 'kqueue' | 'handles' | 'poll'; watched: number }
@@ -69,7 +70,7 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
   const waiter = guard.exitWaiter();
   const mode = waiter?.mode ?? 'poll';
   const profile = opts.profile ?? ollamaProfile;
-  const rescanMs = opts.rescanMs ?? 2_000;
+  const rescanMs = opts.rescanMs ?? DEFAULTS.watchRescanMs;
   const history: ParentHistory = new Map();
   const summary: WatchSummary = { rounds: 0, sweeps: 0, stopped: 0, freedMiB: 0, mode };
   const resolveNow = async () => resolveRoots(typeof opts.roots === 'function' ? await opts.roots() : opts.roots, 'sweep');
@@ -80,7 +81,7 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
     const started = Date.now();
     // Orphans by classify's rule whose parent is alive (a shell) stay, with their subtrees.
     const keep = withDescendants(all, parented).map((p) => p.pid);
-    const run = () => sweep({ roots, profile, graceMs: opts.graceMs ?? 2_000, protectPids: keep, onEvent: emit });
+    const run = () => sweep({ roots, profile, graceMs: opts.graceMs, protectPids: keep, onEvent: emit });
     const result = opts.withLock ? await opts.withLock(roots, run) : await run();
     if (!result) {
       emit({ type: 'skipped', reason: 'another upgrader holds the lock; its stop ends the orphans' });
@@ -94,7 +95,7 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
     emit({ type: 'swept', stopped, freedMiB: freed, durationMs: Date.now() - started });
   };
 
-  const fullEveryMs = opts.fullRescanMs ?? 60_000;
+  const fullEveryMs = opts.fullRescanMs ?? DEFAULTS.watchFullRescanMs;
   let lastFull = 0;
   let forceFull = true;
   let all: ScopedProcess[] = [];

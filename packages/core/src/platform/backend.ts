@@ -21,7 +21,7 @@ export interface ForceKillContext {
 }
 
 /**
- * One implementation per OS (platform/linux.ts, win32.ts, darwin.ts). Everything OS-specific
+ * One implementation per OS (platform/linux/, win32/, darwin/ — each an index.ts and its modules). Everything OS-specific
  * lives behind this; the algorithms in stop.ts / sweep.ts / holders.ts are shared.
  */
 export interface PlatformBackend {
@@ -39,6 +39,11 @@ export interface PlatformBackend {
   findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]>;
   /** Stop one service through its manager so it does not respawn what we kill. */
   stopService(service: ServiceRef, timeoutMs: number): Promise<void>;
+  /**
+   * Start a service stopped by stopService again, through the same manager (systemd: the same
+   * `--user --machine=USER@`; launchd: bootstrap + kickstart; Windows: `sc start`).
+   */
+  startService(service: ServiceRef, timeoutMs: number): Promise<void>;
   /** Polite request to exit (SIGTERM; Windows: taskkill /PID n without /F, per forest root). */
   requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]>;
   /**
@@ -51,6 +56,11 @@ export interface PlatformBackend {
   scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }>;
   /** Sends signal only while pid is still the process with startKey (Linux: through a pidfd, so a reused pid is never hit). */
   signalIfSame?(pid: number, startKey: string, signal: NodeJS.Signals): Promise<SignalOutcome>;
+  /**
+   * Continue a process we froze (SIGCONT), only while pid is still the process with startKey.
+   * `recover` thaws what a dead upgrader left frozen through this. Windows never freezes.
+   */
+  resume(pid: number, startKey: string): Promise<SignalOutcome>;
   /** Other paths of the roots (bind mounts of them): scope and holders match these as well. */
   rootAliases?(roots: readonly string[]): string[];
   /** GPU memory per pid where a tool (nvidia-smi) exists; [] otherwise. */

@@ -1,4 +1,4 @@
-import { LlmUpgradeError } from '../errors.js';
+import * as errors from '../error-factories.js';
 import type { PlatformBackend } from './backend.js';
 import type { GuardBackend } from '../guard/types.js';
 
@@ -11,17 +11,16 @@ export async function getBackend(platform: NodeJS.Platform = process.platform): 
   if (cached && cached.os === platform) return cached;
   switch (platform) {
     case 'linux':
-      cached = new (await import('./linux.js')).LinuxBackend();
+      cached = new (await import('./linux/index.js')).LinuxBackend();
       break;
     case 'win32':
-      cached = new (await import('./win32.js')).Win32Backend();
+      cached = new (await import('./win32/index.js')).Win32Backend();
       break;
     case 'darwin':
-      cached = new (await import('./darwin.js')).DarwinBackend();
+      cached = new (await import('./darwin/index.js')).DarwinBackend();
       break;
     default:
-      throw new LlmUpgradeError({
-        code: 'ERR_UNSUPPORTED_PLATFORM',
+      throw errors.unsupportedPlatformError({
         message: `platform ${platform} is not supported`,
         hint: 'llm-upgrade runs on Linux, Windows and macOS.',
         phase: 'status',
@@ -38,13 +37,13 @@ export async function getGuardBackend(platform: NodeJS.Platform = process.platfo
   if (cachedGuard && cachedGuard.os === platform) return cachedGuard;
   switch (platform) {
     case 'linux':
-      cachedGuard = new (await import('./linux-guard.js')).LinuxGuard();
+      cachedGuard = new (await import('./linux/guard.js')).LinuxGuard();
       break;
     case 'win32':
       cachedGuard = new (await import('./win32/job.js')).Win32Guard(await getBackend(platform));
       break;
     case 'darwin':
-      cachedGuard = new (await import('./darwin-guard.js')).DarwinGuard(await getBackend(platform));
+      cachedGuard = new (await import('./darwin/guard.js')).DarwinGuard(await getBackend(platform));
       break;
     default:
       // getBackend throws ERR_UNSUPPORTED_PLATFORM for this platform.
@@ -62,5 +61,5 @@ export function platformKey(platform: NodeJS.Platform = process.platform, arch: 
 export function currentOs(): 'linux' | 'win32' | 'darwin' {
   const p = process.platform;
   if (p === 'linux' || p === 'win32' || p === 'darwin') return p;
-  throw new LlmUpgradeError({ code: 'ERR_UNSUPPORTED_PLATFORM', message: `platform ${p} is not supported`, hint: 'llm-upgrade runs on Linux, Windows and macOS.', phase: 'status', changed: false });
+  throw errors.unsupportedPlatformError({ message: `platform ${p} is not supported`, hint: 'llm-upgrade runs on Linux, Windows and macOS.', phase: 'status', changed: false });
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { DEFAULTS, LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import semver from 'semver';
 import { lexists } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
@@ -21,8 +21,8 @@ export async function identityOfFile(path: string): Promise<FileIdentity> {
   return { dev: st.dev, ino: st.ino, size: st.size };
 }
 
-function postCheckError(message: string, details: Record<string, unknown> = {}): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_POST_CHECK', message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
+function postCheckError(message: string, details: ErrorDetails<'ERR_POST_CHECK'> = {}): LlmUpgradeError {
+  return errors.postCheckError({ message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -92,7 +92,7 @@ export async function versionOfInstall(root: string, command: string[] | undefin
   if (!command?.length) return null;
   const file = resolveUnderRoot(root, command[0]!);
   if (!(await lexists(file))) return null;
-  const r = await runCommand(file, command.slice(1), 10_000);
+  const r = await runCommand(file, command.slice(1), DEFAULTS.versionCommandMs);
   return r.code === 0 ? versionInText(r.output) : null;
 }
 
@@ -147,7 +147,7 @@ const sleepMs = (ms: number, signal?: AbortSignal) =>
   });
 
 /** The poll interval: 250 ms, growing to 1 s (a server loading models takes seconds). */
-const pollDelay = (attempt: number) => Math.min(1000, 250 * 1.5 ** Math.max(0, attempt - 1));
+const pollDelay = (attempt: number) => Math.min(DEFAULTS.healthMaxPollMs, DEFAULTS.healthPollMs * 1.5 ** Math.max(0, attempt - 1));
 
 /**
  * Polls the health URL until it answers 2xx with `version`, or throws ERR_HEALTH at the deadline.
@@ -166,7 +166,7 @@ export async function waitHealthy(url: string, version: string, opts: HealthWait
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) break;
     try {
-      const r = await probe(url, Math.min(2000, Math.max(200, deadline - Date.now())));
+      const r = await probe(url, Math.min(DEFAULTS.healthProbeMs, Math.max(200, deadline - Date.now())));
       const ok = r.status >= 200 && r.status < 300 && r.version && semver.valid(r.version) && semver.eq(r.version, version);
       report({ status: r.status, ...(r.version ? { version: r.version } : {}) }, attempt, Boolean(ok));
       if (ok) return;
@@ -179,5 +179,5 @@ export async function waitHealthy(url: string, version: string, opts: HealthWait
     await sleepMs(Math.min(pollDelay(attempt), Math.max(0, deadline - Date.now())), signal);
   }
   const log = opts.logFile ? `; the new server's output is in ${opts.logFile}` : '';
-  throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`, hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) } });
+  throw errors.healthError({ message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`, hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) } });
 }

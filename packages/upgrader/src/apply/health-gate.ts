@@ -1,4 +1,4 @@
-import { LlmUpgradeError, listeningOf, type Profile } from '@llm-upgrade/core';
+import { LlmUpgradeError, listeningOf, type Profile, errors, type ErrorDetails, DEFAULTS } from '@llm-upgrade/core';
 import type { RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { waitHealthy } from './checks.js';
@@ -40,9 +40,9 @@ async function portsOfInstall(roots: string[], profile: Profile | undefined): Pr
   return ports;
 }
 
-function healthError(message: string, logFile: string | null, details: Record<string, unknown>): LlmUpgradeError {
+function healthError(message: string, logFile: string | null, details: ErrorDetails<'ERR_HEALTH'>): LlmUpgradeError {
   const log = logFile ? `; the new server's output is in ${logFile}` : '';
-  return new LlmUpgradeError({ code: 'ERR_HEALTH', message: `${message}${log}`, hint: logFile ? `Read ${logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { ...details, ...(logFile ? { logFile } : {}) } });
+  return errors.healthError({ message: `${message}${log}`, hint: logFile ? `Read ${logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { ...details, ...(logFile ? { logFile } : {}) } });
 }
 
 /**
@@ -72,7 +72,7 @@ export async function healthGate(plan: RestartPlan, started: RestartOutcome, ver
     const missing = ports.filter((p) => !listening.has(p));
     if (Date.now() - t0 >= opts.stayUpMs && missing.length === 0) break;
     if (Date.now() >= deadline) throw healthError(`the restarted server does not listen on port(s) ${missing.join(', ')} as the old one did`, started.logFile, { ports, missing });
-    await sleep(250);
+    await sleep(DEFAULTS.healthPollMs);
   }
   const why = health ? `${health.url} did not answer before the upgrade either` : 'there is no health URL to ask';
   const warnings = [`${why}, so the health gate checked that the new server stays up ${Math.round(opts.stayUpMs / 100) / 10} s${ports.length ? ` and listens on port(s) ${ports.join(', ')} again` : ''}`];

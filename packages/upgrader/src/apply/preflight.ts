@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { errors } from '@llm-upgrade/core';
 
 export interface SpaceNeeds {
   /** Files written from the stop to the end of the commit, each at most this many bytes (journal, installed.json, meta.json, logs). */
@@ -32,8 +32,7 @@ export async function preflightSpace(dir: string, needs: SpaceNeeds): Promise<vo
   if (freeBytes < needBytes) short.push(`${needBytes} bytes (${freeBytes} free)`);
   if (inodesKnown && freeInodes < needInodes) short.push(`${needInodes} inodes (${freeInodes} free)`);
   if (short.length === 0) return;
-  throw new LlmUpgradeError({
-    code: 'ERR_DISK_FULL',
+  throw errors.diskFullError({
     message: `${dir}: the swap needs ${short.join(' and ')} for its journal and backup; nothing was stopped or swapped`,
     hint: 'Free space (or inodes) on the install volume and run the upgrade again; the install is unchanged.',
     phase: 'stage',

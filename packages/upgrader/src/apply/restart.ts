@@ -1,7 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { LlmUpgradeError, isUnderRoot, type ServiceRef } from '@llm-upgrade/core';
+import { getBackend, isUnderRoot, errors } from '@llm-upgrade/core';
 import type { RecordedProcess, RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { statePaths } from '../paths.js';
@@ -12,15 +12,6 @@ export interface RestartOutcome {
   how: 'service' | 'recorded' | 'command';
   pids: number[];
   logFile: string | null;
-}
-
-function systemctlStart(service: ServiceRef, timeoutMs: number): Promise<void> {
-  // The same manager it was stopped through: a user unit lives in that user's manager.
-  const scope = service.scope === 'user' ? ['--user', `--machine=${service.user ?? ''}@`] : [];
-  const args = [...scope, 'start', service.name];
-  return new Promise((resolve, reject) => {
-    execFile('systemctl', args, { timeout: timeoutMs }, (err, _out, stderr) => (err ? reject(new Error(`systemctl ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
-  });
 }
 
 /** The file to run for a recorded process: argv[0] as it resolved then (now the new version), else its exe. */
@@ -95,9 +86,9 @@ export async function restartServer(roots: string[], plan: RestartPlan, timeoutM
   try {
     if (plan.services.length > 0) {
       for (const s of plan.services) {
-        if (s.manager !== 'systemd') throw new Error(`restarting ${s.manager} services is not supported on this platform`);
-        await systemctlStart(s, timeoutMs);
-        onEvent?.({ type: 'restart', how: `systemd ${s.name}` });
+        // The same manager it was stopped through (the OS backend: systemd, launchd, Windows services).
+        await (await getBackend()).startService(s, timeoutMs);
+        onEvent?.({ type: 'restart', how: `${s.manager} ${s.name}` });
       }
       const servicePids = new Set(plan.services.flatMap((s) => s.pids));
       const rest = (plan.processes ?? []).filter((p) => !servicePids.has(p.pid));
@@ -123,6 +114,6 @@ export async function restartServer(roots: string[], plan: RestartPlan, timeoutM
     onEvent?.({ type: 'restart', how: 'command', pid, logFile });
     return { how: 'command', pids: [pid], logFile };
   } catch (e) {
-    throw new LlmUpgradeError({ code: 'ERR_HEALTH', message: `could not restart the server: ${(e as Error).message}`, hint: 'Check the start command or service; see the log named above.', phase: 'restart', changed: true, cause: e });
+    throw errors.healthError({ message: `could not restart the server: ${(e as Error).message}`, hint: 'Check the start command or service; see the log named above.', phase: 'restart', changed: true, cause: e });
   }
 }

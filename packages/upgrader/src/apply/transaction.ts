@@ -1,5 +1,5 @@
 import { rename } from 'node:fs/promises';
-import { getBackend, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess } from '@llm-upgrade/core';
+import { DEFAULTS, getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors, type OutcomeDetails } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
@@ -87,11 +87,11 @@ export async function restartOld(roots: string[], plan: RestartPlan, from: strin
   }
 }
 
-function withRollbackDetails(e: LlmUpgradeError, extra: Record<string, unknown>): LlmUpgradeError {
+function withRollbackDetails(e: LlmUpgradeError, extra: OutcomeDetails): LlmUpgradeError {
   return new LlmUpgradeError({ code: e.code, message: e.message, hint: e.hint, phase: e.phase, changed: true, details: { ...(e.details ?? {}), ...extra }, cause: e });
 }
 
-function smokeFor(root: string, manifest: Manifest | null, profile: Profile | undefined): string[] | undefined {
+function smokeFor(manifest: Manifest | null, profile: Profile | undefined): string[] | undefined {
   if (manifest?.smoke) return manifest.smoke;
   return profile?.versionCommand;
 }
@@ -107,8 +107,7 @@ async function stopAll(opts: TransactionOptions, changedBefore: boolean): Promis
     const what = survivors.length
       ? `${survivors.length} process(es) still running after the timeout, e.g. ${first!.name} (pid ${first!.pid}, ${first!.exe ?? 'exe unknown'})`
       : `${holders.length} file(s) under the install still held, e.g. ${holders[0]!.path} by ${holders[0]!.name} (pid ${holders[0]!.pid}, ${holders[0]!.exe ?? 'exe unknown'})`;
-    throw new LlmUpgradeError({
-      code: survivors.length ? 'ERR_SURVIVORS' : 'ERR_FILES_HELD',
+    throw (survivors.length ? errors.survivorsError : errors.filesHeldError)({
       message: `${what}; nothing was swapped`,
       hint: 'Close the programs named above (or stop them as root) and run the upgrade again; the install is unchanged.',
       phase: 'stop',
@@ -125,7 +124,7 @@ async function assertNothingHolds(opts: TransactionOptions): Promise<void> {
   const blocking = rep.holders.filter((h) => h.inScope || h.kind !== 'cwd');
   if (blocking.length) {
     const h = blocking[0]!;
-    throw new LlmUpgradeError({ code: 'ERR_FILES_HELD', message: `${h.path} is held by ${h.name} (pid ${h.pid}, ${h.exe ?? 'exe unknown'}) just before the swap; nothing was swapped`, hint: 'Something restarted the install or opened its files; stop it and run the upgrade again.', phase: 'holders', changed: true, details: { holders: blocking } });
+    throw errors.filesHeldError({ message: `${h.path} is held by ${h.name} (pid ${h.pid}, ${h.exe ?? 'exe unknown'}) just before the swap; nothing was swapped`, hint: 'Something restarted the install or opened its files; stop it and run the upgrade again.', phase: 'holders', changed: true, details: { holders: blocking } });
   }
 }
 
@@ -140,7 +139,7 @@ export async function rollBackTransaction(writer: JournalWriter, opts: Pick<Tran
   if ((await inScopeNow(opts.roots, opts.profile)).length > 0) {
     const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
     if (!r.ok) {
-      throw new LlmUpgradeError({ code: 'ERR_SURVIVORS', message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`, hint: 'Stop those processes, then run `llm-upgrade recover`.', phase: 'rollback', changed: true, details: { survivors: r.survivors, holders: r.holders } });
+      throw errors.survivorsError({ message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`, hint: 'Stop those processes, then run `llm-upgrade recover`.', phase: 'rollback', changed: true, details: { survivors: r.survivors, holders: r.holders } });
     }
   }
   const moved = await runBackward({ root: j.root, stageDir: j.stageDir, backupDir: j.backupDir }, j.ops);
@@ -268,9 +267,9 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     throwIfInterrupted(opts.signal, phase, true);
     opts.onEvent?.({ type: 'phase', phase: 'post-check' });
     if (opts.toManifest) await checkInstalledFiles(root, opts.toManifest, opts.stagedIdentities);
-    const smoke = smokeFor(root, opts.toManifest, opts.profile);
+    const smoke = smokeFor(opts.toManifest, opts.profile);
     if (smoke && opts.to && (opts.toManifest?.smoke || (await lexists(resolveUnderRoot(root, smoke[0]!))))) {
-      await smokeCheck(root, smoke, opts.to, Math.min(opts.timeoutMs, 15_000));
+      await smokeCheck(root, smoke, opts.to, Math.min(opts.timeoutMs, DEFAULTS.smokeTimeoutMs));
     }
     phase = 'restart';
     throwIfInterrupted(opts.signal, phase, true);
@@ -279,7 +278,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     if (started && opts.to) {
       phase = 'health';
       opts.onEvent?.({ type: 'phase', phase: 'health' });
-      const gate = await healthGate(restart, started, opts.to, { roots: opts.roots, profile: opts.profile, healthTimeoutMs: opts.healthTimeoutMs, stayUpMs: opts.stayUpMs ?? 3000, onEvent: opts.onEvent, signal: opts.signal });
+      const gate = await healthGate(restart, started, opts.to, { roots: opts.roots, profile: opts.profile, healthTimeoutMs: opts.healthTimeoutMs, stayUpMs: opts.stayUpMs ?? DEFAULTS.healthStayUpMs, onEvent: opts.onEvent, signal: opts.signal });
       warnings.push(...gate.warnings);
       healthy = gate.how === 'answered' ? true : null;
     }
@@ -297,8 +296,8 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       throw rollbackFailed(err, rbErr);
     }
     const extra = { rolledBack: true, movesUndone: rb.moved, oldRestarted: rb.restarted, from: opts.from, to: opts.to, ...(started?.logFile ? { logFile: started.logFile } : {}) };
-    if (err.code === 'ERR_INTERRUPTED') {
-      throw new LlmUpgradeError({ code: 'ERR_INTERRUPTED', message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`, hint: 'The install is as it was before; run the upgrade again when you are ready.', phase: err.phase, changed: true, details: { ...(err.details ?? {}), ...extra } });
+    if (hasCode(err, 'ERR_INTERRUPTED')) {
+      throw new LlmUpgradeError({ code: 'ERR_INTERRUPTED', message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`, hint: 'The install is as it was before; run the upgrade again when you are ready.', phase: err.phase, changed: true, details: { ...(err.details ?? { signal: 'SIGINT' as const }), ...extra } });
     }
     const code = err.code === 'ERR_HEALTH' || err.code === 'ERR_POST_CHECK' || err.code === 'ERR_DISK_FULL' ? err.code : 'ERR_POST_CHECK';
     const wrapped = code === err.code ? err : new LlmUpgradeError({ code, message: `${err.phase}: ${err.message}`, hint: 'The previous version was restored.', phase: err.phase, changed: true, cause: err });

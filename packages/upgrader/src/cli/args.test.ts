@@ -14,7 +14,8 @@ describe('parseCommandLine', () => {
     expect(p.common).toMatchObject({ installDirs: ['/a', '/b c'], graceMs: 500, timeoutMs: 120_000, json: true, dryRun: true, logFile: '/tmp/x.log', yes: false });
   });
   it('defaults to a 5 s grace and a 30 s timeout', () => {
-    expect(run(['stop']).common).toMatchObject({ graceMs: 5_000, timeoutMs: 30_000, installDirs: [] });
+    // Absent flags stay undefined so the library's defaults (DEFAULTS) apply: stop 5 s, sweep 2 s...
+    expect(run(['stop']).common).toMatchObject({ graceMs: undefined, timeoutMs: undefined, installDirs: [] });
   });
   it('never prompts when stdin is not a TTY', () => {
     expect(run(['apply', 'pkg.tar.gz'], false).common.yes).toBe(true);

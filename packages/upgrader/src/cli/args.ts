@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { LlmUpgradeError, parseDuration } from '@llm-upgrade/core';
+import { LlmUpgradeError, parseDuration, errors } from '@llm-upgrade/core';
 import { closest } from './suggest.js';
 
 export const COMMANDS = ['status', 'stop', 'sweep', 'holders', 'apply', 'rollback', 'recover', 'check', 'pack', 'run', 'watch', 'completion'] as const;
@@ -17,8 +17,9 @@ export interface CommonOptions {
   logFile: string | undefined;
   installDirs: string[];
   profile: string | undefined;
-  graceMs: number;
-  timeoutMs: number;
+  /** undefined when --grace was not given: the library's default for the command applies (stop 5 s, sweep 2 s...). */
+  graceMs: number | undefined;
+  timeoutMs: number | undefined;
 }
 
 export interface ParsedCommand {
@@ -69,7 +70,7 @@ const optionSpec = {
 } as const;
 
 function usage(message: string, hint = 'Run `llm-upgrade --help` for the commands and options.'): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_USAGE', message, hint, phase: 'usage', changed: false });
+  return errors.usageError({ message, hint, phase: 'usage', changed: false });
 }
 
 /** A grace period longer than this is a typo, not a plan: the upgrade waits that long. */
@@ -158,8 +159,8 @@ export function parseCommandLine(argv: string[], stdinIsTty: boolean): ParseOutc
     logFile: values['log-file'],
     installDirs: values['install-dir'] ?? [],
     profile: values.profile,
-    graceMs: values.grace ? parseDuration(values.grace, '--grace', MAX_GRACE_MS) : 5_000,
-    timeoutMs: values.timeout ? parseDuration(values.timeout, '--timeout') : 30_000,
+    graceMs: values.grace ? parseDuration(values.grace, '--grace', MAX_GRACE_MS) : undefined,
+    timeoutMs: values.timeout ? parseDuration(values.timeout, '--timeout') : undefined,
   };
   return { kind: 'run', parsed: { command: first, positionals: positionals.slice(1), common, values } };
 }

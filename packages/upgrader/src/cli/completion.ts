@@ -1,4 +1,4 @@
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { errors } from '@llm-upgrade/core';
 import { COMMANDS, HELP, optionsFor, optionTable, type CommandName } from './args.js';
 import { closest } from './suggest.js';
 
@@ -176,7 +176,7 @@ export function completionScript(shell: string): string {
     case 'powershell': case 'pwsh': return powershell(spec);
     default: {
       const guess = closest(shell, SHELLS);
-      throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `no completion for "${shell}"${guess ? `; did you mean ${guess}?` : ''}`, hint: `llm-upgrade completion ${SHELLS.join('|')}`, phase: 'usage', changed: false });
+      throw errors.usageError({ message: `no completion for "${shell}"${guess ? `; did you mean ${guess}?` : ''}`, hint: `llm-upgrade completion ${SHELLS.join('|')}`, phase: 'usage', changed: false });
     }
   }
 }

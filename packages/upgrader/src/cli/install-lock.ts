@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { getBackend, LlmUpgradeError, isLlmUpgradeError } from '@llm-upgrade/core';
+import { getBackend, isLlmUpgradeError, errors } from '@llm-upgrade/core';
 import { acquireLock, type LockHandle } from '../lock.js';
 import { statePaths } from '../paths.js';
 
@@ -26,8 +26,7 @@ async function assertNotLockedByOther(root: string): Promise<void> {
   }
   const key = await (await getBackend()).identityOf(info.pid).catch(() => null);
   if (info.pid === process.pid || key === null || (info.startKey !== null && key !== info.startKey)) return;
-  throw new LlmUpgradeError({
-    code: 'ERR_LOCKED',
+  throw errors.lockedError({
     message: `another upgrader (pid ${info.pid}, "${info.command}", since ${info.since}) holds ${lockPath}`,
     hint: `Wait for pid ${info.pid} to finish, then run the command again.`,
     phase: 'lock',

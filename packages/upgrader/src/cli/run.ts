@@ -1,4 +1,4 @@
-import { EXIT, INTERRUPT_SIGNALS, LlmUpgradeError, toLlmUpgradeError, type InterruptSignal } from '@llm-upgrade/core';
+import { DEFAULTS, EXIT, INTERRUPT_SIGNALS, toLlmUpgradeError, type InterruptSignal, errors } from '@llm-upgrade/core';
 import { HELP, parseCommandLine } from './args.js';
 import { commandLoaders } from './commands/index.js';
 import { Reporter } from './reporter.js';
@@ -34,12 +34,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const { parsed } = outcome;
-  const reporter = new Reporter({ ...parsed.common, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
+  // For the wait lines only ("grace ends in 3.2s"): the library applies the same defaults itself.
+  const graceMs = parsed.common.graceMs ?? (parsed.command === 'sweep' || parsed.command === 'watch' ? DEFAULTS.sweepGraceMs : parsed.command === 'run' ? DEFAULTS.runGraceMs : DEFAULTS.stopGraceMs);
+  const timeoutMs = parsed.common.timeoutMs ?? (parsed.command === 'run' ? DEFAULTS.runTimeoutMs : DEFAULTS.timeoutMs);
+  const reporter = new Reporter({ ...parsed.common, graceMs, timeoutMs, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
   let interrupts: ReturnType<typeof catchInterrupts> | undefined;
   try {
     const load = commandLoaders[parsed.command];
     if (!load) {
-      throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
+      throw errors.usageError({ message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
     const handler = await load();
     if (io.handleSignals !== false && !handler.handlesSignals) interrupts = catchInterrupts(reporter);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { assertRootsExist, currentOs, defaultRoots, LlmUpgradeError, resolveProfile, resolveRoots, type Profile } from '@llm-upgrade/core';
+import { assertRootsExist, currentOs, defaultRoots, resolveProfile, resolveRoots, type Profile, errors } from '@llm-upgrade/core';
 import type { CommonOptions, ParsedCommand } from './args.js';
 
 export interface CliScope {
@@ -29,8 +29,7 @@ export async function resolveCliScope(common: CommonOptions, opts: CliScopeOptio
   let roots = defaultRoots(profile, currentOs(), process.env);
   if (opts.requireExisting) roots = roots.filter((r) => existsSync(r));
   if (roots.length === 0) {
-    throw new LlmUpgradeError({
-      code: 'ERR_USAGE',
+    throw errors.usageError({
       message: `no install of ${profile.name} found in its default locations`,
       hint: 'Name the install with --install-dir PATH (repeatable).',
       phase: 'usage',
@@ -45,8 +44,7 @@ export async function resolveCliScope(common: CommonOptions, opts: CliScopeOptio
 export function refusePositionals(parsed: ParsedCommand): void {
   const [first] = parsed.positionals;
   if (first === undefined) return;
-  throw new LlmUpgradeError({
-    code: 'ERR_USAGE',
+  throw errors.usageError({
     message: `${parsed.command} takes no positional argument (got "${first}")`,
     hint: `To name the install, use --install-dir ${first}`,
     phase: 'usage',

@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import { LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { ArchiveFormatError, type RawEntry } from '../archive/tar.js';
 import { MAX_MANIFEST_BYTES, parseManifest, unsafeEntryError, type Manifest } from '../manifest.js';
 import { collisionKey, MANIFEST_NAME, SIGNATURE_NAME, unsafeLinkReason, unsafePathReason } from '../paths.js';
@@ -27,12 +27,12 @@ export interface VerifyOptions {
   onProgress?: (p: { bytes: number; entries: number }) => void;
 }
 
-function hashMismatch(path: string, message: string, details: Record<string, unknown>): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `"${path}": ${message}`, hint: 'The package is damaged or was altered; download it again or ask its publisher.', phase: 'verify', changed: false, details: { entry: path, ...details } });
+function hashMismatch(path: string, message: string, details: ErrorDetails<'ERR_HASH_MISMATCH'>): LlmUpgradeError {
+  return errors.hashMismatchError({ message: `"${path}": ${message}`, hint: 'The package is damaged or was altered; download it again or ask its publisher.', phase: 'verify', changed: false, details: { entry: path, ...details } });
 }
 
 export function corruptError(where: string, e: unknown): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${where}: ${(e as Error).message}`, hint: 'The archive is truncated or corrupt; download it again.', phase: 'verify', changed: false });
+  return errors.badPackageError({ message: `${where}: ${(e as Error).message}`, hint: 'The archive is truncated or corrupt; download it again.', phase: 'verify', changed: false });
 }
 
 /** Normalised entry path, or null for the archive's own root directory entry ("./"). */
@@ -64,7 +64,7 @@ async function readAll(body: AsyncGenerator<Buffer>, limit: number, what: string
   let n = 0;
   for await (const c of body) {
     n += c.length;
-    if (n > limit) throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${what} is larger than ${limit} bytes`, hint: 'This is not a package made by `llm-upgrade pack`.', phase: 'verify', changed: false });
+    if (n > limit) throw errors.badPackageError({ message: `${what} is larger than ${limit} bytes`, hint: 'This is not a package made by `llm-upgrade pack`.', phase: 'verify', changed: false });
     chunks.push(c);
   }
   return Buffer.concat(chunks);
@@ -141,15 +141,15 @@ export async function verifyPackage(source: PackageSource, opts: VerifyOptions =
   }
 
   if (!manifestBytes || !manifest) {
-    throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${where} has no ${MANIFEST_NAME} at its root`, hint: 'Build packages with `llm-upgrade pack`; it writes the manifest.', phase: 'verify', changed: false });
+    throw errors.badPackageError({ message: `${where} has no ${MANIFEST_NAME} at its root`, hint: 'Build packages with `llm-upgrade pack`; it writes the manifest.', phase: 'verify', changed: false });
   }
   if (opts.publicKey) verifyManifestSignature(manifestBytes, signature, opts.publicKey, where);
   if (opts.platform && manifest.platform && manifest.platform !== opts.platform) {
-    throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${where} is built for ${manifest.platform}, this machine is ${opts.platform}`, hint: `Use the ${opts.platform} package.`, phase: 'verify', changed: false });
+    throw errors.badPackageError({ message: `${where} is built for ${manifest.platform}, this machine is ${opts.platform}`, hint: `Use the ${opts.platform} package.`, phase: 'verify', changed: false });
   }
   for (const f of manifest.files) {
     const got = entries.get(f.path);
-    if (!got) throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${where}: "${f.path}" is listed in ${MANIFEST_NAME} but missing from the package`, hint: 'The package is incomplete; download or build it again.', phase: 'verify', changed: false, details: { entry: f.path } });
+    if (!got) throw errors.badPackageError({ message: `${where}: "${f.path}" is listed in ${MANIFEST_NAME} but missing from the package`, hint: 'The package is incomplete; download or build it again.', phase: 'verify', changed: false, details: { entry: f.path } });
     if (got.kind !== 'file') throw unsafeEntryError(f.path, `is a ${got.kind} in the package but a file in the manifest`);
     if (got.size !== f.size) throw hashMismatch(f.path, `size ${got.size} differs from the manifest's ${f.size}`, { size: got.size, expectedSize: f.size });
     if (got.sha256 !== f.sha256) throw hashMismatch(f.path, `SHA-256 ${got.sha256} differs from the manifest's ${f.sha256}`, { sha256: got.sha256, expectedSha256: f.sha256 });

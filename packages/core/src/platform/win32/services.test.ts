@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ScopedProcess } from '../../types.js';
 import type { Exec, ExecResult } from '../../exec.js';
 import { recorded } from './recorded.js';
-import { matchServices, parseScFailure, parseScServices, stopWindowsService } from './services.js';
+import { matchServices, parseScFailure, parseScServices, startWindowsService, stopWindowsService } from './services.js';
 
 const proc = (pid: number, ppid: number, inScope = true): ScopedProcess => ({ pid, ppid, name: 'x.exe', exe: null, cmdline: [], startTime: 0, startKey: '1', user: null, role: 'server', inScope, orphan: false });
 
@@ -80,5 +80,29 @@ describe('stopWindowsService', () => {
     let t = 0;
     const { exec } = scripted({ 'sc.exe stop': [ok(recorded('win32/sc-stop-pending.txt'))], 'sc.exe query': [ok(recorded('win32/sc-query-stop-pending.txt'))] });
     await expect(stopWindowsService('ollama-direct', 1000, { exec, sleep: async () => void (t += 300), now: () => t })).rejects.toMatchObject({ message: expect.stringMatching(/still STOP_PENDING after 1000 ms/) });
+  });
+});
+
+// Written in sc.exe's documented reply format (no Windows service manager runs here): the same
+// field labels parseScServices reads from the recorded replies above.
+const scState = (state: string) => `\r\nSERVICE_NAME: ollama-direct\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : ${state}\r\n        WIN32_EXIT_CODE    : 0  (0x0)\r\n`;
+
+describe('startWindowsService', () => {
+  const noSleep = async () => {};
+  it('sends sc start and polls sc query until RUNNING', async () => {
+    const { exec, calls } = scripted({
+      'sc.exe start': [ok(scState('2  START_PENDING'))],
+      'sc.exe query': [ok(scState('2  START_PENDING')), ok(scState('4  RUNNING'))],
+    });
+    await startWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep });
+    expect(calls).toEqual(['sc.exe start ollama-direct', 'sc.exe query ollama-direct', 'sc.exe query ollama-direct']);
+  });
+  it('accepts a service that already runs (1056)', async () => {
+    const { exec } = scripted({ 'sc.exe start': [fail(1056, '[SC] StartService FAILED 1056:\r\n\r\nAn instance of the service is already running.\r\n')], 'sc.exe query': [ok(scState('4  RUNNING'))] });
+    await expect(startWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).resolves.toBeUndefined();
+  });
+  it('throws a restart-phase error naming the service when sc start fails', async () => {
+    const { exec } = scripted({ 'sc.exe start': [fail(5, recorded('win32/sc-stop-access-denied.txt').replace('ControlService', 'StartService'))] });
+    await expect(startWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).rejects.toMatchObject({ code: 'ERR_HEALTH', phase: 'restart', details: { service: 'ollama-direct' }, hint: expect.stringMatching(/elevated/) });
   });
 });

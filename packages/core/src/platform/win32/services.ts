@@ -2,15 +2,19 @@
 // stopping it through the Service Control Manager so it is not restarted under us. sc's field
 // labels (SERVICE_NAME, STATE, PID) are the same in every UI language.
 import { LlmUpgradeError } from '../../errors.js';
+import * as errors from '../../error-factories.js';
 import type { ScopedProcess, ServiceRef } from '../../types.js';
 import type { Exec } from '../../exec.js';
+import { DEFAULTS } from '../../defaults.js';
 
 export const SERVICE_STOPPED = 1;
 export const SERVICE_STOP_PENDING = 3;
+export const SERVICE_RUNNING = 4;
 
 const ERROR_ACCESS_DENIED = 5;
 const ERROR_SERVICE_DOES_NOT_EXIST = 1060;
 const ERROR_SERVICE_NOT_ACTIVE = 1062;
+const ERROR_SERVICE_ALREADY_RUNNING = 1056;
 
 export interface ScService {
   name: string;
@@ -105,7 +109,7 @@ export function matchServices(services: readonly ScService[], input: FindService
 }
 
 export async function listServices(exec: Exec): Promise<ScService[]> {
-  const r = await exec('sc.exe', ['queryex', 'type=', 'service', 'state=', 'all'], { timeoutMs: 30_000 });
+  const r = await exec('sc.exe', ['queryex', 'type=', 'service', 'state=', 'all'], { timeoutMs: DEFAULTS.serviceCallMs });
   if (r.code !== 0) return [];
   return parseScServices(r.stdout);
 }
@@ -118,7 +122,7 @@ export interface StopServiceDeps {
 }
 
 function stopError(name: string, message: string, hint: string, changed: boolean): LlmUpgradeError {
-  return new LlmUpgradeError({ code: 'ERR_SURVIVORS', message, hint, phase: 'stop', changed, details: { service: name } });
+  return errors.survivorsError({ message, hint, phase: 'stop', changed, details: { service: name } });
 }
 
 /** `sc stop NAME`, then `sc query NAME` until STOPPED or the deadline. */
@@ -126,7 +130,7 @@ export async function stopWindowsService(name: string, timeoutMs: number, deps: 
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = deps.now ?? Date.now;
   const deadline = now() + timeoutMs;
-  const stop = await deps.exec('sc.exe', ['stop', name], { timeoutMs: 30_000 });
+  const stop = await deps.exec('sc.exe', ['stop', name], { timeoutMs: DEFAULTS.serviceCallMs });
   const failure = parseScFailure(`${stop.stdout}\n${stop.stderr}`);
   if (failure?.code === ERROR_SERVICE_DOES_NOT_EXIST || failure?.code === ERROR_SERVICE_NOT_ACTIVE) return;
   if (failure?.code === ERROR_ACCESS_DENIED) {
@@ -134,7 +138,7 @@ export async function stopWindowsService(name: string, timeoutMs: number, deps: 
   }
   if (stop.error) throw stopError(name, `Windows service ${name}: could not run sc.exe (${stop.error})`, 'Stop the service from services.msc and run the command again.', false);
   for (;;) {
-    const q = await deps.exec('sc.exe', ['query', name], { timeoutMs: 30_000 });
+    const q = await deps.exec('sc.exe', ['query', name], { timeoutMs: DEFAULTS.serviceCallMs });
     const s = parseScServices(q.stdout)[0];
     const qFail = parseScFailure(`${q.stdout}\n${q.stderr}`);
     if (qFail?.code === ERROR_SERVICE_DOES_NOT_EXIST || s?.state === SERVICE_STOPPED) return;
@@ -142,7 +146,28 @@ export async function stopWindowsService(name: string, timeoutMs: number, deps: 
       throw stopError(name, `Windows service ${name} is still ${s?.stateName ?? 'running'} after ${timeoutMs} ms`, 'Stop the service from services.msc (or raise --timeout) and run the command again.', true);
     }
     // ERROR_SERVICE_CANNOT_ACCEPT_CTRL (1061) while START_PENDING: ask again once it has started.
-    if (failure?.code === 1061 && s?.state !== SERVICE_STOP_PENDING) await deps.exec('sc.exe', ['stop', name], { timeoutMs: 30_000 });
-    await sleep(deps.pollMs ?? 250);
+    if (failure?.code === 1061 && s?.state !== SERVICE_STOP_PENDING) await deps.exec('sc.exe', ['stop', name], { timeoutMs: DEFAULTS.serviceCallMs });
+    await sleep(deps.pollMs ?? DEFAULTS.servicePollMs);
+  }
+}
+
+/** `sc start NAME`, then `sc query NAME` until RUNNING or the deadline (already running is fine). */
+export async function startWindowsService(name: string, timeoutMs: number, deps: StopServiceDeps): Promise<void> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = deps.now ?? Date.now;
+  const deadline = now() + timeoutMs;
+  const fail = (message: string, hint: string) => errors.healthError({ message, hint, phase: 'restart', changed: true, details: { service: name } });
+  const start = await deps.exec('sc.exe', ['start', name], { timeoutMs: DEFAULTS.serviceCallMs });
+  const failure = parseScFailure(`${start.stdout}\n${start.stderr}`);
+  if (start.error) throw fail(`Windows service ${name}: could not run sc.exe (${start.error})`, 'Start the service from services.msc.');
+  if (failure && failure.code !== ERROR_SERVICE_ALREADY_RUNNING) {
+    throw fail(`Windows service ${name}: sc start failed ${failure.code} (${failure.message})`, failure.code === ERROR_ACCESS_DENIED ? 'Run the command from an elevated (Administrator) prompt.' : 'Start the service from services.msc and read the Windows event log.');
+  }
+  for (;;) {
+    const q = await deps.exec('sc.exe', ['query', name], { timeoutMs: DEFAULTS.serviceCallMs });
+    const s = parseScServices(q.stdout)[0];
+    if (s?.state === SERVICE_RUNNING) return;
+    if (now() >= deadline) throw fail(`Windows service ${name} is still ${s?.stateName ?? 'not running'} after ${timeoutMs} ms`, 'Start the service from services.msc (or raise --timeout) and read the Windows event log.');
+    await sleep(deps.pollMs ?? DEFAULTS.servicePollMs);
   }
 }

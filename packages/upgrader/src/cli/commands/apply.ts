@@ -1,4 +1,4 @@
-import { EXIT, LlmUpgradeError } from '@llm-upgrade/core';
+import { DEFAULTS, EXIT, errors } from '@llm-upgrade/core';
 import { apply } from '../../apply.js';
 import { inScopeAncestor, relaunchDetached, RELAUNCH_ENV, waitForRelaunchParent } from '../../self-relaunch.js';
 import { resolveCliScope } from '../scope.js';
@@ -12,7 +12,7 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
   const feedUrl = typeof values.feed === 'string' ? values.feed : undefined;
   const source = positionals[0];
   if (!feedUrl === !source || positionals.length > 1) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
+    throw errors.usageError({ message: 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
   }
   const scope = await resolveCliScope(common);
   const fresh = await isFreshInstall(scope.roots[0]!);
@@ -20,8 +20,9 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
   // The app updating itself: never stop our own ancestor; relaunch detached and let it exit.
   if (!common.dryRun) {
     if (process.env[RELAUNCH_ENV]) {
-      const gone = await waitForRelaunchParent(process.env, common.timeoutMs);
-      if (!gone) reporter.line(`the process that started this upgrade is still running after ${common.timeoutMs} ms; it will be stopped with the install`, 'warn');
+      const waitMs = common.timeoutMs ?? DEFAULTS.timeoutMs;
+      const gone = await waitForRelaunchParent(process.env, waitMs);
+      if (!gone) reporter.line(`the process that started this upgrade is still running after ${waitMs} ms; it will be stopped with the install`, 'warn');
     } else {
       const ancestor = await inScopeAncestor(scope.roots);
       if (ancestor) {

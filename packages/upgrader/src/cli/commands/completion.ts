@@ -1,11 +1,11 @@
-import { EXIT, LlmUpgradeError } from '@llm-upgrade/core';
+import { EXIT, errors } from '@llm-upgrade/core';
 import { completionScript, SHELLS } from '../completion.js';
 import type { CommandHandler } from './types.js';
 
 export const completionCommand: CommandHandler = async ({ parsed, reporter }) => {
   const shell = parsed.positionals[0];
   if (!shell || parsed.positionals.length > 1) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'completion takes one shell', hint: `llm-upgrade completion ${SHELLS.join('|')}`, phase: 'usage', changed: false });
+    throw errors.usageError({ message: 'completion takes one shell', hint: `llm-upgrade completion ${SHELLS.join('|')}`, phase: 'usage', changed: false });
   }
   const script = completionScript(shell);
   reporter.line(script.trimEnd());

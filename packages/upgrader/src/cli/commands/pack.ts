@@ -1,4 +1,4 @@
-import { EXIT, LlmUpgradeError } from '@llm-upgrade/core';
+import { EXIT, errors } from '@llm-upgrade/core';
 import { pack } from '../../pack.js';
 import type { CommandHandler } from './types.js';
 
@@ -9,7 +9,7 @@ export const packCommand: CommandHandler = async ({ parsed, reporter }) => {
   const version = values['package-version'];
   const out = values.out;
   if (!dir || typeof name !== 'string' || typeof version !== 'string' || typeof out !== 'string') {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'pack needs DIR, --name, --version and --out', hint: 'llm-upgrade pack ./dist --name ollama --version 0.12.3 --out ollama-0.12.3.tar.gz', phase: 'usage', changed: false });
+    throw errors.usageError({ message: 'pack needs DIR, --name, --version and --out', hint: 'llm-upgrade pack ./dist --name ollama --version 0.12.3 --out ollama-0.12.3.tar.gz', phase: 'usage', changed: false });
   }
   const smoke = typeof values.smoke === 'string' ? values.smoke.split(/\s+/).filter(Boolean) : undefined;
   reporter.progress(`packing ${dir}`);

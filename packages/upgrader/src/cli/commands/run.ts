@@ -1,7 +1,6 @@
-import { LlmUpgradeError, runGuarded, WATCHDOG_ENV, type GuardEvent, type WatchdogCommand } from '@llm-upgrade/core';
+import { runGuarded, WATCHDOG_ENV, type GuardEvent, type WatchdogCommand, errors } from '@llm-upgrade/core';
 import type { CommandHandler } from './types.js';
 
-const DEFAULT_GRACE_MS = 2_000;
 
 function describe(e: GuardEvent): string | undefined {
   switch (e.type) {
@@ -36,9 +35,9 @@ function selfWatchdog(): WatchdogCommand {
 const run: CommandHandler = async ({ parsed, reporter }) => {
   const [command, ...args] = parsed.positionals;
   if (!command) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'run needs a command: llm-upgrade run [--grace 2s] -- CMD [ARGS...]', hint: 'Put the command after `--`.', phase: 'usage', changed: false });
+    throw errors.usageError({ message: 'run needs a command: llm-upgrade run [--grace 2s] -- CMD [ARGS...]', hint: 'Put the command after `--`.', phase: 'usage', changed: false });
   }
-  const graceMs = parsed.values.grace ? parsed.common.graceMs : DEFAULT_GRACE_MS;
+  const graceMs = parsed.common.graceMs;
   const result = await runGuarded({
     command,
     args,

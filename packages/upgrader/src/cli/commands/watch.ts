@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { currentOs, EXIT, INTERRUPT_SIGNALS, isLlmUpgradeError, LlmUpgradeError, watchInstall, type InterruptSignal, type WatchEvent } from '@llm-upgrade/core';
+import { currentOs, EXIT, INTERRUPT_SIGNALS, isLlmUpgradeError, watchInstall, type InterruptSignal, type WatchEvent, errors } from '@llm-upgrade/core';
 import { acquireLock } from '../../lock.js';
 import { renderSystemdUnit, scheduledTaskArgs, systemctlSteps, systemdUnitPath, SERVICE_NAME, TASK_NAME } from '../../service.js';
 import type { CommonOptions, ParsedCommand } from '../args.js';
@@ -10,7 +10,6 @@ import type { Reporter } from '../reporter.js';
 import { resolveCliScope } from '../scope.js';
 import type { CommandHandler } from './types.js';
 
-const DEFAULT_GRACE_MS = 2_000;
 
 function describe(e: WatchEvent): string | undefined {
   switch (e.type) {
@@ -37,7 +36,7 @@ function selfArgv(parsed: ParsedCommand): string[] {
   const self = script && script !== process.execPath ? [process.execPath, script] : [process.execPath];
   const { common } = parsed;
   const scope = [...common.installDirs.flatMap((d) => ['--install-dir', d]), ...(common.profile ? ['--profile', common.profile] : [])];
-  const grace = parsed.values.grace ? ['--grace', `${common.graceMs}ms`] : [];
+  const grace = common.graceMs !== undefined ? ['--grace', `${common.graceMs}ms`] : [];
   const log = common.logFile ? ['--log-file', common.logFile] : [];
   return [...self, 'watch', ...scope, ...grace, ...log];
 }
@@ -55,7 +54,7 @@ async function manageService(action: 'install' | 'uninstall', parsed: ParsedComm
   const user = parsed.values.user === true;
   const argv = selfArgv(parsed);
   const fail = (message: string, output: string) =>
-    new LlmUpgradeError({ code: 'ERR_INTERNAL', message: `${message}: ${output}`, hint: user ? 'Is a user manager running (loginctl enable-linger)?' : 'Run as root (system unit) or add --user.', phase: 'usage', changed: action === 'install' });
+    errors.internalError({ message: `${message}: ${output}`, hint: user ? 'Is a user manager running (loginctl enable-linger)?' : 'Run as root (system unit) or add --user.', phase: 'usage', changed: action === 'install' });
   if (currentOs() === 'win32') {
     const args = scheduledTaskArgs(action, argv);
     if (parsed.common.dryRun) return { exitCode: EXIT.ok, result: { ok: true, dryRun: true, schtasks: args } };
@@ -64,7 +63,7 @@ async function manageService(action: 'install' | 'uninstall', parsed: ParsedComm
     reporter.line(`${action === 'install' ? 'created' : 'removed'} the scheduled task "${TASK_NAME}"`);
     return { exitCode: EXIT.ok, result: { ok: true, task: TASK_NAME, schtasks: args } };
   }
-  if (currentOs() !== 'linux') throw new LlmUpgradeError({ code: 'ERR_UNSUPPORTED_PLATFORM', message: 'watch --install-service supports systemd (Linux) and the Windows task scheduler', hint: 'On macOS, run `llm-upgrade watch` from a launchd agent.', phase: 'usage', changed: false });
+  if (currentOs() !== 'linux') throw errors.unsupportedPlatformError({ message: 'watch --install-service supports systemd (Linux) and the Windows task scheduler', hint: 'On macOS, run `llm-upgrade watch` from a launchd agent.', phase: 'usage', changed: false });
   const path = systemdUnitPath(user, process.env);
   const unit = renderSystemdUnit({ execStart: argv, user });
   const steps = systemctlSteps(action, user);
@@ -108,7 +107,7 @@ async function withInstallLock<T>(roots: readonly string[], act: () => Promise<T
 const watch: CommandHandler = async ({ parsed, reporter }) => {
   const install = parsed.values['install-service'] === true;
   const uninstall = parsed.values['uninstall-service'] === true;
-  if (install && uninstall) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: '--install-service and --uninstall-service exclude each other', hint: 'Give one of them.', phase: 'usage', changed: false });
+  if (install && uninstall) throw errors.usageError({ message: '--install-service and --uninstall-service exclude each other', hint: 'Give one of them.', phase: 'usage', changed: false });
   if (install || uninstall) return manageService(install ? 'install' : 'uninstall', parsed, reporter);
 
   const common: CommonOptions = parsed.common;
@@ -128,7 +127,7 @@ const watch: CommandHandler = async ({ parsed, reporter }) => {
     const summary = await watchInstall({
       roots: common.installDirs.length > 0 ? first.roots : async () => (await resolveCliScope(common)).roots,
       profile: first.profile,
-      graceMs: parsed.values.grace ? common.graceMs : DEFAULT_GRACE_MS,
+      graceMs: common.graceMs,
       signal: controller.signal,
       withLock: withInstallLock,
       onEvent: (e) => {

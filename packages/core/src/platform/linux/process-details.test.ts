@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { linuxListening, linuxProcessDetails, parseProcNetAddress } from './linux-process-details.js';
+import { linuxListening, linuxProcessDetails, parseProcNetAddress } from './process-details.js';
 
 describe('parseProcNetAddress', () => {
   it('reads /proc/net/tcp and tcp6 addresses', () => {

@@ -2,20 +2,20 @@
 // production, fakes in tests) and an injected Exec (taskkill, sc, PowerShell, nvidia-smi).
 // When koffi cannot load, discovery falls back to PowerShell CIM (startKey prefixed `cim:`,
 // `discovery === 'cim'`), termination to taskkill alone, and holders to the rename probe.
-import { LlmUpgradeError } from '../errors.js';
-import { queryNvidiaSmi } from '../gpu.js';
-import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
-import { queryCimProcesses } from './win32/cim.js';
-import { execFileText, type Exec } from '../exec.js';
-import { scanWindowsHolders } from './win32/holders.js';
-import { createNativeWinApi } from './win32/native.js';
-import { listServices, matchServices, stopWindowsService } from './win32/services.js';
-import { Win32Terminator } from './win32/terminate.js';
-import { readNativeSnapshot } from './win32/toolhelp.js';
-import { ERROR_INVALID_PARAMETER, PROCESS_QUERY_LIMITED_INFORMATION, SYNCHRONIZE, type WinApi } from './win32/winapi.js';
+import * as errors from '../../error-factories.js';
+import { queryNvidiaSmi } from '../../gpu.js';
+import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
+import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import { queryCimProcesses } from './cim.js';
+import { execFileText, type Exec } from '../../exec.js';
+import { scanWindowsHolders } from './holders.js';
+import { createNativeWinApi } from './native.js';
+import { listServices, matchServices, startWindowsService, stopWindowsService } from './services.js';
+import { Win32Terminator } from './terminate.js';
+import { readNativeSnapshot } from './toolhelp.js';
+import { ERROR_INVALID_PARAMETER, PROCESS_QUERY_LIMITED_INFORMATION, SYNCHRONIZE, type WinApi } from './winapi.js';
 
-export { loadKoffi, setKoffiNativeSource, KOFFI_NATIVE_ENV, KOFFI_SEA_ASSET } from './win32/koffi-loader.js';
+export { loadKoffi, setKoffiNativeSource, KOFFI_NATIVE_ENV, KOFFI_SEA_ASSET } from '../win32/koffi-loader.js';
 
 /** New in-scope processes can appear while a tree dies; rescan and kill at most this often. */
 const MAX_FORCE_ROUNDS = 10;
@@ -68,8 +68,7 @@ export class Win32Backend implements PlatformBackend {
     const native = this.api ? readNativeSnapshot(this.api, this.options.now) : null;
     const read = native ?? (await queryCimProcesses(this.exec, undefined, this.options.now));
     if (!read) {
-      throw new LlmUpgradeError({
-        code: 'ERR_INTERNAL',
+      throw errors.internalError({
         message: 'cannot list Windows processes: Toolhelp32 (koffi) is unavailable and PowerShell Get-CimInstance did not answer',
         hint: 'Install with npm so koffi can load, or make powershell.exe available, and run the command again.',
         phase: 'status',
@@ -108,6 +107,15 @@ export class Win32Backend implements PlatformBackend {
 
   async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
     await stopWindowsService(service.name, timeoutMs, { exec: this.exec, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.now ? { now: this.options.now } : {}) });
+  }
+
+  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+    await startWindowsService(service.name, timeoutMs, { exec: this.exec, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.now ? { now: this.options.now } : {}) });
+  }
+
+  /** Windows termination never suspends a process, so nothing is ever left to continue. */
+  async resume(pid: number): Promise<SignalOutcome> {
+    return { pid, result: 'failed', detail: 'the Windows backend never freezes processes' };
   }
 
   requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {

@@ -2,9 +2,9 @@
 // everything in scope, rescan until nothing new appears (a stopped process cannot fork),
 // re-check identity, SIGKILL, then SIGCONT whatever we could not kill so nothing stays frozen.
 // While anything is frozen, a record on disk says what we froze (frozen-record.ts).
-import { removeFrozenRecord, writeFrozenRecord } from '../frozen-record.js';
-import type { ScopedProcess } from '../types.js';
-import type { ForceKillContext, SignalOutcome } from './backend.js';
+import { removeFrozenRecord, writeFrozenRecord } from '../../frozen-record.js';
+import type { ScopedProcess } from '../../types.js';
+import type { ForceKillContext, SignalOutcome } from '../backend.js';
 
 export const FREEZE_ROUNDS = 20;
 

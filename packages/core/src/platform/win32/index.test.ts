@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ScopedProcess } from '../types.js';
-import { Win32Backend, win32PathKey } from './win32.js';
-import { FakeWindows, ft } from './win32/fake-windows.js';
-import { recorded } from './win32/recorded.js';
-import { filetimeToMs } from './win32/filetime.js';
+import type { ScopedProcess } from '../../types.js';
+import { Win32Backend, win32PathKey } from './index.js';
+import { FakeWindows, ft } from './fake-windows.js';
+import { recorded } from './recorded.js';
+import { filetimeToMs } from './filetime.js';
 
 const ROOT = 'C:\\Users\\alice\\AppData\\Local\\Programs\\Ollama';
 

@@ -1,8 +1,8 @@
 // macOS exit notification for `watch`: one kqueue, an EVFILT_PROC/NOTE_EXIT filter per watched
 // pid, kevent() blocking on a koffi worker thread. Code path only: never run on a Mac.
-import { loadKoffi } from './win32/koffi-loader.js';
-import type { ExitWaiter } from '../guard/types.js';
-import type { ProcessInfo } from '../types.js';
+import { loadKoffi } from '../win32/koffi-loader.js';
+import type { ExitWaiter } from '../../guard/types.js';
+import type { ProcessInfo } from '../../types.js';
 
 type Fn = ((...args: unknown[]) => unknown) & { async: (...args: unknown[]) => void };
 

@@ -1,5 +1,5 @@
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
-import type { ListeningSocket, ProcessDetails } from '../process-details.js';
+import type { ListeningSocket, ProcessDetails } from '../../process-details.js';
 
 const LISTEN = '0A';
 

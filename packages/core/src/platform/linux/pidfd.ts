@@ -3,7 +3,7 @@
 // another process that reused the pid. koffi is loaded on the first signal only, so commands
 // that send none never pay for it; without koffi or the syscalls, callers fall back to
 // check-then-kill on the pid.
-import { loadKoffi } from './win32/koffi-loader.js';
+import { loadKoffi } from '../win32/koffi-loader.js';
 
 const NR = { x64: { pidfdOpen: 434, pidfdSendSignal: 424 }, arm64: { pidfdOpen: 434, pidfdSendSignal: 424 } } as const;
 const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };

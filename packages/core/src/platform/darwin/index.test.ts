@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ScopedProcess } from '../types.js';
-import { DarwinBackend, darwinPathKey } from './darwin.js';
-import { freezeKill } from './posix-freeze-kill.js';
-import type { Exec, ExecResult } from '../exec.js';
-import type { SignalOutcome } from './backend.js';
+import type { ScopedProcess } from '../../types.js';
+import { DarwinBackend, darwinPathKey } from './index.js';
+import { freezeKill } from '../posix/freeze-kill.js';
+import type { Exec, ExecResult } from '../../exec.js';
+import type { SignalOutcome } from '../backend.js';
 
-const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`./__recorded__/darwin/${name}`, import.meta.url)), 'utf8');
+const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`../__recorded__/darwin/${name}`, import.meta.url)), 'utf8');
 const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '' });
 
 /** Replays the recorded macOS outputs for the commands the backend runs. */
@@ -80,6 +80,35 @@ describe('DarwinBackend on recorded macOS output', () => {
     const b = new DarwinBackend({ exec, uid: 501, sleep: async () => {} });
     await b.stopService({ manager: 'launchd', name: 'com.ollama.server', pids: [1218] }, 5000);
     expect(calls).toEqual(['launchctl bootout gui/501/com.ollama.server', 'launchctl list', 'launchctl list']);
+  });
+
+  it('starts a booted-out job again: kickstart fails while unloaded, so its plist is bootstrapped first', async () => {
+    const calls: string[] = [];
+    let loaded = false;
+    const exec: Exec = async (file, args) => {
+      calls.push(`${file} ${args.join(' ')}`);
+      if (args[0] === 'bootstrap') loaded = true;
+      if (args[0] === 'kickstart' && !loaded) return { code: 113, stdout: '', stderr: 'Could not find service "com.ollama.server" in domain for user gui: 501\n' };
+      return ok('');
+    };
+    const b = new DarwinBackend({ exec, uid: 501, home: '/Users/alice', exists: (p) => p === '/Users/alice/Library/LaunchAgents/com.ollama.server.plist' });
+    await b.startService({ manager: 'launchd', name: 'com.ollama.server', pids: [] }, 5000);
+    expect(calls).toEqual(['launchctl kickstart gui/501/com.ollama.server', 'launchctl bootstrap gui/501 /Users/alice/Library/LaunchAgents/com.ollama.server.plist', 'launchctl kickstart gui/501/com.ollama.server']);
+  });
+
+  it('fails the restart naming the job when no plist can be found', async () => {
+    const exec: Exec = async () => ({ code: 113, stdout: '', stderr: 'Could not find service' });
+    const b = new DarwinBackend({ exec, uid: 0, exists: () => false });
+    await expect(b.startService({ manager: 'launchd', name: 'com.ollama.server', pids: [] }, 5000)).rejects.toMatchObject({ code: 'ERR_HEALTH', phase: 'restart', message: expect.stringMatching(/system\/com\.ollama\.server/) });
+  });
+
+  it('resumes only while the pid is still the process it froze', async () => {
+    const sent: string[] = [];
+    const b = new DarwinBackend({ exec: replay([]), kill: (pid, signal) => void sent.push(`${signal} ${pid}`) });
+    const [p] = (await b.snapshot()).processes.filter((x) => x.pid > 1);
+    expect(await b.resume(p!.pid, 'not-its-start')).toMatchObject({ result: 'gone' });
+    expect(await b.resume(p!.pid, p!.startKey)).toMatchObject({ result: 'sent' });
+    expect(sent).toEqual([`SIGCONT ${p!.pid}`]);
   });
 
   it('path keys fold case and Unicode normalisation', () => {

@@ -1,16 +1,18 @@
 // macOS backend: `ps` for the process list (one call for pid/ppid/user/state/lstart/comm and one
 // for args), `lsof` for executables ps cannot name and for holders, launchctl for launchd jobs,
 // signals with the freeze-kill algorithm. Identity is the lstart text (one-second resolution).
-import { realpathSync } from 'node:fs';
-import { LlmUpgradeError } from '../errors.js';
-import { queryNvidiaSmi } from '../gpu.js';
-import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
-import { freezeKill } from './posix-freeze-kill.js';
-import { matchLaunchdJobs, parseLaunchctlList } from './darwin/launchctl.js';
-import { executables, kindOf, LSOF_FIELDS, parseLsof } from './darwin/lsof.js';
-import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './darwin/ps.js';
-import { execFileText, type Exec } from '../exec.js';
+import { existsSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import * as errors from '../../error-factories.js';
+import { queryNvidiaSmi } from '../../gpu.js';
+import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
+import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import { freezeKill, sendSignal } from '../posix/index.js';
+import { matchLaunchdJobs, parseLaunchctlList } from './launchctl.js';
+import { executables, kindOf, LSOF_FIELDS, parseLsof } from './lsof.js';
+import { parsePsArgs, parsePsStat, PS_ARGS_ARGS, PS_STAT_ARGS, toProcesses, type PsRow } from './ps.js';
+import { execFileText, type Exec } from '../../exec.js';
+import { DEFAULTS } from '../../defaults.js';
 
 const C_LOCALE = { ...process.env, LC_ALL: 'C', LANG: 'C' };
 
@@ -21,6 +23,14 @@ export interface DarwinBackendOptions {
   uid?: number;
   /** Resolves symlinks in an absolute argv[0] (Homebrew's bin/ollama → Cellar/…). */
   realpath?: (path: string) => string;
+  exists?: (path: string) => boolean;
+  home?: string;
+}
+
+/** Where launchd loads a job's plist from: daemons for root (system domain), agents for a user's gui domain. */
+export function launchdPlistCandidates(label: string, uid: number, home: string): string[] {
+  const file = `${label}.plist`;
+  return uid === 0 ? [`/Library/LaunchDaemons/${file}`] : [`${home}/Library/LaunchAgents/${file}`, `/Library/LaunchAgents/${file}`];
 }
 
 /** APFS and HFS+ are case-insensitive by default and store names decomposed (NFD). */
@@ -44,6 +54,8 @@ export class DarwinBackend implements PlatformBackend {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly realpath: (path: string) => string;
   private readonly uid: number;
+  private readonly exists: (path: string) => boolean;
+  private readonly home: string;
   private lastPpid = new Map<number, number>();
 
   constructor(options: DarwinBackendOptions = {}) {
@@ -52,6 +64,8 @@ export class DarwinBackend implements PlatformBackend {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.realpath = options.realpath ?? ((p) => realpathSync(p));
     this.uid = options.uid ?? process.getuid?.() ?? 0;
+    this.exists = options.exists ?? existsSync;
+    this.home = options.home ?? homedir();
   }
 
   async snapshot(): Promise<Snapshot> {
@@ -61,7 +75,7 @@ export class DarwinBackend implements PlatformBackend {
       this.exec('ps', PS_ARGS_ARGS, { env: C_LOCALE }),
     ]);
     if (stat.code !== 0) {
-      throw new LlmUpgradeError({ code: 'ERR_INTERNAL', message: `ps failed: ${stat.error ?? stat.stderr.trim()}`, hint: 'Check that /bin/ps runs for this user.', phase: 'status', changed: false });
+      throw errors.internalError({ message: `ps failed: ${stat.error ?? stat.stderr.trim()}`, hint: 'Check that /bin/ps runs for this user.', phase: 'status', changed: false });
     }
     const rows = parsePsStat(stat.stdout);
     const argText = parsePsArgs(args.stdout);
@@ -102,7 +116,7 @@ export class DarwinBackend implements PlatformBackend {
    * label no longer lists a pid.
    */
   async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
-    const domain = this.uid === 0 ? 'system' : `gui/${this.uid}`;
+    const domain = this.domain();
     const boot = await this.exec('launchctl', ['bootout', `${domain}/${service.name}`], { timeoutMs });
     if (boot.code !== 0) await this.exec('launchctl', ['remove', service.name], { timeoutMs });
     const deadline = Date.now() + timeoutMs;
@@ -111,16 +125,40 @@ export class DarwinBackend implements PlatformBackend {
       const job = parseLaunchctlList(list.stdout).find((j) => j.label === service.name);
       if (!job || job.pid === null) return;
       if (Date.now() >= deadline) {
-        throw new LlmUpgradeError({
-          code: 'ERR_SURVIVORS',
+        throw errors.survivorsError({
           message: `launchd job ${service.name} still runs pid ${job.pid} after ${timeoutMs} ms`,
           hint: `Unload it yourself (launchctl bootout ${domain}/${service.name}) and run the command again.`,
           phase: 'stop',
           changed: true,
         });
       }
-      await this.sleep(250);
+      await this.sleep(DEFAULTS.servicePollMs);
     }
+  }
+
+  /**
+   * `launchctl kickstart` starts a loaded job; stopService's bootout unloaded it, so the job's
+   * plist is bootstrapped again first, from the directory launchd loads that domain's jobs from.
+   */
+  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+    const domain = this.domain();
+    const target = `${domain}/${service.name}`;
+    let r = await this.exec('launchctl', ['kickstart', target], { timeoutMs });
+    if (r.code !== 0) {
+      const plist = launchdPlistCandidates(service.name, this.uid, this.home).find((p) => this.exists(p));
+      if (plist) {
+        await this.exec('launchctl', ['bootstrap', domain, plist], { timeoutMs });
+        r = await this.exec('launchctl', ['kickstart', target], { timeoutMs });
+      }
+    }
+    if (r.code !== 0) {
+      throw errors.healthError({ message: `launchctl kickstart ${target} failed: ${(r.stderr || r.error || '').trim()}`, hint: `Load and start the job yourself (launchctl bootstrap ${domain} <plist>; launchctl kickstart ${target}).`, phase: 'restart', changed: true, details: { service: service.name } });
+    }
+  }
+
+  async resume(pid: number, startKey: string): Promise<SignalOutcome> {
+    if ((await this.identityOf(pid)) !== startKey) return { pid, result: 'gone' };
+    return this.send(pid, 'SIGCONT');
   }
 
   async requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {
@@ -170,6 +208,10 @@ export class DarwinBackend implements PlatformBackend {
     return queryNvidiaSmi({ exec: this.exec });
   }
 
+  private domain(): string {
+    return this.uid === 0 ? 'system' : `gui/${this.uid}`;
+  }
+
   private lsof(pids: number[], extra: string[]) {
     return this.exec('lsof', ['-n', '-P', '-w', `-F${LSOF_FIELDS}`, ...extra, '-a', '-p', pids.join(',')], { timeoutMs: 60_000, env: C_LOCALE });
   }
@@ -185,15 +227,7 @@ export class DarwinBackend implements PlatformBackend {
   }
 
   private send(pid: number, signal: NodeJS.Signals): SignalOutcome {
-    try {
-      this.kill(pid, signal);
-      return { pid, result: 'sent' };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ESRCH') return { pid, result: 'gone' };
-      if (code === 'EPERM') return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
-      return { pid, result: 'failed', detail: `${signal} to pid ${pid}: ${(e as Error).message}` };
-    }
+    return sendSignal(pid, signal, this.kill);
   }
 
   private async waitStopped(pids: number[], timeoutMs: number): Promise<void> {

@@ -2,11 +2,11 @@
 // what it starts without setsid can be signalled as a group; descendants are tracked by identity
 // from `ps` (orphans go to launchd, and the lineage keeps them); the watchdog covers a SIGKILL
 // of the wrapper. There is no subreaper and no pdeathsig on macOS; CMD's exit is seen through
-// Node's own child handling, and `watch` waits on a kqueue (EVFILT_PROC/NOTE_EXIT, darwin-kqueue.ts).
-import type { PlatformBackend } from './backend.js';
-import { KqueueWaiter } from './darwin-kqueue.js';
+// Node's own child handling, and `watch` waits on a kqueue (EVFILT_PROC/NOTE_EXIT, kqueue.ts).
+import type { PlatformBackend } from '../backend.js';
+import { KqueueWaiter } from './kqueue.js';
 
-import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../guard/types.js';
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../../guard/types.js';
 
 export class DarwinGuard implements GuardBackend {
   readonly os = 'darwin' as const;

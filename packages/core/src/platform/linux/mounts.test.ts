@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMountinfo, rootAliases } from './linux-mounts.js';
+import { parseMountinfo, rootAliases } from './mounts.js';
 
 const mountinfo = [
   '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './linux.js';
+import { parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './index.js';
 
 const tail = 'S 1 8569 8569 0 -1 4194368 87 0 0 0 0 0 0 0 20 0 1 0 123456 2510848 214 18446744073709551615';
 

@@ -5,10 +5,10 @@
 // which lives as long as the process). What CMD's descendants do after a SIGKILL of the wrapper
 // is the watchdog's job (guard/watchdog.ts).
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { loadKoffi } from './win32/koffi-loader.js';
-import { parseStat } from './linux.js';
-import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../guard/types.js';
-import type { ProcessInfo } from '../types.js';
+import { loadKoffi } from '../win32/koffi-loader.js';
+import { parseStat } from './index.js';
+import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../../guard/types.js';
+import type { ProcessInfo } from '../../types.js';
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;

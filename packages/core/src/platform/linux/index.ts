@@ -3,15 +3,16 @@
 // systemd unit of each process. Reads are synchronous on purpose: /proc never touches a disk,
 // and the thread-pool round trip of async fs costs more than the read itself.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { queryNvidiaSmi } from '../gpu.js';
-import { execFileText } from '../exec.js';
-import { LlmUpgradeError } from '../errors.js';
-import { isUnderAnyRoot } from '../scope.js';
-import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../types.js';
-import { freezeKill } from './posix-freeze-kill.js';
-import { ERRNO, pidfdApi } from './linux-pidfd.js';
-import { parseMountinfo, rootAliases } from './linux-mounts.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from './backend.js';
+import { queryNvidiaSmi } from '../../gpu.js';
+import { execFileText } from '../../exec.js';
+import * as errors from '../../error-factories.js';
+import { isUnderAnyRoot } from '../../scope.js';
+import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
+import { freezeKill, sendSignal } from '../posix/index.js';
+import { ERRNO, pidfdApi } from './pidfd.js';
+import { parseMountinfo, rootAliases } from './mounts.js';
+import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
 const PF_KTHREAD = 0x00200000;
@@ -246,28 +247,17 @@ function readUsers(): Map<number, string> {
   return users;
 }
 
-function sendByPid(pid: number, signal: NodeJS.Signals): SignalOutcome {
-  try {
-    process.kill(pid, signal);
-    return { pid, result: 'sent' };
-  } catch (e) {
-    if (errno(e) === 'ESRCH') return { pid, result: 'gone' };
-    if (errno(e) === 'EPERM') return { pid, result: 'denied', detail: `EPERM: not allowed to send ${signal} to pid ${pid}` };
-    return { pid, result: 'failed', detail: `${signal} to pid ${pid}: ${(e as Error).message}` };
-  }
-}
-
 /**
  * Sends signal to pid, with startKey only while pid is still that process: through a pidfd
  * opened before the identity check where the kernel has them, else check-then-kill.
  */
 function send(pid: number, signal: NodeJS.Signals, startKey?: string): SignalOutcome {
-  if (startKey === undefined) return sendByPid(pid, signal);
+  if (startKey === undefined) return sendSignal(pid, signal);
   const api = pidfdApi();
   const fd = api?.open(pid) ?? null;
   if (api === null || fd === null) {
     if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
-    return sendByPid(pid, signal);
+    return sendSignal(pid, signal);
   }
   try {
     if (liveIdentity(pid) !== startKey) return { pid, result: 'gone' };
@@ -398,7 +388,7 @@ export class LinuxBackend implements PlatformBackend {
       }
       // Another unit (a CI runner, a shell service) may merely contain our processes: stop it
       // only when its main process is itself in scope.
-      const r = await runSystemctl([...systemctlScope(ref), 'show', '-p', 'MainPID', '--value', ref.name], 5000);
+      const r = await runSystemctl([...systemctlScope(ref), 'show', '-p', 'MainPID', '--value', ref.name], DEFAULTS.serviceQueryMs);
       const mainPid = Number(r.stdout.trim());
       if (r.code === 0 && mainPid > 0 && inScope.has(mainPid)) out.push(ref);
     }
@@ -406,15 +396,23 @@ export class LinuxBackend implements PlatformBackend {
   }
 
   async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
-    const r = await runSystemctl([...systemctlScope(service), 'stop', service.name], Math.max(1000, timeoutMs));
+    const r = await runSystemctl([...systemctlScope(service), 'stop', service.name], Math.max(DEFAULTS.minServiceCallMs, timeoutMs));
     if (r.code !== 0) {
-      throw new LlmUpgradeError({
-        code: 'ERR_SURVIVORS',
+      throw errors.survivorsError({
         message: `systemctl stop ${service.name} failed (pids ${service.pids.join(', ')}): ${r.stderr.trim()}`,
         hint: `Stop the ${service.scope ?? 'system'} unit ${service.name} yourself (systemctl${service.scope === 'user' ? ' --user' : ''} stop ${service.name}), or run as root.`,
         phase: 'stop',
         changed: true,
       });
+    }
+  }
+
+  /** `systemctl start` through the manager it was stopped through (a user unit: `--user --machine=USER@`). */
+  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+    const args = [...systemctlScope(service), 'start', service.name];
+    const r = await runSystemctl(args, Math.max(DEFAULTS.minServiceCallMs, timeoutMs));
+    if (r.code !== 0) {
+      throw errors.healthError({ message: `systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`, hint: `Start the unit yourself (systemctl${service.scope === 'user' ? ' --user' : ''} start ${service.name}) and read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
     }
   }
 
@@ -524,6 +522,10 @@ export class LinuxBackend implements PlatformBackend {
 
   async signalIfSame(pid: number, startKey: string, signal: NodeJS.Signals): Promise<SignalOutcome> {
     return send(pid, signal, startKey);
+  }
+
+  async resume(pid: number, startKey: string): Promise<SignalOutcome> {
+    return send(pid, 'SIGCONT', startKey);
   }
 
   rootAliases(roots: readonly string[]): string[] {
