@@ -49,11 +49,13 @@ describe('/proc parsing', () => {
       '7f0000400000-7f0000401000 r--p 00000000 08:01 97                         /opt/ü/lib.so',
       '7f0000500000-7f0000501000 r--p 00000000 08:01 99                         /tmp/models/model.gguf (deleted)',
       '7f0000600000-7f0000601000 r--p 00000000 08:01 96                         /tmp/models/last.bin',
+      '7f0000700000-7f0000701000 r--p 00000000 08:01 95                         /srv/tmp/models/elsewhere.bin',
     ].join('\n'));
-    // a prefix match (modelsX) is returned too: the caller's root test decides
+    // a prefix match (modelsX) is returned too: the caller's root test decides; a root in the middle of a path is not
     expect(mapsPathsContaining(maps, [Buffer.from('/tmp/models')])).toEqual(['/tmp/models/model.gguf (deleted)', '/tmp/modelsX/other.bin', '/tmp/models/last.bin']);
     expect(mapsPathsContaining(maps, [Buffer.from('/opt/ü')])).toEqual(['/opt/ü/lib.so']);
-    expect(mapsPathsContaining(maps, [Buffer.from('/srv')])).toEqual([]);
+    expect(mapsPathsContaining(maps, [Buffer.from('/srv')])).toEqual(['/srv/tmp/models/elsewhere.bin']);
+    expect(mapsPathsContaining(maps, [Buffer.from('/var')])).toEqual([]);
     expect(mapsPathsContaining(Buffer.alloc(0), [Buffer.from('/tmp')])).toEqual([]);
   });
   it('notices a /proc that hides other users\' processes', () => {

@@ -91,22 +91,22 @@ export function parseMapsPaths(text: string): string[] {
 }
 
 const NEWLINE = 10;
+const SPACE = 32;
 
 /**
- * Distinct paths of the lines of /proc/PID/maps (as bytes) that contain one of `needles` (the
- * roots): only those lines become strings, so a process that maps nothing under a root costs
- * one search per root and no allocation.
+ * Distinct paths of /proc/PID/maps (as bytes) that start with one of `needles` (the roots): a
+ * path is the last column, so a needle right after a space is where its path starts, and the
+ * path is the rest of that line. Only those paths become strings: a process that maps nothing
+ * under a root costs one search per root and no allocation.
  */
 export function mapsPathsContaining(maps: Buffer, needles: readonly Buffer[]): string[] {
   let out: Set<string> | undefined;
   for (const needle of needles) {
     let at = maps.indexOf(needle);
     while (at >= 0) {
-      const start = maps.lastIndexOf(NEWLINE, at) + 1;
       let end = maps.indexOf(NEWLINE, at);
       if (end < 0) end = maps.length;
-      const m = /^\S+\s+\S+\s+\S+\s+\S+\s+\d+\s+(\/.*)$/.exec(maps.toString('utf8', start, end));
-      if (m?.[1]) (out ??= new Set()).add(m[1]);
+      if (at > 0 && maps[at - 1] === SPACE) (out ??= new Set()).add(maps.toString('utf8', at, end));
       at = end < maps.length ? maps.indexOf(needle, end) : -1;
     }
   }
@@ -472,7 +472,7 @@ export class LinuxBackend implements PlatformBackend {
     const prefixes = roots.map((r) => (r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r));
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
-    const rootBytes = roots.map((r) => Buffer.from(r));
+    const rootBytes = prefixes.map((r) => Buffer.from(r));
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       let seen: Set<string> | undefined; // most processes hold nothing: no set for them
