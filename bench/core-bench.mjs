@@ -9,7 +9,7 @@
 // killed by pid (testkit cleanup) even on failure. Run: node bench/core-bench.mjs
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,15 +21,18 @@ import fkill from 'fkill';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
 
-/** Bundles core and testkit from source (no build needed; other OS backends left out). */
-async function loadLibraries(dir) {
-  const entry = join(dir, 'entry.ts');
+/**
+ * Bundles core and testkit from source (no build needed; other OS backends left out). With
+ * srcRoot, the core of another checkout (e.g. the code before a change) and no testkit.
+ */
+export async function loadLibraries(dir, { srcRoot = repo, name = 'libs' } = {}) {
+  const entry = join(dir, `${name}-entry.ts`);
   await writeFile(entry, [
-    `export * from ${JSON.stringify(join(repo, 'packages/core/src/index.ts'))};`,
-    `export { LinuxBackend } from ${JSON.stringify(join(repo, 'packages/core/src/platform/linux/index.ts'))};`,
-    `export * as testkit from ${JSON.stringify(join(repo, 'packages/testkit/src/index.ts'))};`,
+    `export * from ${JSON.stringify(join(srcRoot, 'packages/core/src/index.ts'))};`,
+    `export { LinuxBackend } from ${JSON.stringify(join(srcRoot, 'packages/core/src/platform/linux/index.ts'))};`,
+    ...(srcRoot === repo ? [`export * as testkit from ${JSON.stringify(join(repo, 'packages/testkit/src/index.ts'))};`] : []),
   ].join('\n'));
-  const outfile = join(dir, 'libs.mjs');
+  const outfile = join(dir, `${name}.mjs`);
   await build({
     entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'silent',
     external: ['koffi', 'ps-list'],
@@ -65,10 +68,10 @@ function run(cmd, args, opts = {}) {
 
 const hasTool = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 
-const liveCount = (lib) => lib.testkit.listPids().filter((p) => lib.testkit.isAlive(p)).length;
+export const liveCount = (lib) => lib.testkit.listPids().filter((p) => lib.testkit.isAlive(p)).length;
 
 /** Starts storm trees (no churn) until about `target` live processes exist. */
-async function fillTo(kit, lib, install, target) {
+export async function fillTo(kit, lib, install, target) {
   const started = [];
   for (;;) {
     const count = liveCount(lib);
@@ -84,17 +87,20 @@ async function fillTo(kit, lib, install, target) {
 }
 
 // ---- 1. snapshot ----------------------------------------------------------------------------
-async function benchSnapshot(lib, kit, install) {
+async function benchSnapshot(lib, kit, install, before) {
   const storms = await fillTo(kit, lib, install, 1000);
   const backend = new lib.LinuxBackend();
+  const old = before ? new before.LinuxBackend() : null;
   await backend.snapshot(); // warm up (users, JIT)
+  await old?.snapshot();
   await psList();
-  const [ours, theirs] = await interleaved(11, [() => backend.snapshot(), () => psList()]);
+  const [ours, theirs, was] = await interleaved(11, [() => backend.snapshot(), () => psList(), ...(old ? [() => old.snapshot()] : [])]);
   return {
     storms,
     rows: [
       ['snapshot', `/proc direct (core)`, ms(ours.ms), `${ours.last.processes.length} processes, exe + start time + cmdline + user`],
       ['snapshot', 'ps-list 9', ms(theirs.ms), `${theirs.last.length} processes (spawns ps); ours is ${ratio(theirs.ms, ours.ms)} faster`],
+      ...(was ? [['snapshot', 'core from BENCH_BEFORE_SRC', ms(was.ms), `${was.last.processes.length} processes; ps-list / this: ${ratio(theirs.ms, was.ms)}`]] : []),
     ],
     ours: ours.ms,
     theirs: theirs.ms,
@@ -104,7 +110,7 @@ async function benchSnapshot(lib, kit, install) {
 // ---- 2. holders -----------------------------------------------------------------------------
 const KINDS = ['exe', 'fd', 'map', 'deleted fd', 'deleted map', 'cwd'];
 
-async function makeHolders(lib, kit, install) {
+export async function makeHolders(lib, kit, install) {
   const data = join(install.root, 'data');
   await mkdir(data, { recursive: true });
   const f = (n) => join(data, n);
@@ -173,7 +179,7 @@ function parseFuser(stdout, stderr) {
   return out;
 }
 
-async function benchHolders(lib, kit, install, storms) {
+async function benchHolders(lib, kit, install, storms, before) {
   // Down to ~500 processes: end filler storms (by pid, with their trees) until we are there.
   for (const pid of storms) {
     if (liveCount(lib) <= 520) break;
@@ -195,10 +201,11 @@ async function benchHolders(lib, kit, install, storms) {
   };
   const haveLsof = hasTool('lsof');
   const haveFuser = hasTool('fuser');
-  const [ours, lsof, fuser] = await interleaved(5, [
+  const [ours, lsof, fuser, was] = await interleaved(Number(process.env.BENCH_HOLDER_ROUNDS ?? 5), [
     () => lib.scanHolders({ roots: [install.root] }),
     async () => (haveLsof ? parseLsof((await run('lsof', ['-n', '-w', '-F', 'pfn', '+D', install.root])).stdout) : []),
     async () => (haveFuser ? fuserAll() : []),
+    ...(before ? [() => before.scanHolders({ roots: [install.root] })] : []),
   ]);
   const oursFound = ours.last.holders.map((h) => ({ pid: h.pid, kind: h.deleted ? `deleted ${h.kind}` : h.kind }));
   const kinds = (found) => kindsFound(found, expected);
@@ -213,6 +220,10 @@ async function benchHolders(lib, kit, install, storms) {
     rows.push(['holders', `fuser -v, once per path (${paths.length} files and dirs)`, ms(fuser.ms), `kinds found: ${list(kinds(fuser.last))}; ours is ${ratio(fuser.ms, ours.ms)} faster`]);
     result.fuser = fuser.ms;
   } else rows.push(['holders', 'fuser', 'n/a', 'fuser not installed']);
+  if (was) {
+    const wasKinds = kinds(was.last.holders.map((h) => ({ pid: h.pid, kind: h.deleted ? `deleted ${h.kind}` : h.kind })));
+    rows.push(['holders', 'scanHolders from BENCH_BEFORE_SRC', ms(was.ms), `kinds found: ${list(wasKinds)}${haveLsof ? `; lsof / this: ${ratio(lsof.ms, was.ms)}` : ''}`]);
+  }
   return { rows, result };
 }
 
@@ -301,14 +312,18 @@ export default async function coreBench() {
   const work = mkdtempSync(join(tmpdir(), 'llm-upgrade-bench-'));
   process.env.LLM_UPGRADE_FAKE_RUNNER_C ??= join(repo, 'packages/testkit/fake-runner.c');
   const lib = await loadLibraries(work);
+  // BENCH_BEFORE_SRC=DIR (a checkout, e.g. `git archive main packages/core | tar -x -C DIR`):
+  // its core's snapshot and holder scan run in the same rounds, for a before/after comparison.
+  const beforeSrc = process.env.BENCH_BEFORE_SRC;
+  const before = beforeSrc ? await loadLibraries(work, { srcRoot: resolve(beforeSrc), name: 'before' }) : null;
   const kit = new lib.testkit.TestKit();
   const started = now();
   const rows = [];
   try {
     const install = await kit.makeSampleInstall({ version: '0.0.1' });
-    const snap = await benchSnapshot(lib, kit, install);
+    const snap = await benchSnapshot(lib, kit, install, before);
     rows.push(...snap.rows);
-    const holders = await benchHolders(lib, kit, install, snap.storms);
+    const holders = await benchHolders(lib, kit, install, snap.storms, before);
     rows.push(...holders.rows);
     await kit.cleanup();
     const kill = await benchKill(lib, kit);

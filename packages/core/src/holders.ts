@@ -1,12 +1,11 @@
 import { getBackend } from './platform/index.js';
-import { ollamaProfile } from './profile.js';
 import { resolveRoots, withAliases } from './roots.js';
-import { classify } from './scope.js';
+import { inScopePids } from './scope.js';
 import type { Holder, HolderOptions, HolderReport, ProcessInfo, ScopedProcess } from './types.js';
 
-/** Marks each holder in scope or foreign, from the same snapshot's classification. */
-export function markHolders(raw: readonly Omit<Holder, 'inScope'>[], scoped: readonly ScopedProcess[]): Holder[] {
-  const inScope = new Set(scoped.filter((p) => p.inScope).map((p) => p.pid));
+/** Marks each holder in scope or foreign, from the same snapshot's classification (or its in-scope pids). */
+export function markHolders(raw: readonly Omit<Holder, 'inScope'>[], scoped: readonly ScopedProcess[] | ReadonlySet<number>): Holder[] {
+  const inScope = scoped instanceof Set ? scoped : new Set((scoped as readonly ScopedProcess[]).filter((p) => p.inScope).map((p) => p.pid));
   return raw.map((h) => ({ ...h, inScope: inScope.has(h.pid) }));
 }
 
@@ -20,7 +19,8 @@ export async function scanHolders(opts: HolderOptions): Promise<HolderReport> {
   const roots = resolveRoots(opts.roots, 'holders');
   const matchRoots = withAliases(roots, backend);
   const snap = await backend.snapshot();
-  const scoped = classify(snap, matchRoots, opts.profile ?? ollamaProfile, (p) => backend.pathKey(p));
+  // Scope only (not roles, which read command lines): holders are marked in scope or foreign.
+  const scoped = inScopePids(snap, matchRoots, (p) => backend.pathKey(p));
   const found = await backend.scanHolders(matchRoots, snap);
   const holders = markHolders(found.holders, scoped);
   const unknown = mergeUnknown(snap.unreadable, found.unknown);

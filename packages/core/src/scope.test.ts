@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ollamaProfile } from './profile.js';
-import { classify, isUnderRoot, roleOf, withDescendants } from './scope.js';
+import { classify, inScopePids, isUnderRoot, roleOf, withDescendants } from './scope.js';
 import type { ProcessInfo } from './types.js';
 
 describe('isUnderRoot', () => {
@@ -117,6 +117,19 @@ describe('classify', () => {
     const snap = { processes: [proc(1, 0, '/sbin/init'), proc(20, 1, '/usr/local/bin/ollama'), proc(21, 20, '/usr/local/lib/ollama/llama-server'), proc(22, 1, '/usr/local/bin/htop')] };
     const scoped = classify(snap, ['/usr/local/bin/ollama'], ollamaProfile);
     expect(scoped.filter((p) => p.inScope).map((p) => p.pid)).toEqual([20, 21]);
+  });
+  it('inScopePids is the in-scope set of classify', () => {
+    expect([...inScopePids(snapshot, [root])].sort()).toEqual([...byPid.values()].filter((p) => p.inScope).map((p) => p.pid).sort());
+  });
+  it('copies keep lazily read fields unread until used, and read them through', () => {
+    let reads = 0;
+    const lazy = proc(200, 1, `${root}/bin/ollama`);
+    Object.defineProperty(lazy, 'cmdline', { enumerable: true, get: () => (reads++, [`${root}/bin/ollama`, 'serve']) });
+    const [copy] = classify({ processes: [lazy] }, [root], { processes: { supervisor: [], server: ['ollama'], engine: [] } });
+    expect(reads).toBe(0);
+    expect(copy?.cmdline).toEqual([`${root}/bin/ollama`, 'serve']);
+    expect(reads).toBe(1);
+    expect(JSON.parse(JSON.stringify(copy))).toMatchObject({ pid: 200, cmdline: [`${root}/bin/ollama`, 'serve'], inScope: true, role: 'server' });
   });
 });
 

@@ -55,13 +55,13 @@ const ROLES: readonly Exclude<ProcessRole, 'other'>[] = ['supervisor', 'server',
 export function roleOf(proc: Pick<ProcessInfo, 'name' | 'exe' | 'cmdline'>, profile: Pick<Profile, 'processes'> | undefined): ProcessRole {
   if (!profile) return 'other';
   const base = baseName(proc.exe ?? proc.name);
-  const arg1 = proc.cmdline[1];
   const lists = ROLES.map((role) => [role, profile.processes[role]] as const);
   for (const [role, names] of lists) {
     for (const name of names) {
       const space = name.indexOf(' ');
-      if (space < 0 || arg1 === undefined) continue;
-      if (name.slice(0, space).toLowerCase() === base.toLowerCase() && name.slice(space + 1) === arg1) return role;
+      if (space < 0 || name.slice(0, space).toLowerCase() !== base.toLowerCase()) continue;
+      // The command line only when the binary matches: reading it costs a /proc read (Linux).
+      if (name.slice(space + 1) === proc.cmdline[1]) return role;
     }
   }
   for (const [role, names] of lists) if (names.includes(base)) return role;
@@ -76,9 +76,37 @@ function isLive(p: ProcessInfo): boolean {
   return p.state !== 'Z' && p.state !== 'X';
 }
 
-/** A copy that keeps fields a backend reads on first use (Linux: cmdline, user) unread: a spread would read them for every process. */
+/**
+ * A copy that keeps fields a backend reads on first use (Linux: cmdline, user) unread: a spread
+ * would read them for every process. Field by field into one literal (copying descriptors makes
+ * slow dictionary objects, a few ms per 1,000 processes); a new ProcessInfo field goes here too.
+ */
 function copyLazily(p: ProcessInfo): ProcessInfo {
-  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(p)) as ProcessInfo;
+  const copy: ProcessInfo = {
+    pid: p.pid,
+    ppid: p.ppid,
+    name: p.name,
+    exe: p.exe,
+    get cmdline() {
+      return p.cmdline;
+    },
+    set cmdline(v: string[]) {
+      p.cmdline = v;
+    },
+    startTime: p.startTime,
+    startKey: p.startKey,
+    get user() {
+      return p.user;
+    },
+    set user(v: string | null) {
+      p.user = v;
+    },
+  };
+  if (p.exeDeleted !== undefined) copy.exeDeleted = p.exeDeleted;
+  if (p.state !== undefined) copy.state = p.state;
+  if (p.threads !== undefined) copy.threads = p.threads;
+  if (p.liveTask !== undefined) copy.liveTask = p.liveTask;
+  return copy;
 }
 
 /** True when `a` started strictly after `b` (Linux ticks and Windows FILETIMEs compare exactly; else milliseconds). */
@@ -99,15 +127,8 @@ function parentGone(p: ProcessInfo, byPid: ReadonlyMap<number, ProcessInfo>): bo
   return parent === undefined || parent.pid === p.pid || startedAfter(parent, p);
 }
 
-/**
- * Sees every live process through an install's scope: in scope when its executable lies under
- * a root (never by name alone) or when a live ancestor's does. An orphan is in scope, has no
- * in-scope parent, is not itself a top-level supervisor or server (the healthy roots of the
- * forest), and its parent is gone (parentGone): an engine started from a live shell is not one.
- * Zombies are gone and left out (a zombie leader with live threads is reported live by the backend).
- */
-export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly string[], profile: Pick<Profile, 'processes'> | undefined, pathKey: PathKey = identity): ScopedProcess[] {
-  const live = snapshot.processes.filter(isLive);
+/** The scope rule's walk: a process is in scope when its exe lies under a root or a live ancestor's does. */
+function scopeWalk(live: readonly ProcessInfo[], roots: readonly string[], pathKey: PathKey) {
   const byPid = new Map(live.map((p) => [p.pid, p]));
   const exeInRoot = new Map(live.map((p) => [p.pid, (p.exe !== null && isUnderAnyRoot(p.exe, roots, pathKey))]));
   const inScope = new Map<number, boolean>();
@@ -129,7 +150,31 @@ export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly 
     for (const pid of chain) inScope.set(pid, found);
     return found;
   };
+  return { byPid, exeInRoot, inScope, scopeOf };
+}
 
+/**
+ * The pids classify() puts in scope, without roles, orphans or copies: what a holder scan needs
+ * (roles read every in-scope process's command line).
+ */
+export function inScopePids(snapshot: Pick<Snapshot, 'processes'>, roots: readonly string[], pathKey: PathKey = identity): Set<number> {
+  const live = snapshot.processes.filter(isLive);
+  const { scopeOf } = scopeWalk(live, roots, pathKey);
+  const out = new Set<number>();
+  for (const p of live) if (scopeOf(p)) out.add(p.pid);
+  return out;
+}
+
+/**
+ * Sees every live process through an install's scope: in scope when its executable lies under
+ * a root (never by name alone) or when a live ancestor's does. An orphan is in scope, has no
+ * in-scope parent, is not itself a top-level supervisor or server (the healthy roots of the
+ * forest), and its parent is gone (parentGone): an engine started from a live shell is not one.
+ * Zombies are gone and left out (a zombie leader with live threads is reported live by the backend).
+ */
+export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly string[], profile: Pick<Profile, 'processes'> | undefined, pathKey: PathKey = identity): ScopedProcess[] {
+  const live = snapshot.processes.filter(isLive);
+  const { byPid, exeInRoot, inScope, scopeOf } = scopeWalk(live, roots, pathKey);
   return live.map((p): ScopedProcess => {
     const scoped = scopeOf(p);
     const parent = byPid.get(p.ppid);

@@ -43,7 +43,7 @@ async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, l
     if (!name) throw new Error(`unknown SEA target ${target} (known: ${TARGETS.join(', ')})`);
     const outFile = join(out, name);
     const stampFile = join(work, `${target}.stamp`);
-    const stamp = JSON.stringify({ bundleHash, node: TARBALLS[target === 'win32-x64' ? 'win32-x64' : 'linux-x64'].sha256, koffi: target === 'win32-x64' ? TARBALLS['koffi-win32-x64'].sha256 : null });
+    const stamp = JSON.stringify({ bundleHash, codeCache: target === 'linux-x64', node: TARBALLS[target === 'win32-x64' ? 'win32-x64' : 'linux-x64'].sha256, koffi: target === 'win32-x64' ? TARBALLS['koffi-win32-x64'].sha256 : null });
     const started = Date.now();
     let reused = false;
     if (!force && existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
@@ -51,7 +51,7 @@ async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, l
     } else {
       const nodeBinary = target === 'win32-x64' ? await fetchPinned('win32-x64', cache, { log, printHashes }) : node22;
       const koffiNode = target === 'win32-x64' ? await fetchPinned('koffi-win32-x64', cache, { log, printHashes }) : undefined;
-      const blob = await makeBlob({ node22, workDir: join(work, target), bundle, assets: koffiAssets(koffiNode) });
+      const blob = await makeBlob({ node22, workDir: join(work, target), bundle, assets: koffiAssets(koffiNode), target });
       await injectBlob({ target, nodeBinary, blob, outFile, postject: join(root, 'node_modules/.bin/postject') });
       writeFileSync(stampFile, stamp);
     }

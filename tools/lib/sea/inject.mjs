@@ -4,26 +4,27 @@ import { $ } from 'zx';
 import { SEA_ASSET_KOFFI, SEA_FUSE } from './pins.mjs';
 
 /**
- * sea-config for one target. No snapshot and no code cache: both are tied to the host that
- * makes the blob, and the Windows blob is made on Linux.
+ * sea-config for one target. No snapshot: it is tied to the host that makes the blob. The code
+ * cache is too, so only the Linux blob (made by the same Linux Node 22 that runs it) has one —
+ * it saves compiling the bundle at every start; the Windows blob is made on Linux (TOOLCHAIN.md).
  */
-export function seaConfig({ bundle, blob, assets }) {
+export function seaConfig({ bundle, blob, assets, target }) {
   return {
     main: bundle,
     output: blob,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
-    useCodeCache: false,
+    useCodeCache: target === 'linux-x64',
     ...(assets && Object.keys(assets).length > 0 ? { assets } : {}),
   };
 }
 
 /** The blob is made by the pinned Linux Node 22 — the same version as both target binaries. */
-export async function makeBlob({ node22, workDir, bundle, assets }) {
+export async function makeBlob({ node22, workDir, bundle, assets, target }) {
   mkdirSync(workDir, { recursive: true });
   const blob = join(workDir, 'sea-prep.blob');
   const configFile = join(workDir, 'sea-config.json');
-  writeFileSync(configFile, `${JSON.stringify(seaConfig({ bundle, blob, assets }), null, 2)}\n`);
+  writeFileSync(configFile, `${JSON.stringify(seaConfig({ bundle, blob, assets, target }), null, 2)}\n`);
   await $({ cwd: workDir, quiet: true })`${node22} --experimental-sea-config ${configFile}`;
   return blob;
 }

@@ -2,7 +2,7 @@
 // Job Object, process group) comes from getGuardBackend(); this module tracks descendants by
 // identity, forwards signals, and once CMD ends stops what remains with the backends' own
 // polite request and race-free force (the same primitives stop and sweep use).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,7 @@ function resolveCommand(command: string, env: NodeJS.ProcessEnv, os: string): st
   });
 }
 
-function startWatchdog(cmd: WatchdogCommand, emit: (e: GuardEvent) => void): ChildProcess | null {
+function startWatchdog(spawn: typeof import('node:child_process').spawn, cmd: WatchdogCommand, emit: (e: GuardEvent) => void): ChildProcess | null {
   try {
     const child = spawn(cmd.file, cmd.args, { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: { ...process.env, ...cmd.env }, windowsHide: true });
     child.on('error', (e) => emit({ type: 'warning', message: `watchdog: ${e.message}` }));
@@ -69,6 +69,8 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   const graceMs = opts.graceMs ?? DEFAULTS.runGraceMs;
   const timeoutMs = opts.timeoutMs ?? DEFAULTS.runTimeoutMs;
   const env = opts.env ?? process.env;
+  // Loaded here, not at the top: importing core must not load child_process (and net, streams) for commands that spawn nothing.
+  const { spawn } = await import('node:child_process');
   const guard = await getGuardBackend();
   const backend = await getBackend();
   const file = resolveCommand(opts.command, env, guard.os);
@@ -79,7 +81,7 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   const mechanisms = [...containment.mechanisms];
 
   const watchdogCmd = guard.needsWatchdog && opts.watchdog !== false ? (opts.watchdog ?? defaultWatchdog()) : null;
-  const watchdog = watchdogCmd ? startWatchdog(watchdogCmd, emit) : null;
+  const watchdog = watchdogCmd ? startWatchdog(spawn, watchdogCmd, emit) : null;
   if (watchdog?.pid) mechanisms.push('watchdog');
   else if (guard.needsWatchdog) warnings.push('no watchdog: if this process is SIGKILLed, descendants that left CMD\'s tree survive');
   const tellWatchdog = (line: string) => {

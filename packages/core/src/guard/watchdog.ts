@@ -2,7 +2,6 @@
 // wrapper feeds with the identities of everything CMD started. If its stdin ends without
 // `done` the wrapper died without cleaning up (SIGKILL, OOM killer): it then forces every
 // identity still alive, and their descendants, through the backend's race-free force.
-import { createInterface } from 'node:readline';
 import { getBackend, getGuardBackend } from '../platform/index.js';
 import { asScoped, selfAndAncestorPids } from './scoped.js';
 import type { LineageEntry } from './types.js';
@@ -35,6 +34,8 @@ export function membersAndDescendants(entries: readonly LineageEntry[], members:
 export async function runWatchdog(input: NodeJS.ReadableStream): Promise<number> {
   const members = new Map<number, string>();
   let done = false;
+  // Loaded here, not at the top: commands that never run a watchdog do not load readline.
+  const { createInterface } = await import('node:readline');
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     const msg = parseWatchdogLine(line.trim());
     if (msg?.kind === 'done') done = true;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { isatty } from 'node:tty';
 import { EXIT, INTERRUPT_SIGNALS, WATCHDOG_ENV, watchdogMain } from '@llm-upgrade/core';
 import { runCli } from './run.js';
 
@@ -23,7 +24,8 @@ if (process.env[WATCHDOG_ENV] === '1') {
 } else void runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
-  stdinIsTty: process.stdin.isTTY === true,
+  // isatty, not process.stdin.isTTY: that getter builds a stdin stream (a socket for a pipe) every run.
+  stdinIsTty: isatty(0),
   env: process.env,
 }).then((exitCode) => {
   settled = true;

@@ -1,6 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import { LlmUpgradeError } from '@llm-upgrade/core';
 
 /** Any progress event from the core or the upgrader library. */
@@ -133,6 +132,8 @@ export class Reporter {
   async confirm(question: string): Promise<boolean> {
     this.clearLive();
     const stdin = this.opts.stdin ?? process.stdin;
+    // Loaded on the first question only: most runs never ask one.
+    const { createInterface } = await import('node:readline');
     const rl = createInterface({ input: stdin, output: this.opts.stderr, terminal: false });
     let onSignal = () => {};
     try {

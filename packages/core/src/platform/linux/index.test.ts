@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './index.js';
+import { mapsPathsContaining, parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './index.js';
 
 const tail = 'S 1 8569 8569 0 -1 4194368 87 0 0 0 0 0 0 0 20 0 1 0 123456 2510848 214 18446744073709551615';
 
@@ -39,6 +39,24 @@ describe('/proc parsing', () => {
       '55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 1234                       /tmp/my install/bin/ollama app',
     ].join('\n');
     expect(parseMapsPaths(maps)).toEqual(['/tmp/my install/bin/ollama app', '/tmp/models/model.gguf (deleted)']);
+  });
+  it('reads only the map lines that name a root, from the bytes', () => {
+    const maps = Buffer.from([
+      '55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234                       /usr/lib/libc.so.6',
+      '7f0000000000-7f0000100000 r--s 00000000 08:01 99                         /tmp/models/model.gguf (deleted)',
+      '7f0000200000-7f0000201000 rw-p 00000000 00:00 0 ',
+      '7f0000300000-7f0000301000 r--p 00000000 08:01 98                         /tmp/modelsX/other.bin',
+      '7f0000400000-7f0000401000 r--p 00000000 08:01 97                         /opt/ü/lib.so',
+      '7f0000500000-7f0000501000 r--p 00000000 08:01 99                         /tmp/models/model.gguf (deleted)',
+      '7f0000600000-7f0000601000 r--p 00000000 08:01 96                         /tmp/models/last.bin',
+      '7f0000700000-7f0000701000 r--p 00000000 08:01 95                         /srv/tmp/models/elsewhere.bin',
+    ].join('\n'));
+    // a prefix match (modelsX) is returned too: the caller's root test decides; a root in the middle of a path is not
+    expect(mapsPathsContaining(maps, [Buffer.from('/tmp/models')])).toEqual(['/tmp/models/model.gguf (deleted)', '/tmp/modelsX/other.bin', '/tmp/models/last.bin']);
+    expect(mapsPathsContaining(maps, [Buffer.from('/opt/ü')])).toEqual(['/opt/ü/lib.so']);
+    expect(mapsPathsContaining(maps, [Buffer.from('/srv')])).toEqual(['/srv/tmp/models/elsewhere.bin']);
+    expect(mapsPathsContaining(maps, [Buffer.from('/var')])).toEqual([]);
+    expect(mapsPathsContaining(Buffer.alloc(0), [Buffer.from('/tmp')])).toEqual([]);
   });
   it('notices a /proc that hides other users\' processes', () => {
     const line = (opts: string) => `22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc ${opts}`;

@@ -30,16 +30,34 @@ export interface StatFields {
   numThreads: number;
 }
 
-/** Parses /proc/PID/stat. comm may contain spaces and `) `, so the fields are read after the LAST `)`. */
+/**
+ * Parses /proc/PID/stat. comm may contain spaces and `) `, so the fields are read after the LAST `)`.
+ * Only the fields used are cut out (a snapshot parses one per process; a split makes ~50 strings).
+ */
 export function parseStat(text: string): StatFields | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
-  const rest = text.slice(close + 2).split(' ');
   const pid = Number(text.slice(0, open).trim());
-  const startTicks = rest[19];
-  if (!Number.isInteger(pid) || rest.length < 20 || startTicks === undefined) return null;
-  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid: Number(rest[1]), flags: Number(rest[6]), startTicks, numThreads: Number(rest[17]) };
+  if (!Number.isInteger(pid)) return null;
+  // Fields after comm: 0 state, 1 ppid, 6 flags, 17 num_threads, 19 starttime.
+  let state = '?';
+  let ppid = 0;
+  let flags = 0;
+  let numThreads = 0;
+  let pos = close + 2;
+  for (let field = 0; field < 19; field++) {
+    const end = text.indexOf(' ', pos);
+    if (end < 0) return null;
+    if (field === 0) state = text.slice(pos, end);
+    else if (field === 1) ppid = Number(text.slice(pos, end));
+    else if (field === 6) flags = Number(text.slice(pos, end));
+    else if (field === 17) numThreads = Number(text.slice(pos, end));
+    pos = end + 1;
+  }
+  const end = text.indexOf(' ', pos);
+  const startTicks = text.slice(pos, end < 0 ? text.length : end);
+  return { pid, comm: text.slice(open + 1, close), state, ppid, flags, startTicks, numThreads };
 }
 
 export function stripDeleted(path: string): { path: string; deleted: boolean } {
@@ -71,6 +89,29 @@ export function parseMapsPaths(text: string): string[] {
     if (m?.[1]) out.add(m[1]);
   }
   return [...out];
+}
+
+const NEWLINE = 10;
+const SPACE = 32;
+
+/**
+ * Distinct paths of /proc/PID/maps (as bytes) that start with one of `needles` (the roots): a
+ * path is the last column, so a needle right after a space is where its path starts, and the
+ * path is the rest of that line. Only those paths become strings: a process that maps nothing
+ * under a root costs one search per root and no allocation.
+ */
+export function mapsPathsContaining(maps: Buffer, needles: readonly Buffer[]): string[] {
+  let out: Set<string> | undefined;
+  for (const needle of needles) {
+    let at = maps.indexOf(needle);
+    while (at >= 0) {
+      let end = maps.indexOf(NEWLINE, at);
+      if (end < 0) end = maps.length;
+      if (at > 0 && maps[at - 1] === SPACE) (out ??= new Set()).add(maps.toString('utf8', at, end));
+      at = end < maps.length ? maps.indexOf(needle, end) : -1;
+    }
+  }
+  return out ? [...out] : [];
 }
 
 /**
@@ -140,30 +181,6 @@ function readMaps(path: string): Buffer {
   }
 }
 
-/**
- * Replaces `obj[key]` by an enumerable getter that computes the value once, on first read; copies
- * made with the property descriptors (scope.ts) share it.
- */
-function lazy<T extends object, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
-  let value: T[K] | undefined;
-  let known = false;
-  Object.defineProperty(obj, key, {
-    enumerable: true,
-    configurable: true,
-    get() {
-      if (!known) {
-        value = compute();
-        known = true;
-      }
-      return value;
-    },
-    set(v: T[K]) {
-      value = v;
-      known = true;
-    },
-  });
-}
-
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
 }
@@ -179,6 +196,15 @@ function statOf(pid: number): StatFields | null {
 }
 
 const isGone = (state: string) => state === 'Z' || state === 'X';
+
+function readCmdline(path: string): string[] {
+  try {
+    const raw = readProc(path);
+    return raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return []; // gone or hidden
+  }
+}
 
 /**
  * A live thread of a process whose main thread has exited (the leader shows Z while workers
@@ -296,33 +322,47 @@ export class LinuxBackend implements PlatformBackend {
     const takenAt = Date.now();
     const processes: ProcessInfo[] = [];
     const unreadable: ProcessInfo[] = [];
+    const userOf = (pid: number): string | null => {
+      const uid = statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid;
+      return uid === undefined ? null : ((this.users ??= readUsers()).get(uid) ?? String(uid));
+    };
     for (const entry of readdirSync('/proc')) {
       const c = entry.charCodeAt(0);
       if (c < 48 || c > 57) continue;
       const pid = Number(entry);
       const stat = statOf(pid);
       if (!stat) continue; // exited since readdir
+      // Scope needs exe, ppid and start time of every process; the owner and the command line are
+      // read on first use (roles, reports), which is for the few processes in scope. Accessors
+      // in the literal rather than defineProperty afterwards: the objects keep one fast shape.
+      let dir = `/proc/${pid}`;
+      let cmdlineDir: string | null = null; // kernel threads and dead processes have none
+      let cmdline: string[] | undefined;
+      let user: string | null | undefined;
       const info: ProcessInfo = {
         pid,
         ppid: stat.ppid,
         name: stat.comm,
         exe: null,
-        cmdline: [],
+        get cmdline() {
+          return (cmdline ??= cmdlineDir === null ? [] : readCmdline(`${cmdlineDir}/cmdline`));
+        },
+        set cmdline(v: string[]) {
+          cmdline = v;
+        },
         startTime: Math.round(this.bootMs + (Number(stat.startTicks) * 1000) / this.ticksPerSecond),
         startKey: stat.startTicks,
-        user: null,
+        get user() {
+          return user === undefined ? (user = userOf(pid)) : user;
+        },
+        set user(v: string | null) {
+          user = v;
+        },
         state: stat.state,
       };
-      // Scope needs exe, ppid and start time of every process; the owner and the command line are
-      // read on first use (roles, reports), which is for the few processes in scope.
-      lazy(info, 'user', () => {
-        const uid = statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid;
-        return uid === undefined ? null : ((this.users ??= readUsers()).get(uid) ?? String(uid));
-      });
       processes.push(info);
       if ((stat.flags & PF_KTHREAD) !== 0) continue;
       if (stat.numThreads > 1) info.threads = stat.numThreads;
-      let dir = `/proc/${pid}`;
       if (isGone(stat.state)) {
         // The main thread exited; the process lives while any thread does (pthread_exit in main).
         const task = liveTaskOf(pid);
@@ -339,15 +379,7 @@ export class LinuxBackend implements PlatformBackend {
       } catch (e) {
         if (isDenied(e)) unreadable.push(info);
       }
-      const cmdlinePath = `${dir}/cmdline`;
-      lazy(info, 'cmdline', () => {
-        try {
-          const raw = readProc(cmdlinePath);
-          return raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
-        } catch {
-          return []; // gone or hidden
-        }
-      });
+      cmdlineDir = dir;
     }
     return { processes, unreadable, takenAt, ...(this.hidden ? { hidden: `/proc is mounted with ${this.hidden}: other users' processes are invisible` } : {}) };
   }
@@ -438,17 +470,19 @@ export class LinuxBackend implements PlatformBackend {
     const prefixes = roots.map((r) => (r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r));
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
-    const rootBytes = roots.map((r) => Buffer.from(r));
+    const rootBytes = prefixes.map((r) => Buffer.from(r));
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
-      const seen = new Set<string>();
+      let seen: Set<string> | undefined; // most processes hold nothing: no set for them
       const found: Omit<Holder, 'inScope'>[] = [];
       let denied = false;
       let gone = false;
       const add = (kind: HolderKind, raw: string) => {
         const { path, deleted } = stripDeleted(raw);
-        if (!under(path) || seen.has(`${kind}\0${path}`)) return;
-        seen.add(`${kind}\0${path}`);
+        if (!under(path)) return;
+        const key = `${kind}\0${path}`;
+        if (seen?.has(key)) return;
+        (seen ??= new Set()).add(key);
         found.push({ pid: proc.pid, name: proc.name, exe: proc.exe, path, kind, ...(deleted ? { deleted } : {}) });
       };
       const attempt = (f: () => void) => {
@@ -509,9 +543,7 @@ export class LinuxBackend implements PlatformBackend {
         });
       }
       attempt(() => {
-        const maps = readMaps(`${dir}/maps`);
-        if (!rootBytes.some((r) => maps.includes(r))) return;
-        for (const raw of parseMapsPaths(maps.toString('utf8'))) if (stripDeleted(raw).path !== exePath) add('map', raw);
+        for (const raw of mapsPathsContaining(readMaps(`${dir}/maps`), rootBytes)) if (stripDeleted(raw).path !== exePath) add('map', raw);
       });
       if (gone) continue; // exited since the snapshot: what it held is free now
       holders.push(...found);

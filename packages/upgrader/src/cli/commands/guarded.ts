@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { EXIT, type StopResult } from '@llm-upgrade/core';
 import type { ApplyResult } from '../../apply.js';
 import { confirmOrAbort } from '../confirm.js';
@@ -11,10 +10,11 @@ import type { CommandContext, CommandHandler } from './types.js';
 /** The commands that end processes or replace files. */
 export type GuardedCommand = 'stop' | 'sweep' | 'apply' | 'rollback';
 
-const nowhere = () => new Writable({ write: (_chunk, _enc, done) => done() });
 
 /** The command as its own dry run, saying nothing: what it would do, for the question. */
 async function silentDryRun(handler: CommandHandler, ctx: CommandContext): Promise<object> {
+  const { Writable } = await import('node:stream'); // only when a question is asked
+  const nowhere = () => new Writable({ write: (_chunk, _enc, done) => done() });
   const reporter = new Reporter({ json: true, quiet: true, logFile: undefined, stdout: nowhere(), stderr: nowhere(), env: {}, command: ctx.parsed.command });
   const parsed = { ...ctx.parsed, common: { ...ctx.parsed.common, dryRun: true } };
   return (await handler({ ...ctx, parsed, reporter })).result;
