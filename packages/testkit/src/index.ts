@@ -26,3 +26,5 @@ export const makeSampleInstall = (opts: SampleInstallOptions): Promise<SampleIns
 export const spawnTree = (exe: string, args: string[], opts?: SpawnTreeOptions): Promise<SpawnedTree> => defaultKit.spawnTree(exe, args, opts);
 export const track = (pid: number): void => defaultKit.track(pid);
 export const cleanup = (): Promise<void> => defaultKit.cleanup();
+export { startGithubApi } from './github-api.js';
+export type { FakeAsset, FakeRelease, GithubApiOptions, GithubApiServer, RecordedRequest } from './github-api.js';

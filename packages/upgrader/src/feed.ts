@@ -4,7 +4,7 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { mkdirp } from './fsutil.js';
 import http from 'node:http';
 import https from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import semver from 'semver';
 import { LlmUpgradeError, platformKey } from '@llm-upgrade/core';
 import { readInstalledState } from './installed.js';
@@ -15,6 +15,8 @@ export interface FeedAsset {
   url: string;
   size: number;
   sha256: string;
+  /** Keep this file name (under a directory named by the SHA-256): foreign archives are checked by name. */
+  fileName?: string;
 }
 
 export interface FeedRelease {
@@ -27,11 +29,11 @@ export interface Feed {
   releases: FeedRelease[];
 }
 
-function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: Record<string, unknown>): LlmUpgradeError {
+export function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: Record<string, unknown>): LlmUpgradeError {
   return new LlmUpgradeError({ code: 'ERR_FETCH', message, hint, phase: 'fetch', changed: false, ...(details ? { details } : {}) });
 }
 
-interface Got {
+export interface Got {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: http.IncomingMessage;
@@ -44,6 +46,8 @@ export interface FetchOptions {
   timeoutMs?: number;
   /** Follow a redirect from https to plain http (loopback tests only): refused otherwise. */
   allowInsecureRedirect?: boolean;
+  /** Extra request headers (an Authorization for the API's own origin; dropped on a redirect elsewhere). */
+  headers?: Record<string, string>;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -53,10 +57,11 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  * unread. With `endToEnd` the deadline also covers reading the body: a server that trickles
  * bytes cannot hold us past it; otherwise it bounds each stall.
  */
-function get(url: string, headers: Record<string, string>, opts: FetchOptions, endToEnd: boolean): Promise<Got> {
+export function get(url: string, headers: Record<string, string>, opts: FetchOptions, endToEnd: boolean): Promise<Got> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   const original = url;
+  const firstOrigin = URL.canParse(url) ? new URL(url).origin : '';
   const hop = (current: string, redirects: number, wasHttps: boolean): Promise<Got> =>
     new Promise((resolve, reject) => {
       let u: URL;
@@ -76,7 +81,9 @@ function get(url: string, headers: Record<string, string>, opts: FetchOptions, e
         return;
       }
       let response: http.IncomingMessage | undefined;
-      const req = lib.get(u, { headers: { 'user-agent': 'llm-upgrade', ...headers } }, (res) => {
+      // A token is for the server it was given for: never follow a redirect to another origin with it.
+      const sent = u.origin === firstOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+      const req = lib.get(u, { headers: { 'user-agent': 'llm-upgrade', ...sent } }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
           res.resume();
@@ -165,9 +172,10 @@ async function sha256File(path: string): Promise<string> {
  * SHA-256 are checked before the file is handed on; a mismatch deletes it.
  */
 export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeEventSink, opts: FetchOptions = {}, attempts = 6): Promise<string> {
-  await mkdirp(dir);
   const ext = /\.zip$/i.test(new URL(asset.url).pathname) ? '.zip' : '.tar.gz';
-  const final = join(dir, `${asset.sha256}${ext}`);
+  if (asset.fileName !== undefined && (asset.fileName.includes('/') || asset.fileName.includes('\\') || asset.fileName.startsWith('.'))) throw fetchError(`"${asset.fileName}" is not a plain file name`);
+  const final = asset.fileName !== undefined ? join(dir, asset.sha256, asset.fileName) : join(dir, `${asset.sha256}${ext}`);
+  await mkdirp(dirname(final));
   const part = `${final}.part`;
   if ((await stat(final).catch(() => null))?.size === asset.size && (await sha256File(final)) === asset.sha256) return final;
   let lastError = '';
@@ -178,7 +186,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
     if (from === asset.size) break;
     let res: Got;
     try {
-      res = await get(asset.url, from > 0 ? { range: `bytes=${from}-` } : {}, opts, false);
+      res = await get(asset.url, { ...(opts.headers ?? {}), ...(from > 0 ? { range: `bytes=${from}-` } : {}) }, opts, false);
     } catch (e) {
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
