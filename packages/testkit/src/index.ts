@@ -30,3 +30,5 @@ export const track = (pid: number): void => defaultKit.track(pid);
 export const cleanup = (): Promise<void> => defaultKit.cleanup();
 export { startGithubApi } from './github-api.js';
 export type { FakeAsset, FakeRelease, GithubApiOptions, GithubApiServer, RecordedRequest } from './github-api.js';
+export { bootContainer, nspawnUnavailable } from './nspawn.js';
+export type { Container, NspawnBind, NspawnOptions } from './nspawn.js';

@@ -7,21 +7,54 @@ import type { UpgradeEventSink } from '../events.js';
 import { statePaths } from '../paths.js';
 import { resolveUnderRoot } from './checks.js';
 
-/** How restart went: the pids it started (empty for services) and where their output goes. */
+/** How restart went: the pids it started (for services: each unit's main process) and where their output goes. */
 export interface RestartOutcome {
   how: 'service' | 'recorded' | 'command';
   pids: number[];
   logFile: string | null;
+  /** systemd units started, with the main process each one runs now (the health gate's subject). */
+  units?: UnitProcess[];
 }
 
-function systemctlStart(service: ServiceRef, timeoutMs: number): Promise<void> {
+export interface UnitProcess {
+  service: ServiceRef;
+  mainPid: number;
+}
+
+function systemctlArgs(service: ServiceRef, args: string[]): string[] {
   // The same manager it was stopped through: a user unit lives in that user's manager.
-  const scope = service.scope === 'user' ? ['--user', `--machine=${service.user ?? ''}@`] : [];
-  const args = [...scope, 'start', service.name];
+  return [...(service.scope === 'user' ? ['--user', `--machine=${service.user ?? ''}@`] : []), ...args];
+}
+
+function systemctl(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('systemctl', args, { timeout: timeoutMs }, (err, _out, stderr) => (err ? reject(new Error(`systemctl ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
+    execFile('systemctl', args, { timeout: timeoutMs }, (err, out, stderr) => (err ? reject(new Error(`systemctl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(out)));
   });
 }
+
+/** `systemctl show -p MainPID -p ActiveState -p SubState`: what the unit runs now. */
+export async function unitState(service: ServiceRef, timeoutMs = 5000): Promise<{ mainPid: number; active: string; sub: string }> {
+  const out = await systemctl(systemctlArgs(service, ['show', '-p', 'MainPID', '-p', 'ActiveState', '-p', 'SubState', service.name]), timeoutMs);
+  const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(out)?.[1]?.trim() ?? '';
+  return { mainPid: Number(get('MainPID')) || 0, active: get('ActiveState'), sub: get('SubState') };
+}
+
+/** Waits until the unit runs a main process (Type=simple: at once; forking/notify: once it is up). */
+async function waitMainPid(service: ServiceRef, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = { mainPid: 0, active: '', sub: '' };
+  for (;;) {
+    last = await unitState(service);
+    if (last.mainPid > 0 && last.active === 'active') return last.mainPid;
+    if (last.active === 'failed' || Date.now() > deadline) throw new Error(`systemd unit ${service.name} runs no main process after the start (${last.active}/${last.sub})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function systemctlStart(service: ServiceRef, timeoutMs: number): Promise<void> {
+  await systemctl(systemctlArgs(service, ['start', service.name]), timeoutMs);
+}
+
 
 /** The file to run for a recorded process: argv[0] as it resolved then (now the new version), else its exe. */
 function binaryFor(rec: RecordedProcess, roots: string[]): string | null {
@@ -94,16 +127,19 @@ export async function restartServer(roots: string[], plan: RestartPlan, timeoutM
   const root = roots[0]!;
   try {
     if (plan.services.length > 0) {
+      const units: UnitProcess[] = [];
       for (const s of plan.services) {
         if (s.manager !== 'systemd') throw new Error(`restarting ${s.manager} services is not supported on this platform`);
         await systemctlStart(s, timeoutMs);
-        onEvent?.({ type: 'restart', how: `systemd ${s.name}` });
+        const mainPid = await waitMainPid(s, timeoutMs);
+        units.push({ service: s, mainPid });
+        onEvent?.({ type: 'restart', how: `systemd ${s.name}`, pid: mainPid });
       }
       const servicePids = new Set(plan.services.flatMap((s) => s.pids));
       const rest = (plan.processes ?? []).filter((p) => !servicePids.has(p.pid));
-      const pids: number[] = [];
+      const pids: number[] = units.map((u) => u.mainPid);
       for (const rec of rest) pids.push((await startRecorded(rec, roots, root, plan.command)).pid);
-      return { how: 'service', pids, logFile: null };
+      return { how: 'service', pids, logFile: null, units };
     }
     if (plan.processes && plan.processes.length > 0) {
       const pids: number[] = [];

@@ -137,6 +137,12 @@ async function assertNothingHolds(opts: TransactionOptions): Promise<void> {
  */
 export async function rollBackTransaction(writer: JournalWriter, opts: Pick<TransactionOptions, 'roots' | 'profile' | 'graceMs' | 'timeoutMs' | 'healthTimeoutMs' | 'onEvent'>, reason: string): Promise<{ moved: number; restarted: string | null }> {
   const j = writer.journal;
+  // Units first, whether or not their process runs this instant: a crash-looping new version
+  // (Restart=always) would otherwise be started again while the old files move back.
+  const backend = await getBackend();
+  for (const service of j.restart.services) {
+    await backend.stopService(service, opts.timeoutMs).catch((e: unknown) => opts.onEvent?.({ type: 'warning', message: `rollback: ${(e as Error).message}` }));
+  }
   if ((await inScopeNow(opts.roots, opts.profile)).length > 0) {
     const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
     if (!r.ok) {

@@ -1,0 +1,130 @@
+// The systemd path for real: inside a container booted by systemd-nspawn (the only safe way to
+// run a systemd here, see packages/testkit/src/nspawn.ts), an ollama.service with Restart=always
+// runs the fake `ollama serve`; the real CLI, run inside the container, upgrades it.
+import { createHash } from 'node:crypto';
+import { cp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootContainer, freePort, makeOllamaRelease, nspawnUnavailable, TestKit, versionAt, waitFor, type Container, type OllamaRelease } from '@llm-upgrade/testkit';
+import { CLI, ensureBuilt, REPO, runCli } from './helpers.js';
+import { runProcess } from '@llm-upgrade/testkit';
+
+const unavailable = nspawnUnavailable();
+if (unavailable) console.warn(`systemd.test.ts skipped: ${unavailable}`);
+
+const kit = new TestKit();
+const INSIDE = '/srv/llmu-systemd';
+const UNIT = 'ollama.service';
+
+const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspawn', () => {
+  let c: Container;
+  let host: string;
+  let port: number;
+  let v1: OllamaRelease;
+  let v2: OllamaRelease;
+  const hashes: Record<string, string> = {};
+  const installDir = `${INSIDE}/opt/ollama`;
+
+  const cli = (args: string[]) => c.exec(['/usr/bin/node', CLI, ...args, '--json'], { env: { NO_COLOR: '1' }, timeoutMs: 240_000 });
+  const mainPid = async () => Number((await c.exec(['systemctl', 'show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
+  const exeHash = async (pid: number) => (await c.sh(`sha256sum < /proc/${pid}/exe`)).stdout.slice(0, 64);
+  /** `pid sha256-of-exe` per start of the unit's main process, from its ExecStartPost. */
+  const starts = async () => (await readFile(join(host, 'starts.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => ({ pid: Number(l.split(' ')[0]), hash: l.split(' ')[1]! }));
+  const versionOf = (hash: string) => Object.entries(hashes).find(([, h]) => h === hash)?.[0] ?? `unknown (${hash.slice(0, 12)})`;
+
+  async function pack(tree: string, version: string): Promise<string> {
+    const out = join(host, `ollama-${version}.tar.gz`);
+    const r = await runCli(['pack', tree, '--name', 'ollama', '--version', version, '--smoke', 'bin/ollama --version', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    return `${INSIDE}/ollama-${version}.tar.gz`;
+  }
+
+  beforeAll(async () => {
+    ensureBuilt();
+    host = await kit.makeTempDir('llmu-systemd-');
+    port = await freePort();
+    v1 = await makeOllamaRelease(kit, { version: '1.0.0' });
+    v2 = await makeOllamaRelease(kit, { version: '2.0.0' });
+    hashes['1.0.0'] = await sha256(join(v1.baseTree, 'bin/ollama'));
+    hashes['2.0.0'] = await sha256(join(v2.baseTree, 'bin/ollama'));
+    // A 2.0.1 whose server dies after half a second (a shell script, so its main process's exe is
+    // the shell): the health gate must fail and the unit must run 2.0.0 again.
+    const broken = await kit.makeTempDir('llmu-broken-');
+    await cp(v2.baseTree, broken, { recursive: true, verbatimSymlinks: true });
+    await writeFile(join(broken, 'bin/ollama'), '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 2.0.1"; exit 0; fi\nsleep 0.5\nexit 3\n');
+    await chmod(join(broken, 'bin/ollama'), 0o755);
+    hashes['2.0.1'] = await sha256((await runProcess('readlink', ['-f', '/bin/sh'])).stdout.trim());
+    await pack(v1.baseTree, '1.0.0');
+    await pack(v2.baseTree, '2.0.0');
+    await pack(broken, '2.0.1');
+
+    c = await bootContainer({ binds: [{ host, container: INSIDE }, { host: REPO, readOnly: true }] });
+    expect((await c.exec(['/usr/bin/node', '--version'])).stdout).toMatch(/^v\d+/);
+    const fresh = await cli(['apply', `${INSIDE}/ollama-1.0.0.tar.gz`, '--install-dir', installDir]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const unit = [
+      '[Unit]',
+      'Description=fake Ollama (llm-upgrade systemd test)',
+      'StartLimitIntervalSec=0',
+      '[Service]',
+      `ExecStart=${installDir}/bin/ollama serve`,
+      `ExecStartPost=/bin/sh -c 'echo "$$MAINPID $$(sha256sum < /proc/$$MAINPID/exe | cut -c1-64)" >> ${INSIDE}/starts.log'`,
+      `Environment=OLLAMA_HOST=127.0.0.1:${port}`,
+      'Restart=always',
+      'RestartSec=200ms',
+      '',
+    ].join('\n');
+    await writeFile(join(host, UNIT), unit);
+    const up = await c.sh(`cp ${INSIDE}/${UNIT} /etc/systemd/system/${UNIT} && systemctl daemon-reload && systemctl start ${UNIT}`);
+    expect(up.code, up.stderr).toBe(0);
+    await waitFor(async () => (await versionAt(port)) === '1.0.0', { timeoutMs: 30_000, what: 'the unit answering 1.0.0' });
+  }, 600_000);
+
+  afterAll(async () => {
+    await c?.stop();
+    await kit.cleanup();
+  }, 120_000);
+
+  it('runs the unit: v1 answers on OLLAMA_HOST, its main process is the v1 binary', async () => {
+    for (let i = 0; i < 100 && (await versionAt(port)) !== '1.0.0'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await versionAt(port)).toBe('1.0.0');
+    expect(versionOf(await exeHash(await mainPid()))).toBe('1.0.0');
+  });
+
+  it('upgrades: systemctl stop first (no respawn of v1), swap, systemctl start, health from the unit\'s new process', async () => {
+    const before = await mainPid();
+    const startsBefore = (await starts()).length;
+    const r = await cli(['apply', `${INSIDE}/ollama-2.0.0.tar.gz`, '--install-dir', installDir]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ ok: true, from: '1.0.0', to: '2.0.0', restarted: 'service', healthy: true });
+    const after = await mainPid();
+    expect(after).toBeGreaterThan(0);
+    expect(after).not.toBe(before);
+    expect(versionOf(await exeHash(after))).toBe('2.0.0');
+    expect((await c.exec(['systemctl', 'is-active', UNIT])).stdout.trim()).toBe('active');
+    expect(await versionAt(port)).toBe('2.0.0');
+    const during = (await starts()).slice(startsBefore);
+    // Every start since the upgrade began ran v2: Restart=always never brought v1 back.
+    expect(during.map((s) => versionOf(s.hash))).toEqual(['2.0.0']);
+    expect(during[0]!.pid).toBe(after);
+  });
+
+  it('a new version that does not come up is rolled back and the unit runs the old one again', async () => {
+    const startsBefore = (await starts()).length;
+    const r = await cli(['apply', `${INSIDE}/ollama-2.0.1.tar.gz`, '--install-dir', installDir, '--timeout', '20s']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(4);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ERR_HEALTH', changed: true });
+    expect((await c.exec(['systemctl', 'is-active', UNIT])).stdout.trim()).toBe('active');
+    const pid = await mainPid();
+    expect(versionOf(await exeHash(pid))).toBe('2.0.0');
+    expect(await versionAt(port)).toBe('2.0.0');
+    const during = (await starts()).slice(startsBefore).map((s) => versionOf(s.hash));
+    // The broken version started (maybe several times, Restart=always) and then only 2.0.0 again.
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    expect(during.at(-1)).toBe('2.0.0');
+    expect(during.slice(0, -1).every((v) => v === '2.0.1')).toBe(true);
+  });
+});
