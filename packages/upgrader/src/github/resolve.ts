@@ -66,7 +66,8 @@ function expectedSha256(feed: string, asset: ReleaseAsset, sums: Map<string, str
 /** Which release and which of its assets an upgrade from a `github:` feed installs, nothing downloaded yet but the checksums. */
 export async function resolveGithubFeed(opts: GithubFeedOptions): Promise<ResolvedGithubFeed> {
   const spec = parseGithubFeed(opts.feed);
-  const feed = describeSpec(spec);
+  // The repository names the feed; the tag is reported beside it.
+  const feed = describeSpec({ owner: spec.owner, repo: spec.repo });
   const release = await fetchRelease(spec, opts);
   const prefix = await installPrefix(opts.roots);
   const where = `${feed} ${release.tag}`;
