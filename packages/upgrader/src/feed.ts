@@ -4,7 +4,7 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { mkdirp } from './fsutil.js';
 import http from 'node:http';
 import https from 'node:https';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import semver from 'semver';
 import { LlmUpgradeError, platformKey } from '@llm-upgrade/core';
 import { readInstalledState } from './installed.js';
@@ -15,8 +15,6 @@ export interface FeedAsset {
   url: string;
   size: number;
   sha256: string;
-  /** Keep this file name (under a directory named by the SHA-256): foreign archives are checked by name. */
-  fileName?: string;
 }
 
 export interface FeedRelease {
@@ -46,8 +44,6 @@ export interface FetchOptions {
   timeoutMs?: number;
   /** Follow a redirect from https to plain http (loopback tests only): refused otherwise. */
   allowInsecureRedirect?: boolean;
-  /** Extra request headers (an Authorization for the API's own origin; dropped on a redirect elsewhere). */
-  headers?: Record<string, string>;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -172,10 +168,9 @@ async function sha256File(path: string): Promise<string> {
  * SHA-256 are checked before the file is handed on; a mismatch deletes it.
  */
 export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeEventSink, opts: FetchOptions = {}, attempts = 6): Promise<string> {
+  await mkdirp(dir);
   const ext = /\.zip$/i.test(new URL(asset.url).pathname) ? '.zip' : '.tar.gz';
-  if (asset.fileName !== undefined && (asset.fileName.includes('/') || asset.fileName.includes('\\') || asset.fileName.startsWith('.'))) throw fetchError(`"${asset.fileName}" is not a plain file name`);
-  const final = asset.fileName !== undefined ? join(dir, asset.sha256, asset.fileName) : join(dir, `${asset.sha256}${ext}`);
-  await mkdirp(dirname(final));
+  const final = join(dir, `${asset.sha256}${ext}`);
   const part = `${final}.part`;
   if ((await stat(final).catch(() => null))?.size === asset.size && (await sha256File(final)) === asset.sha256) return final;
   let lastError = '';
@@ -186,7 +181,7 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
     if (from === asset.size) break;
     let res: Got;
     try {
-      res = await get(asset.url, { ...(opts.headers ?? {}), ...(from > 0 ? { range: `bytes=${from}-` } : {}) }, opts, false);
+      res = await get(asset.url, from > 0 ? { range: `bytes=${from}-` } : {}, opts, false);
     } catch (e) {
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });

@@ -1,6 +1,5 @@
 import { LlmUpgradeError, type Profile } from '@llm-upgrade/core';
-import { download, fetchError, get, type FeedAsset } from '../feed.js';
-import type { UpgradeEventSink } from '../events.js';
+import { fetchError, get, type FeedAsset } from '../feed.js';
 import { downloadHeaders } from './api.js';
 import { installPrefix, pickAssets, type ReleaseAsset } from './assets.js';
 import { parseSha256Sums } from './checksums.js';
@@ -80,16 +79,6 @@ export async function resolveGithubFeed(opts: GithubFeedOptions): Promise<Resolv
   if (sums && archives.every((a) => sums.has(a.fileName))) verifiedBy.push('sha256sum');
   if ([picked.base, ...picked.addons].every((a) => a.sha256)) verifiedBy.push('digest');
   return { feed, tag: release.tag, version: release.version, prerelease: release.prerelease, prefix, archives, verifiedBy };
-}
-
-/** Downloads each archive into `dir` (resumable, checked against its SHA-256); paths in the same order. */
-export async function downloadArchives(resolved: ResolvedGithubFeed, dir: string, opts: Pick<GithubFeedOptions, 'apiUrl' | 'token' | 'timeoutMs' | 'allowInsecureRedirect'>, onEvent?: UpgradeEventSink): Promise<string[]> {
-  const paths: string[] = [];
-  for (const a of resolved.archives) {
-    const headers = downloadHeaders(a.url, opts);
-    paths.push(await download(a, dir, onEvent, { ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(opts.allowInsecureRedirect ? { allowInsecureRedirect: true } : {}), headers }));
-  }
-  return paths;
 }
 
 export function sha256ByName(resolved: ResolvedGithubFeed): Record<string, string> {
