@@ -1,11 +1,15 @@
 // `--feed github:OWNER/REPO` against a GitHub releases API served on loopback (testkit's
 // github-api.ts) with a fake Ollama release made like Ollama's CI (testkit's ollama-release.ts).
-import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layOutOllamaInstall, makeOllamaRelease, startGithubApi, TestKit, type FakeRelease, type GithubApiServer, type OllamaInstall, type OllamaRelease } from '@llm-upgrade/testkit';
-import { ensureBuilt, runCli } from './helpers.js';
+import { ensureBuilt, runCli, treeDigest } from './helpers.js';
+import { runProcess } from '@llm-upgrade/testkit';
 
 const kit = new TestKit();
+const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 const TOKEN = 'ghp_test-token-never-logged';
 
 /** Every asset Ollama publishes for linux-amd64, plus sha256sum.txt. */
@@ -135,5 +139,58 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       }
     });
   });
-});
 
+  describe('apply', () => {
+    const versionOf = async (i: OllamaInstall) => (await runProcess(i.bin, ['--version'])).stdout.trim();
+
+    it('installs the v2 base and the v2 rocm add-on into an install.sh install found on PATH; the other tool is untouched', async () => {
+      const install = await installV1();
+      const other = await sha256(install.othertool);
+      const r = await runCli(['apply', ...gh(), '--profile', 'ollama', '--json'], { env: { PATH: `${install.binDir}:${process.env.PATH}` } });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.json).toMatchObject({ ok: true, from: '1.0.0', to: '2.0.0' });
+      expect(await versionOf(install)).toBe('ollama version is 2.0.0');
+      for (const f of v2.rocmFiles) expect(await sha256(join(install.prefix, f))).toBe(await sha256(join(v2.rocmTree, f)));
+      expect(await sha256(join(install.lib, 'libggml-base.so'))).toBe(await sha256(join(v2.baseTree, 'lib/ollama/libggml-base.so')));
+      expect(await sha256(install.othertool)).toBe(other);
+      const again = await runCli(['check', ...gh(), ...scopeOf(install), '--exit-code', '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.json).toMatchObject({ installed: '2.0.0', updateAvailable: false });
+    });
+
+    it('an archive whose bytes differ from sha256sum.txt is exit 2 and the install is untouched', async () => {
+      const install = await installV1();
+      const before = await treeDigest(install.prefix);
+      const flipped = Buffer.from(await readFile(v2.base));
+      flipped[flipped.length >> 1] = flipped[flipped.length >> 1]! ^ 0xff;
+      const bad = await startGithubApi({ owner: 'o', repo: 'r', releases: [releaseOf(v2, 'v2.0.0', {}, { 'ollama-linux-amd64.tar.zst': { data: flipped, digest: null } })] });
+      try {
+        const r = await runCli(['apply', '--feed', 'github:o/r', '--github-api', bad.url, ...scopeOf(install), '--json']);
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
+        expect(r.json.error.code).toBe('ERR_HASH_MISMATCH');
+        expect(await treeDigest(install.prefix)).toBe(before);
+      } finally {
+        await bad.close();
+      }
+    });
+
+    it('resumes a download the server cut mid-asset (HTTP Range), with the token sent to the API', async () => {
+      const install = await installV1();
+      const priv = await startGithubApi({ owner: 'o', repo: 'r', token: TOKEN, releases: [releaseOf(v2, 'v2.0.0')] });
+      try {
+        const size = (await readFile(v2.base)).length;
+        priv.dropOnce('ollama-linux-amd64.tar.zst', Math.floor(size / 3));
+        const r = await runCli(['apply', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json'], { env: { GITHUB_TOKEN: TOKEN } });
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect(await versionOf(install)).toBe('ollama version is 2.0.0');
+        const gets = priv.requests.filter((q) => q.path.endsWith('/ollama-linux-amd64.tar.zst'));
+        expect(gets.length).toBeGreaterThanOrEqual(2);
+        expect(gets.at(-1)!.range).toMatch(/^bytes=[1-9]\d*-$/);
+        expect(priv.requests.filter((q) => q.path.startsWith('/repos/')).every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
+        expect(`${r.stdout}${r.stderr}`).not.toContain(TOKEN);
+      } finally {
+        await priv.close();
+      }
+    });
+  });
+});

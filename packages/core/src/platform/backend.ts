@@ -35,8 +35,11 @@ export interface PlatformBackend {
   identityOf(pid: number): Promise<string | null>;
   /** Case/separator normalisation for scope comparisons (Windows and macOS compare case-insensitively). */
   pathKey(path: string): string;
-  /** Services (systemd unit, Windows service, launchd job) that own any of these processes. */
-  findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]>;
+  /**
+   * Services (systemd unit, Windows service, launchd job) that own any of these processes; with
+   * `roots`, also the named services that are up and run a binary under a root (Linux).
+   */
+  findServices(processes: ScopedProcess[], serviceNames: string[], roots?: string[]): Promise<ServiceRef[]>;
   /** Stop one service through its manager so it does not respawn what we kill. */
   stopService(service: ServiceRef, timeoutMs: number): Promise<void>;
   /** Polite request to exit (SIGTERM; Windows: taskkill /PID n without /F, per forest root). */

@@ -290,6 +290,31 @@ function systemctlScope(s: Pick<ServiceRef, 'scope' | 'user'>): string[] {
   return s.scope === 'user' ? ['--user', `--machine=${s.user ?? ''}@`] : [];
 }
 
+const unitName = (name: string) => (name.endsWith('.service') ? name : `${name}.service`);
+
+/** `ExecStart={ path=/usr/local/bin/ollama ; argv[]=… }` → the binaries a unit runs. */
+export function execStartPaths(show: string): string[] {
+  return [...show.matchAll(/path=([^ ;]+)/g)].map((m) => m[1]!);
+}
+
+/**
+ * Profile-named system units that are up (or between two starts: `activating`/auto-restart)
+ * and run a binary under a root, whether or not a process of theirs exists at this instant:
+ * with Restart=always one may appear at any moment, so the unit is stopped all the same.
+ */
+async function namedUnitsRunningFrom(names: string[], roots: string[]): Promise<ServiceRef[]> {
+  const out: ServiceRef[] = [];
+  for (const n of names) {
+    const name = unitName(n);
+    const r = await runSystemctl(['show', '-p', 'ActiveState', '-p', 'ExecStart', name], 5000);
+    if (r.code !== 0) continue; // no systemd here, or no such unit
+    const active = /^ActiveState=(.*)$/m.exec(r.stdout)?.[1]?.trim() ?? '';
+    if (!['active', 'activating', 'reloading'].includes(active)) continue;
+    if (execStartPaths(r.stdout).some((p) => isUnderAnyRoot(p, roots))) out.push({ manager: 'systemd', name, scope: 'system', pids: [] });
+  }
+  return out;
+}
+
 export class LinuxBackend implements PlatformBackend {
   readonly os = 'linux' as const;
   private readonly ticksPerSecond = clockTicksPerSecond();
@@ -366,7 +391,7 @@ export class LinuxBackend implements PlatformBackend {
     return liveIdentity(pid);
   }
 
-  async findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]> {
+  async findServices(processes: ScopedProcess[], serviceNames: string[], roots?: string[]): Promise<ServiceRef[]> {
     const units = new Map<string, ServiceRef>();
     const users = (this.users ??= readUsers());
     for (const p of processes) {
@@ -402,6 +427,7 @@ export class LinuxBackend implements PlatformBackend {
       const mainPid = Number(r.stdout.trim());
       if (r.code === 0 && mainPid > 0 && inScope.has(mainPid)) out.push(ref);
     }
+    if (roots?.length) out.push(...(await namedUnitsRunningFrom(serviceNames.filter((n) => !out.some((o) => o.name === unitName(n))), roots)));
     return out;
   }
 
