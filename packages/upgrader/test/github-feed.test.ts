@@ -167,7 +167,7 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       try {
         const r = await runCli(['apply', '--feed', 'github:o/r', '--github-api', bad.url, ...scopeOf(install), '--json']);
         expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
-        expect(r.json.error.code).toBe('ERR_HASH_MISMATCH');
+        expect(r.json.error.code).toBe('ERR_BAD_CHECKSUM');
         expect(await treeDigest(install.prefix)).toBe(before);
       } finally {
         await bad.close();

@@ -6,6 +6,7 @@ import type { RecordedProcess, RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { statePaths } from '../paths.js';
 import { resolveUnderRoot } from './checks.js';
+import { installLayout } from '../layout.js';
 
 /** How restart went: the pids it started (for services: each unit's main process) and where their output goes. */
 export interface RestartOutcome {
@@ -124,7 +125,7 @@ async function startRecorded(rec: RecordedProcess, roots: string[], root: string
  */
 export async function restartServer(roots: string[], plan: RestartPlan, timeoutMs: number, onEvent?: UpgradeEventSink): Promise<RestartOutcome | null> {
   if (!plan.wasRunning) return null;
-  const root = roots[0]!;
+  const root = installLayout(roots).base;
   try {
     if (plan.services.length > 0) {
       const units: UnitProcess[] = [];

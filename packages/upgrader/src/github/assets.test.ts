@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ollamaReleaseAssets } from '@llm-upgrade/core';
-import { installPrefix, matchesUnder, pickAssets, type ReleaseAsset } from './assets.js';
+import { matchesUnder, pickAssets, type ReleaseAsset } from './assets.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -22,14 +22,6 @@ async function prefixWith(paths: string[]): Promise<string> {
 
 const asset = (name: string): ReleaseAsset => ({ name, size: 1, url: `http://h/${name}`, sha256: null });
 const release = ['ollama-linux-amd64.tar.zst', 'ollama-linux-amd64-rocm.tar.zst', 'ollama-linux-amd64.tgz', 'ollama-windows-amd64.zip', 'sha256sum.txt'].map(asset);
-
-describe('installPrefix', () => {
-  it('is the common ancestor of a file root and a directory root', async () => {
-    const d = await prefixWith(['bin/ollama', 'lib/ollama/libggml.so']);
-    expect(await installPrefix([join(d, 'bin/ollama'), join(d, 'lib/ollama')])).toBe(d);
-    expect(await installPrefix([join(d, 'lib')])).toBe(join(d, 'lib'));
-  });
-});
 
 describe('pickAssets', () => {
   it('takes the base alone when the install has no add-on', async () => {

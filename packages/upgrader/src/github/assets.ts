@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { join } from 'node:path';
 import { LlmUpgradeError, type ReleaseAssets } from '@llm-upgrade/core';
 
 /** One asset of a GitHub release, as the API lists it. */
@@ -17,21 +17,6 @@ export interface PickedAssets {
   addons: ReleaseAsset[];
   /** What was looked for, for messages. */
   lookedFor: string[];
-}
-
-/**
- * The directory archives are laid onto: a single directory root itself, else the roots'
- * deepest common ancestor (`/usr/local` for `/usr/local/bin/ollama` + `/usr/local/lib/ollama`).
- */
-export async function installPrefix(roots: string[]): Promise<string> {
-  if (roots.length === 1) {
-    const only = roots[0]!;
-    return (await stat(only).catch(() => null))?.isDirectory() === false ? dirname(only) : only;
-  }
-  const split = roots.map((r) => r.split(sep));
-  const common: string[] = [];
-  for (let i = 0; split.every((s) => i < s.length - 1 && s[i] === split[0]![i]); i++) common.push(split[0]![i]!);
-  return common.join(sep) || sep;
 }
 
 function segmentRegex(segment: string): RegExp {

@@ -1,7 +1,8 @@
 import { LlmUpgradeError, type Profile } from '@llm-upgrade/core';
 import { fetchError, get, type FeedAsset } from '../feed.js';
 import { downloadHeaders } from './api.js';
-import { installPrefix, pickAssets, type ReleaseAsset } from './assets.js';
+import { installLayout } from '../layout.js';
+import { pickAssets, type ReleaseAsset } from './assets.js';
 import { parseSha256Sums } from './checksums.js';
 import { fetchRelease, type ReleaseQuery } from './release.js';
 import { describeSpec, parseGithubFeed } from './spec.js';
@@ -68,7 +69,8 @@ export async function resolveGithubFeed(opts: GithubFeedOptions): Promise<Resolv
   // The repository names the feed; the tag is reported beside it.
   const feed = describeSpec({ owner: spec.owner, repo: spec.repo });
   const release = await fetchRelease(spec, opts);
-  const prefix = await installPrefix(opts.roots);
+  // Archives are laid onto the install's base: add-ons are looked for under it.
+  const prefix = opts.roots.length ? installLayout(opts.roots).base : '';
   const where = `${feed} ${release.tag}`;
   const picked = await pickAssets(where, release.assets, opts.profile?.releaseAssets, opts.platform, prefix);
   const checksumsName = opts.profile?.releaseAssets?.checksums;
