@@ -2,11 +2,11 @@
 // run a systemd here, see packages/testkit/src/nspawn.ts), an ollama.service with Restart=always
 // runs the fake `ollama serve`; the real CLI, run inside the container, upgrades it.
 import { createHash } from 'node:crypto';
-import { cp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootContainer, freePort, makeOllamaRelease, nspawnUnavailable, TestKit, versionAt, waitFor, type Container, type OllamaRelease } from '@llm-upgrade/testkit';
-import { CLI, ensureBuilt, REPO, runCli } from './helpers.js';
+import { bootContainer, freePort, layOutOllamaInstall, makeOllamaRelease, nspawnUnavailable, TestKit, versionAt, waitFor, type Container, type OllamaInstall, type OllamaRelease } from '@llm-upgrade/testkit';
+import { CLI, ensureBuilt, REPO } from './helpers.js';
 import { runProcess } from '@llm-upgrade/testkit';
 
 const unavailable = nspawnUnavailable();
@@ -24,8 +24,16 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
   let port: number;
   let v1: OllamaRelease;
   let v2: OllamaRelease;
+  let install: OllamaInstall;
   const hashes: Record<string, string> = {};
-  const installDir = `${INSIDE}/opt/ollama`;
+  /** The install as install.sh lays it out, seen from inside the container. */
+  const prefix = `${INSIDE}/usr/local`;
+  const scope = ['--install-dir', `${prefix}/bin/ollama`, '--install-dir', `${prefix}/lib/ollama`, '--profile', 'ollama'];
+  /** apply of a release's base + rocm archives with its sha256sum.txt, as a user would from a download. */
+  const applyArgs = (version: string) => {
+    const rel = `${INSIDE}/release-${version}`;
+    return ['apply', `${rel}/ollama-linux-amd64.tar.zst`, `${rel}/ollama-linux-amd64-rocm.tar.zst`, '--checksums', `${rel}/sha256sum.txt`, ...scope];
+  };
 
   const cli = (args: string[]) => c.exec(['/usr/bin/node', CLI, ...args, '--json'], { env: { NO_COLOR: '1' }, timeoutMs: 240_000 });
   const mainPid = async () => Number((await c.exec(['systemctl', 'show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
@@ -44,43 +52,29 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
       .filter((s) => s.hash.length === 64 && s.hash !== systemdHash);
   const versionOf = (hash: string) => Object.entries(hashes).find(([, h]) => h === hash)?.[0] ?? `unknown (${hash.slice(0, 12)})`;
 
-  async function pack(tree: string, version: string): Promise<string> {
-    const out = join(host, `ollama-${version}.tar.gz`);
-    const r = await runCli(['pack', tree, '--name', 'ollama', '--version', version, '--smoke', 'bin/ollama --version', '--out', out]);
-    expect(r.code, r.stderr).toBe(0);
-    return `${INSIDE}/ollama-${version}.tar.gz`;
-  }
-
   beforeAll(async () => {
     ensureBuilt();
     host = await kit.makeTempDir('llmu-systemd-');
     port = await freePort();
-    v1 = await makeOllamaRelease(kit, { version: '1.0.0' });
-    v2 = await makeOllamaRelease(kit, { version: '2.0.0' });
+    v1 = await makeOllamaRelease(kit, { version: '1.0.0', outDir: join(host, 'release-1.0.0') });
+    v2 = await makeOllamaRelease(kit, { version: '2.0.0', outDir: join(host, 'release-2.0.0') });
     hashes['1.0.0'] = await sha256(join(v1.baseTree, 'bin/ollama'));
     hashes['2.0.0'] = await sha256(join(v2.baseTree, 'bin/ollama'));
     // A 2.0.1 whose server dies after a second (a shell script, so its main process's exe is
     // the shell): the health gate must fail and the unit must run 2.0.0 again.
-    const broken = await kit.makeTempDir('llmu-broken-');
-    await cp(v2.baseTree, broken, { recursive: true, verbatimSymlinks: true });
-    await writeFile(join(broken, 'bin/ollama'), '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 2.0.1"; exit 0; fi\nsleep 1\nexit 3\n');
-    await chmod(join(broken, 'bin/ollama'), 0o755);
+    await makeOllamaRelease(kit, { version: '2.0.1', outDir: join(host, 'release-2.0.1'), extraFiles: { 'bin/ollama': '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 2.0.1"; exit 0; fi\nsleep 1\nexit 3\n' } });
     systemdHash = await sha256('/usr/lib/systemd/systemd');
     hashes['2.0.1'] = await sha256((await runProcess('readlink', ['-f', '/bin/sh'])).stdout.trim());
-    await pack(v1.baseTree, '1.0.0');
-    await pack(v2.baseTree, '2.0.0');
-    await pack(broken, '2.0.1');
+    install = await layOutOllamaInstall(kit, v1, { prefix: join(host, 'usr/local'), addOns: [v1.rocm] });
 
     c = await bootContainer({ binds: [{ host, container: INSIDE }, { host: REPO, readOnly: true }] });
     expect((await c.exec(['/usr/bin/node', '--version'])).stdout).toMatch(/^v\d+/);
-    const fresh = await cli(['apply', `${INSIDE}/ollama-1.0.0.tar.gz`, '--install-dir', installDir]);
-    expect(fresh.code, fresh.stderr).toBe(0);
     const unit = [
       '[Unit]',
       'Description=fake Ollama (llm-upgrade systemd test)',
       'StartLimitIntervalSec=0',
       '[Service]',
-      `ExecStart=${installDir}/bin/ollama serve`,
+      `ExecStart=${prefix}/bin/ollama serve`,
       `ExecStartPost=/bin/sh -c 'echo "$$MAINPID $$(sha256sum < /proc/$$MAINPID/exe | cut -c1-64)" >> ${INSIDE}/starts.log'`,
       `Environment=OLLAMA_HOST=127.0.0.1:${port}`,
       'Restart=always',
@@ -107,7 +101,8 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
   it('upgrades: systemctl stop first (no respawn of v1), swap, systemctl start, health from the unit\'s new process', async () => {
     const before = await mainPid();
     const startsBefore = (await starts()).length;
-    const r = await cli(['apply', `${INSIDE}/ollama-2.0.0.tar.gz`, '--install-dir', installDir]);
+    const other = await sha256(install.othertool);
+    const r = await cli(applyArgs('2.0.0'));
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ ok: true, from: '1.0.0', to: '2.0.0', restarted: 'service', healthy: true });
@@ -121,11 +116,14 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     // Every start since the upgrade began ran v2: Restart=always never brought v1 back.
     expect(during.map((s) => versionOf(s.hash))).toEqual(['2.0.0']);
     expect(during[0]!.pid).toBe(after);
+    // The add-on came along, and the other program in bin/ was not touched.
+    for (const f of v2.rocmFiles) expect(await sha256(join(install.prefix, f))).toBe(await sha256(join(v2.rocmTree, f)));
+    expect(await sha256(install.othertool)).toBe(other);
   });
 
   it('a new version that does not come up is rolled back and the unit runs the old one again', async () => {
     const startsBefore = (await starts()).length;
-    const r = await cli(['apply', `${INSIDE}/ollama-2.0.1.tar.gz`, '--install-dir', installDir, '--timeout', '20s']);
+    const r = await cli([...applyArgs('2.0.1'), '--timeout', '20s']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(4);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ERR_HEALTH', changed: true });
     expect((await c.exec(['systemctl', 'is-active', UNIT])).stdout.trim()).toBe('active');
