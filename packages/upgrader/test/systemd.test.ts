@@ -136,4 +136,20 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     expect(during.at(-1)).toBe('2.0.0');
     expect(during.slice(0, -1).every((v) => v === '2.0.1'), during.join(', ')).toBe(true);
   });
+
+  it('killed mid-swap: the unit stays stopped (no respawn of a half-swapped install); recover rolls back and starts it on the old version', async () => {
+    const startsBefore = (await starts()).length;
+    const crashed = await c.exec(['/usr/bin/node', CLI, ...applyArgs('2.0.1'), '--json'], { env: { NO_COLOR: '1', LLM_UPGRADE_TEST_CRASH_AT_STEP: '4' }, timeoutMs: 240_000 });
+    expect(crashed.code, crashed.stderr).not.toBe(0);
+    expect((await c.exec(['systemctl', 'is-active', UNIT])).stdout.trim()).toBe('inactive');
+    expect(await versionAt(port)).toBeNull();
+    const r = await cli(['recover', ...scope]);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'rolled-back' });
+    expect((await c.exec(['systemctl', 'is-active', UNIT])).stdout.trim()).toBe('active');
+    expect(versionOf(await exeHash(await mainPid()))).toBe('2.0.0');
+    await waitFor(async () => (await versionAt(port)) === '2.0.0', { timeoutMs: 30_000, what: 'the unit answering 2.0.0 after recover' });
+    // Nothing started between the crash and recover; recover started 2.0.0 once.
+    expect((await starts()).slice(startsBefore).map((s) => versionOf(s.hash))).toEqual(['2.0.0']);
+  });
 });
