@@ -68,6 +68,13 @@ describe('install.sh layout upgraded from Ollama release archives', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.version).toBe('0.5.1');
     expect(r.json.roots).toEqual([inst.bin, inst.lib]);
+    expect(r.json.base).toBe(inst.prefix);
+    expect(r.json.server).toMatchObject({ url: `http://127.0.0.1:${run.port}/api/version`, source: 'socket', ollamaHost: `127.0.0.1:${run.port}`, pid: run.server.pid });
+    expect(r.json.services).toEqual([expect.objectContaining({ name: 'ollama.service', manager: 'systemd' })]);
+    const text = await runCli(['status', '--profile', 'ollama'], { env: { PATH: `${inst.binDir}:${process.env.PATH}` } });
+    expect(text.stdout).toContain('version: 0.5.1 (reported by bin/ollama --version');
+    expect(text.stdout).toContain(`server: http://127.0.0.1:${run.port}/api/version (listening now, pid ${run.server.pid}, OLLAMA_HOST=127.0.0.1:${run.port})`);
+    expect(text.stdout).toMatch(/service: ollama\.service \(/);
   });
 
   it('a flipped byte in an archive: exit 2, nothing stopped, the install byte-identical', async () => {
@@ -112,7 +119,7 @@ describe('install.sh layout upgraded from Ollama release archives', () => {
     const otherKey = identityOf(otherPid);
     const r = await cli(inst, ['apply', v2.base, v2.rocm, '--checksums', v2.sha256sums]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, from: '0.5.1', to: '0.6.0', phase: 'commit', changed: true, root: inst.prefix });
+    expect(r.json).toMatchObject({ ok: true, from: '0.5.1', to: '0.6.0', phase: 'commit', changed: true, root: inst.prefix, healthy: true });
     expect((await sh(inst.bin, ['--version'])).trim()).toBe('ollama version is 0.6.0');
     for (const f of v2.rocmFiles) expect(await readFile(join(inst.prefix, f))).toEqual(await readFile(join(v2.rocmTree, f)));
     expect(await readFile(join(inst.lib, 'libggml-base.so'))).toEqual(await readFile(join(v2.baseTree, 'lib/ollama/libggml-base.so')));
