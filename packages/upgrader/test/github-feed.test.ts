@@ -68,6 +68,13 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       expect(r.json.latest.assets).toHaveLength(2);
     });
 
+    it('with no install found, shows what the release offers (base only, installed unknown)', async () => {
+      const r = await runCli(['check', ...gh(), '--profile', 'ollama', '--exit-code', '--json'], { env: { PATH: '/usr/bin:/bin' } });
+      expect(r.code, r.stdout).toBe(10);
+      expect(r.json).toMatchObject({ installed: null, updateAvailable: true, latest: { version: '2.0.0' } });
+      expect(r.json.latest.assets.map((a: { name: string }) => a.name)).toEqual(['ollama-linux-amd64.tar.zst']);
+    });
+
     it('--pre takes the newest pre-release; without it the latest release', async () => {
       const install = await installV1();
       const v3 = await makeOllamaRelease(kit, { version: '3.0.0-rc.1' });

@@ -65,8 +65,8 @@ function noAsset(release: string, what: string, lookedFor: readonly string[], as
   });
 }
 
-/** The base archive for `platform` plus each add-on whose marker path the install already has. */
-export async function pickAssets(release: string, assets: readonly ReleaseAsset[], spec: ReleaseAssets | undefined, platform: string, prefix: string): Promise<PickedAssets> {
+/** The base archive for `platform` plus each add-on whose marker path the install (at `prefix`; null: none found) already has. */
+export async function pickAssets(release: string, assets: readonly ReleaseAsset[], spec: ReleaseAssets | undefined, platform: string, prefix: string | null): Promise<PickedAssets> {
   const forPlatform = spec?.platforms[platform];
   if (!forPlatform) {
     throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `the profile names no release assets for ${platform}`, hint: 'Use --profile ollama, or add "releaseAssets" for this platform to your profile.', phase: 'fetch', changed: false, details: { platform } });
@@ -76,7 +76,7 @@ export async function pickAssets(release: string, assets: readonly ReleaseAsset[
   const addons: ReleaseAsset[] = [];
   const lookedFor = [...forPlatform.base];
   for (const addon of forPlatform.addons ?? []) {
-    if (!(await matchesUnder(prefix, addon.when))) continue;
+    if (prefix === null || !(await matchesUnder(prefix, addon.when))) continue;
     lookedFor.push(...addon.assets);
     const found = firstPresent(assets, addon.assets);
     // The install has it: upgrading without it would drop what the user installed.

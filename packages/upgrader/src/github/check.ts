@@ -26,7 +26,7 @@ export async function checkGithubFeed(opts: GithubCheckOptions): Promise<GithubC
   const resolved = await resolveGithubFeed(opts);
   const recorded = opts.roots.length ? await readInstalledState(opts.roots) : null;
   // An install llm-upgrade never upgraded (install.sh's) still knows its version: ask the binary.
-  const installed = recorded?.version ?? (opts.roots.length ? await versionOfInstall(resolved.prefix, opts.profile?.versionCommand) : null);
+  const installed = recorded?.version ?? (resolved.prefix !== null ? await versionOfInstall(resolved.prefix, opts.profile?.versionCommand) : null);
   return {
     ok: true,
     feed: resolved.feed,

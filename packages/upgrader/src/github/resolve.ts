@@ -24,8 +24,8 @@ export interface ResolvedGithubFeed {
   tag: string;
   version: string;
   prerelease: boolean;
-  /** Where the archives are laid (the install's prefix): add-ons were looked for under it. */
-  prefix: string;
+  /** Where the archives are laid (the install's base): add-ons were looked for under it; null when no install was found. */
+  prefix: string | null;
   /** Base first, then the add-ons the install has; each with the SHA-256 it must have. */
   archives: GithubArchive[];
   /** Which source vouched for the digests. */
@@ -70,7 +70,7 @@ export async function resolveGithubFeed(opts: GithubFeedOptions): Promise<Resolv
   const feed = describeSpec({ owner: spec.owner, repo: spec.repo });
   const release = await fetchRelease(spec, opts);
   // Archives are laid onto the install's base: add-ons are looked for under it.
-  const prefix = opts.roots.length ? installLayout(opts.roots).base : '';
+  const prefix = opts.roots.length ? installLayout(opts.roots).base : null;
   const where = `${feed} ${release.tag}`;
   const picked = await pickAssets(where, release.assets, opts.profile?.releaseAssets, opts.platform, prefix);
   const checksumsName = opts.profile?.releaseAssets?.checksums;

@@ -1,4 +1,4 @@
-import { EXIT, LlmUpgradeError, platformKey } from '@llm-upgrade/core';
+import { EXIT, LlmUpgradeError, platformKey, resolveProfile } from '@llm-upgrade/core';
 import { checkFeed } from '../../feed.js';
 import { checkGithubFeed } from '../../github/check.js';
 import { isGithubFeed } from '../../github/spec.js';
@@ -20,7 +20,7 @@ export const checkCommand: CommandHandler = async ({ parsed, reporter }) => {
       if (common.installDirs.length > 0) throw e;
       return null; // nothing installed where the profile looks: still show what the release offers
     });
-    const profile = scope?.profile;
+    const profile = scope?.profile ?? resolveProfile(common.profile ?? 'ollama');
     const result = await checkGithubFeed({ feed: values.feed, roots: scope?.roots ?? [], profile, platform: typeof values.platform === 'string' ? values.platform : platformKey(), ...githubOptions(values, common) });
     const names = result.latest?.assets.map((a) => a.name).join(' + ') ?? '';
     reporter.line(`${result.feed} ${result.latest?.tag ?? '?'} (${result.platform}: ${names}); installed: ${result.installed ?? 'unknown'}${result.updateAvailable ? ' — an update is available' : ' — up to date'}`);
