@@ -152,4 +152,21 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     // Nothing started between the crash and recover; recover started 2.0.0 once.
     expect((await starts()).slice(startsBefore).map((s) => versionOf(s.hash))).toEqual(['2.0.0']);
   });
+
+  it('a unit waiting between two Restart=always starts (no process at that instant) is stopped through systemd and started on the new files', async () => {
+    // Slow the restart down, then kill the main process: the unit sits in auto-restart, with no process.
+    const slow = await c.sh(`mkdir -p /etc/systemd/system/${UNIT}.d && printf '[Service]\\nRestartSec=120s\\n' > /etc/systemd/system/${UNIT}.d/slow.conf && systemctl daemon-reload && systemctl kill -s SIGKILL ${UNIT}`);
+    expect(slow.code, slow.stderr).toBe(0);
+    await waitFor(async () => (await c.exec(['systemctl', 'show', '-p', 'SubState', '--value', UNIT])).stdout.trim() === 'auto-restart', { timeoutMs: 30_000, what: 'the unit waiting to restart' });
+    expect(await mainPid()).toBe(0);
+    const startsBefore = (await starts()).length;
+    const r = await cli([...applyArgs('1.0.0'), '--allow-downgrade']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, to: '1.0.0', restarted: 'service' });
+    // Without the stop, systemd would start it on its own two minutes later; here it runs now, on 1.0.0.
+    expect((await c.exec(['systemctl', 'show', '-p', 'SubState', '--value', UNIT])).stdout.trim()).toBe('running');
+    expect(versionOf(await exeHash(await mainPid()))).toBe('1.0.0');
+    await waitFor(async () => (await versionAt(port)) === '1.0.0', { timeoutMs: 30_000, what: 'the unit answering 1.0.0' });
+    expect((await starts()).slice(startsBefore).map((s) => versionOf(s.hash))).toEqual(['1.0.0']);
+  });
 });
