@@ -165,6 +165,25 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       expect(again.json).toMatchObject({ installed: '2.0.0', updateAvailable: false });
     });
 
+    it('--dry-run and an install already at the release download nothing and change nothing', async () => {
+      const install = await installV1();
+      const before = await treeDigest(install.prefix);
+      const downloads = () => api.requests.filter((q) => q.path.startsWith('/download/'));
+      const n0 = downloads().length;
+      const dry = await runCli(['apply', ...gh(), ...scopeOf(install), '--dry-run', '--json']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.json).toMatchObject({ ok: true, dryRun: true, from: '1.0.0', to: '2.0.0', source: 'github:o/r@v2.0.0' });
+      expect(await treeDigest(install.prefix)).toBe(before);
+      const same = await runCli(['apply', ...gh('github:o/r@v1.0.0'), ...scopeOf(install), '--json']);
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.json).toMatchObject({ ok: true, noop: true, from: '1.0.0', to: '1.0.0' });
+      // sha256sum.txt is read to know the digests; no archive was fetched.
+      const fetched = downloads().slice(n0).map((q) => q.path);
+      expect(fetched.length).toBeGreaterThan(0);
+      expect(fetched.every((p) => p.endsWith('/sha256sum.txt')), fetched.join(', ')).toBe(true);
+      expect(await treeDigest(install.prefix)).toBe(before);
+    });
+
     it('an archive whose bytes differ from sha256sum.txt is exit 2 and the install is untouched', async () => {
       const install = await installV1();
       const before = await treeDigest(install.prefix);

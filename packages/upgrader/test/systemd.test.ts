@@ -20,6 +20,7 @@ const sha256 = async (file: string) => createHash('sha256').update(await readFil
 
 describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspawn', () => {
   let c: Container;
+  let cannotBoot: string | null = null;
   let host: string;
   let port: number;
   let v1: OllamaRelease;
@@ -67,7 +68,14 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     hashes['2.0.1'] = await sha256((await runProcess('readlink', ['-f', '/bin/sh'])).stdout.trim());
     install = await layOutOllamaInstall(kit, v1, { prefix: join(host, 'usr/local'), addOns: [v1.rocm] });
 
-    c = await bootContainer({ binds: [{ host, container: INSIDE }, { host: REPO, readOnly: true }] });
+    try {
+      c = await bootContainer({ binds: [{ host, container: INSIDE }, { host: REPO, readOnly: true }] });
+    } catch (e) {
+      // systemd-nspawn is here but cannot boot a container on this machine (no cgroup delegation, a sandbox).
+      cannotBoot = `systemd-nspawn cannot boot here: ${(e as Error).message.split('\n')[0]}`;
+      console.warn(`systemd.test.ts skipped: ${cannotBoot}`);
+      return;
+    }
     expect((await c.exec(['/usr/bin/node', '--version'])).stdout).toMatch(/^v\d+/);
     const unit = [
       '[Unit]',
@@ -92,13 +100,15 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     await kit.cleanup();
   }, 120_000);
 
-  it('runs the unit: v1 answers on OLLAMA_HOST, its main process is the v1 binary', async () => {
+  it('runs the unit: v1 answers on OLLAMA_HOST, its main process is the v1 binary', async ({ skip }) => {
+    if (cannotBoot) skip(cannotBoot);
     for (let i = 0; i < 100 && (await versionAt(port)) !== '1.0.0'; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await versionAt(port)).toBe('1.0.0');
     expect(versionOf(await exeHash(await mainPid()))).toBe('1.0.0');
   });
 
-  it('upgrades: systemctl stop first (no respawn of v1), swap, systemctl start, health from the unit\'s new process', async () => {
+  it('upgrades: systemctl stop first (no respawn of v1), swap, systemctl start, health from the unit\'s new process', async ({ skip }) => {
+    if (cannotBoot) skip(cannotBoot);
     const before = await mainPid();
     const startsBefore = (await starts()).length;
     const other = await sha256(install.othertool);
@@ -121,7 +131,8 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     expect(await sha256(install.othertool)).toBe(other);
   });
 
-  it('a new version that does not come up is rolled back and the unit runs the old one again', async () => {
+  it('a new version that does not come up is rolled back and the unit runs the old one again', async ({ skip }) => {
+    if (cannotBoot) skip(cannotBoot);
     const startsBefore = (await starts()).length;
     const r = await cli([...applyArgs('2.0.1'), '--timeout', '20s']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(4);
@@ -137,7 +148,8 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     expect(during.slice(0, -1).every((v) => v === '2.0.1'), during.join(', ')).toBe(true);
   });
 
-  it('killed mid-swap: the unit stays stopped (no respawn of a half-swapped install); recover rolls back and starts it on the old version', async () => {
+  it('killed mid-swap: the unit stays stopped (no respawn of a half-swapped install); recover rolls back and starts it on the old version', async ({ skip }) => {
+    if (cannotBoot) skip(cannotBoot);
     const startsBefore = (await starts()).length;
     const crashed = await c.exec(['/usr/bin/node', CLI, ...applyArgs('2.0.1'), '--json'], { env: { NO_COLOR: '1', LLM_UPGRADE_TEST_CRASH_AT_STEP: '4' }, timeoutMs: 240_000 });
     expect(crashed.code, crashed.stderr).not.toBe(0);
@@ -153,7 +165,8 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     expect((await starts()).slice(startsBefore).map((s) => versionOf(s.hash))).toEqual(['2.0.0']);
   });
 
-  it('a unit waiting between two Restart=always starts (no process at that instant) is stopped through systemd and started on the new files', async () => {
+  it('a unit waiting between two Restart=always starts (no process at that instant) is stopped through systemd and started on the new files', async ({ skip }) => {
+    if (cannotBoot) skip(cannotBoot);
     // Slow the restart down, then kill the main process: the unit sits in auto-restart, with no process.
     const slow = await c.sh(`mkdir -p /etc/systemd/system/${UNIT}.d && printf '[Service]\\nRestartSec=120s\\n' > /etc/systemd/system/${UNIT}.d/slow.conf && systemctl daemon-reload && systemctl kill -s SIGKILL ${UNIT}`);
     expect(slow.code, slow.stderr).toBe(0);
