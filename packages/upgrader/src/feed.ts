@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { mkdirp } from './fsutil.js';
@@ -192,6 +192,13 @@ export async function fetchText(url: string, opts: FetchOptions = {}, maxBytes =
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The SHA-256 state of a file's first `bytes` bytes (a resumed download hashes what it already has once). */
+async function hashPrefix(path: string, bytes: number): Promise<{ hash: Hash; bytes: number }> {
+  const hash = createHash('sha256');
+  if (bytes > 0) for await (const c of createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(c as Buffer);
+  return { hash, bytes };
+}
+
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
@@ -213,6 +220,8 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
   // Unknown until a response says (Content-Length, Content-Range) when the caller knows only the digest.
   let total = asset.size;
   let lastError = '';
+  // SHA-256 of what the .part holds, kept up while writing: a 2 GB download is not read back to verify it.
+  let hashed: { hash: Hash; bytes: number } | null = null;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const have = (await stat(part).catch(() => null))?.size ?? 0;
     if (total !== undefined && have > total) await unlink(part);
@@ -239,6 +248,9 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
     }
     const resume = res.status === 206 && from > 0;
     total ??= totalFromHeaders(res);
+    if (!resume) hashed = { hash: createHash('sha256'), bytes: 0 };
+    else if (hashed?.bytes !== from) hashed = await hashPrefix(part, from);
+    const running = hashed;
     const fh = await open(part, resume ? 'a' : 'w');
     let received = resume ? from : 0;
     try {
@@ -246,6 +258,8 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
         received += (c as Buffer).length;
         if (total !== undefined && received > total) throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url} is larger than the ${total} bytes ${asset.size !== undefined ? 'the feed declares' : 'the server announced'}`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
         await fh.write(c as Buffer);
+        running.hash.update(c as Buffer);
+        running.bytes += (c as Buffer).length;
         onEvent?.({ type: 'download', url: asset.url, receivedBytes: received, totalBytes: total ?? 0, ...(resume ? { resumedFrom: from } : {}) });
       }
       await fh.sync();
@@ -275,7 +289,7 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
   }
   const size = (await stat(part).catch(() => null))?.size ?? 0;
   if (total !== undefined ? size !== total : lastError !== '' && size === 0) throw fetchError(`${asset.url}: download incomplete after ${attempts} attempts (${size} of ${total ?? 'unknown'} bytes; last error: ${lastError})`, 'Run the command again; the download resumes where it stopped.');
-  const sum = await sha256File(part);
+  const sum = hashed?.bytes === size ? hashed.hash.digest('hex') : await sha256File(part);
   if (sum !== asset.sha256) {
     await unlink(part).catch(() => undefined);
     throw new LlmUpgradeError({ code: asset.size === undefined ? 'ERR_BAD_CHECKSUM' : 'ERR_HASH_MISMATCH', message: `${asset.url}: SHA-256 ${sum} differs from the ${asset.size === undefined ? 'expected' : "feed's"} ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { zstdDecompress, zstdDecoder } from './zstd.js';
+import { zstdFramePieces } from './zstd-frames.js';
 
 /** `zstd -19` of data, by the real zstd program (as Ollama's CI makes its archives). */
 const zstd = (data: Buffer, level = 19) => execFileSync('zstd', [`-${level}`, '-q', '-c'], { input: data, maxBuffer: 64 << 20 });
@@ -18,6 +19,9 @@ async function collect(gen: AsyncIterable<Buffer>): Promise<Buffer> {
   for await (const c of gen) out.push(c);
   return Buffer.concat(out);
 }
+
+/** A skippable frame (RFC 8878 §3.1.2): magic 0x184D2A5?, 4-byte size, payload. */
+const skippable = Buffer.concat([Buffer.from([0x53, 0x2a, 0x4d, 0x18, 5, 0, 0, 0]), Buffer.from('hello')]);
 
 // Half random (incompressible raw blocks), half repetitive (compressed blocks), several MiB.
 const data = Buffer.concat([randomBytes(2 << 20), Buffer.alloc(2 << 20, 'llama-server '), randomBytes(12345)]);
@@ -50,13 +54,46 @@ describe(`zstdDecompress (here: ${zstdDecoder})`, () => {
     expect(atFirst).toBeLessThan(fast.length / 2);
   }, SLOW);
 
-  it('decodes concatenated frames; a truncated stream or garbage throws', async () => {
-    const a = Buffer.from('first frame\n'.repeat(1000));
-    const b = randomBytes(5000);
-    expect((await collect(zstdDecompress(chunked(Buffer.concat([zstd(a), zstd(b)]), 4096), { forceLibrary: true }))).equals(Buffer.concat([a, b]))).toBe(true);
-    const whole = packed();
-    await expect(collect(zstdDecompress(chunked(whole.subarray(0, whole.length - 100), 65536), { forceLibrary: true }))).rejects.toThrow();
-    await expect(collect(zstdDecompress(chunked(randomBytes(4096), 1024), { forceLibrary: true }))).rejects.toThrow();
-    await expect(collect(zstdDecompress(chunked(Buffer.alloc(0), 1), { forceLibrary: true }))).rejects.toThrow(/empty/);
-  }, SLOW);
+  for (const forceLibrary of [false, true]) {
+    it(`${forceLibrary ? 'fzstd' : 'the default decoder'}: decodes concatenated frames; a truncated stream or garbage throws`, async () => {
+      const a = Buffer.from('first frame\n'.repeat(1000));
+      const b = randomBytes(5000);
+      expect((await collect(zstdDecompress(chunked(Buffer.concat([zstd(a), skippable, zstd(b)]), 4096), { forceLibrary }))).equals(Buffer.concat([a, b]))).toBe(true);
+      const whole = packed();
+      await expect(collect(zstdDecompress(chunked(whole.subarray(0, whole.length - 100), 65536), { forceLibrary }))).rejects.toThrow();
+      await expect(collect(zstdDecompress(chunked(randomBytes(4096), 1024), { forceLibrary }))).rejects.toThrow();
+      await expect(collect(zstdDecompress(chunked(Buffer.alloc(0), 1), { forceLibrary }))).rejects.toThrow(/empty/);
+    }, SLOW);
+  }
+});
+
+describe('zstdFramePieces', () => {
+  it('passes every byte through unchanged and marks each frame end, dropping skippable frames', async () => {
+    const a = zstd(Buffer.from('a'.repeat(100_000)));
+    const b = zstd(randomBytes(300_000), 1);
+    const pieces: (Buffer | null)[] = [];
+    for await (const p of zstdFramePieces(chunked(Buffer.concat([a, skippable, b]), 999))) pieces.push(p);
+    const frames: Buffer[] = [];
+    let current: Buffer[] = [];
+    for (const p of pieces) {
+      if (p === null) {
+        frames.push(Buffer.concat(current));
+        current = [];
+      } else current.push(p);
+    }
+    expect(current).toEqual([]);
+    expect(frames.length).toBe(2);
+    expect(frames[0]!.equals(a)).toBe(true);
+    expect(frames[1]!.equals(b)).toBe(true);
+  });
+  it('throws on a truncated frame and on bytes that are not zstd', async () => {
+    const a = zstd(randomBytes(200_000), 1);
+    const drain = async (buf: Buffer) => {
+      for await (const _ of zstdFramePieces(chunked(buf, 4096))) {
+        // consume
+      }
+    };
+    await expect(drain(a.subarray(0, a.length - 10))).rejects.toThrow(/truncated/);
+    await expect(drain(Buffer.concat([a, Buffer.from('garbage!')]))).rejects.toThrow(/not a zstd frame/);
+  });
 });
