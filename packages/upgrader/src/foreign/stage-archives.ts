@@ -208,7 +208,6 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
         await fh.write(c);
         size += c.length;
       }
-      await fh.sync();
     } finally {
       await fh.close();
     }
@@ -249,7 +248,11 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
       if (bad) throw checksumError(a, got, bad);
       if (failure) throw isFormatError(failure) && !(failure instanceof LlmUpgradeError) ? corruptError(a.name, failure) : failure;
     }
-    for (const d of syncDirs) await fsyncDir(d).catch(() => undefined);
+    // One pass of fsyncs at the end, several at a time, rather than one per file while
+    // extracting: the kernel writes back while we decompress, and the renames later publish
+    // only complete files either way.
+    await inParallel([...files.keys()].map((p) => join(staging, ...p.split('/'))), 8, fsyncFile);
+    await inParallel([...syncDirs], 8, (d) => fsyncDir(d).catch(() => undefined));
   } catch (e) {
     await removeTree(staging).catch(() => undefined);
     throw toLlmUpgradeError(e, 'verify', false);
@@ -260,6 +263,22 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
     links: [...links.values()].map(strip).sort((x, y) => (x.path < y.path ? -1 : 1)),
     bytes,
   };
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function inParallel<T>(items: T[], width: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
+    while (next < items.length) await run(items[next++]!);
+  }));
 }
 
 /** The asset name of a path or URL: its last path segment. */
