@@ -408,9 +408,6 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
       kind: 'apply', roots, profile: opts.profile, stageDir: staging, from, to: version,
       fromManifest: installed, toManifest: manifest, stagedIdentities: identities, restart: opts.restart !== false,
       graceMs: c.graceMs, timeoutMs: c.timeoutMs, healthTimeoutMs: c.healthTimeoutMs, stayUpMs: opts.stayUpMs, onEvent, signal: opts.signal,
-    }).catch(async (e: unknown) => {
-      if (!(await lexists(paths.journal).catch(() => true))) await removeTree(staging).catch(() => undefined);
-      throw e;
     });
     return {
       ok: true, from, to: version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs,
@@ -418,12 +415,9 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
       source: label, root, warnings: tx.warnings,
     };
   } finally {
-    if (c.dryRun) await removeTree(staging).catch(() => undefined);
-    else if (!(await lexists(paths.journal).catch(() => true))) {
-      // Not handed to a transaction (a failure, a no-op): nothing of the install was touched.
-      const committed = !(await lexists(staging).catch(() => false));
-      if (!committed) await removeTree(staging).catch(() => undefined);
-    }
+    // Not (or no longer) in a transaction's hands: a dry run, a no-op, a failure before the swap.
+    // A kept journal may still move files back from staging: then it stays for recover.
+    if (c.dryRun || !(await lexists(paths.journal).catch(() => true))) await removeTree(staging).catch(() => undefined);
   }
 }
 

@@ -180,4 +180,22 @@ describe('other archive formats', () => {
     expect(r.json.error.code).toBe('ERR_DOWNGRADE');
     expect((await sh(inst.bin, ['--version'])).trim()).toBe('ollama version is 0.6.0');
   });
+
+  it('our own packages (llm-upgrade pack) on the prefix layout too: bin/ollama + lib/ollama only', async () => {
+    const inst = await layOutOllamaInstall(kit, v1);
+    const pkg = join(await kit.makeTempDir('ollama-pack-'), 'ollama-0.6.0-linux-x64.tar.gz');
+    let r = await runCli(['pack', v2.baseTree, '--name', 'ollama', '--version', '0.6.0', '--smoke', 'bin/ollama --version', '--out', pkg, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    r = await cli(inst, ['apply', pkg]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ from: '0.5.1', to: '0.6.0', root: inst.prefix });
+    expect((await sh(inst.bin, ['--version'])).trim()).toBe('ollama version is 0.6.0');
+    const hostileTree = (await makeOllamaRelease(kit, { version: '0.7.0', extraFiles: { 'bin/othertool': 'x' } })).baseTree;
+    const bad = join(await kit.makeTempDir('ollama-pack-'), 'ollama-0.7.0-linux-x64.tar.gz');
+    expect((await runCli(['pack', hostileTree, '--name', 'ollama', '--version', '0.7.0', '--out', bad])).code).toBe(0);
+    r = await cli(inst, ['apply', bad]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.json.error.message).toContain('bin/othertool');
+    expect((await sh(inst.bin, ['--version'])).trim()).toBe('ollama version is 0.6.0');
+  });
 });

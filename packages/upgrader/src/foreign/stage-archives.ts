@@ -5,7 +5,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { LlmUpgradeError, toLlmUpgradeError } from '@llm-upgrade/core';
-import { ArchiveFormatError, walkTar, type RawEntry } from '../archive/tar.js';
+import { walkTar, type RawEntry } from '../archive/tar.js';
 import { walkZip } from '../archive/zip.js';
 import { fsyncDir, mkdirp, removeTree } from '../fsutil.js';
 import { placeInUnits } from '../layout.js';
@@ -122,10 +122,10 @@ function decompressed(format: Format, raw: AsyncIterable<Buffer>): AsyncIterable
   return raw;
 }
 
-function isFormatError(e: unknown): boolean {
-  if (e instanceof ArchiveFormatError) return true;
-  const err = e as NodeJS.ErrnoException;
-  return typeof err?.code === 'string' ? err.code.startsWith('Z_') || err.code === 'ERR_ZSTD' : typeof (err as { code?: unknown })?.code === 'number' || /zstd|invalid|unexpected end|incorrect header/i.test(err?.message ?? '');
+/** What the archive reader threw, once the bytes are known to be the expected ones: a system error (disk full…) as it is, anything else a corrupt archive. */
+function readerError(name: string, e: unknown): unknown {
+  if (e instanceof LlmUpgradeError || (e as NodeJS.ErrnoException)?.syscall !== undefined) return e;
+  return corruptError(name, e);
 }
 
 /**
@@ -208,7 +208,6 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
         await fh.write(c);
         size += c.length;
       }
-      await fh.sync();
     } finally {
       await fh.close();
     }
@@ -247,9 +246,13 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
       const got = await read.finish();
       const bad = a.expected.find((w) => w.sha256 !== got);
       if (bad) throw checksumError(a, got, bad);
-      if (failure) throw isFormatError(failure) && !(failure instanceof LlmUpgradeError) ? corruptError(a.name, failure) : failure;
+      if (failure) throw readerError(a.name, failure);
     }
-    for (const d of syncDirs) await fsyncDir(d).catch(() => undefined);
+    // One pass of fsyncs at the end, several at a time, rather than one per file while
+    // extracting: the kernel writes back while we decompress, and the renames later publish
+    // only complete files either way.
+    await inParallel([...files.keys()].map((p) => join(staging, ...p.split('/'))), 8, fsyncFile);
+    await inParallel([...syncDirs], 8, (d) => fsyncDir(d).catch(() => undefined));
   } catch (e) {
     await removeTree(staging).catch(() => undefined);
     throw toLlmUpgradeError(e, 'verify', false);
@@ -260,6 +263,22 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
     links: [...links.values()].map(strip).sort((x, y) => (x.path < y.path ? -1 : 1)),
     bytes,
   };
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function inParallel<T>(items: T[], width: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
+    while (next < items.length) await run(items[next++]!);
+  }));
 }
 
 /** The asset name of a path or URL: its last path segment. */
