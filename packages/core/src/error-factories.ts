@@ -13,6 +13,7 @@ export const usageError = factory('ERR_USAGE');
 export const badPackageError = factory('ERR_BAD_PACKAGE');
 export const unsafeEntryError = factory('ERR_UNSAFE_ENTRY');
 export const hashMismatchError = factory('ERR_HASH_MISMATCH');
+export const badChecksumError = factory('ERR_BAD_CHECKSUM');
 export const signatureError = factory('ERR_SIGNATURE');
 export const notSemverError = factory('ERR_NOT_SEMVER');
 export const downgradeError = factory('ERR_DOWNGRADE');

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_BAD_PACKAGE'
   | 'ERR_UNSAFE_ENTRY'
   | 'ERR_HASH_MISMATCH'
+  | 'ERR_BAD_CHECKSUM'
   | 'ERR_SIGNATURE'
   | 'ERR_NOT_SEMVER'
   | 'ERR_DOWNGRADE'
@@ -51,6 +52,8 @@ export const EXIT_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   ERR_BAD_PACKAGE: EXIT.badInput,
   ERR_UNSAFE_ENTRY: EXIT.badInput,
   ERR_HASH_MISMATCH: EXIT.badInput,
+  // An archive without a manifest whose SHA-256 differs from its checksum line or release digest.
+  ERR_BAD_CHECKSUM: EXIT.badInput,
   ERR_SIGNATURE: EXIT.badInput,
   ERR_NOT_SEMVER: EXIT.badInput,
   ERR_DOWNGRADE: EXIT.badInput,
@@ -97,21 +100,22 @@ export interface OutcomeDetails {
 
 /** Structured detail per code, for --json (`error.details`). */
 export interface ErrorDetailsByCode {
-  ERR_USAGE: { flag?: string; value?: string; positional?: string; root?: string; unlisted?: string[] };
-  ERR_BAD_PACKAGE: { entry?: string; installed?: string; package?: string; version?: string; path?: string; url?: string };
+  ERR_USAGE: { flag?: string; value?: string; positional?: string; root?: string; unlisted?: string[]; platform?: string };
+  ERR_BAD_PACKAGE: { entry?: string; installed?: string; package?: string; version?: string; path?: string; url?: string; root?: string; archive?: string; command?: string[]; output?: string };
   ERR_UNSAFE_ENTRY: { entry: string; reason?: string };
-  ERR_HASH_MISMATCH: { entry?: string; url?: string; sha256?: string; expectedSha256?: string; size?: number; expectedSize?: number; checksums?: string };
+  ERR_HASH_MISMATCH: { entry?: string; url?: string; sha256?: string; expectedSha256?: string; size?: number; expectedSize?: number; checksums?: string; asset?: string; sha256sum?: string; digest?: string };
+  ERR_BAD_CHECKSUM: { archive: string; path?: string; url?: string; sha256?: string; expectedSha256?: string; expectedFrom?: string };
   ERR_SIGNATURE: { path?: string };
-  ERR_NOT_SEMVER: { version?: string };
+  ERR_NOT_SEMVER: { version?: string; tag?: string };
   ERR_DOWNGRADE: { from?: string | null; to?: string };
-  ERR_FETCH: { url?: string; status?: number; path?: string; redirectedTo?: string };
+  ERR_FETCH: { url?: string; status?: number; path?: string; redirectedTo?: string; feed?: string; asset?: string; lookedFor?: string[]; assets?: string[] };
   ERR_DISK_FULL: { path?: string; url?: string; dir?: string; needBytes?: number; freeBytes?: number; needInodes?: number; freeInodes?: number | null };
   ERR_READ_ONLY: { path?: string };
   ERR_SELF_IN_SCOPE: { pid: number; exe: string | null; name: string };
   ERR_SURVIVORS: { survivors?: unknown[]; holders?: unknown[]; stopped?: unknown[]; service?: string };
   ERR_FILES_HELD: { survivors?: unknown[]; holders?: unknown[]; stopped?: unknown[] };
   ERR_POST_CHECK: { path?: string; command?: string[]; output?: string };
-  ERR_HEALTH: { url?: string; last?: string; logFile?: string; pids?: number[]; ports?: number[]; missing?: number[]; service?: string };
+  ERR_HEALTH: { url?: string; last?: string; logFile?: string; pids?: number[]; ports?: number[]; missing?: number[]; service?: string; unit?: string; mainPid?: number; exe?: string | null; now?: { active: string; sub: string; mainPid: number } };
   ERR_LOCKED: { lock: string; pid?: number; command?: string; since?: string; hostname?: string };
   ERR_NO_BACKUP: { backup?: string; replacedBy?: string | null; committedAt?: string | null };
   ERR_UNSUPPORTED_PLATFORM: { platform?: string };

@@ -11,7 +11,7 @@ export { sweep } from './sweep.js';
 export { scanHolders } from './holders.js';
 export { status } from './status.js';
 export { classify, isUnderRoot, roleOf, withDescendants } from './scope.js';
-export { ollamaProfile, builtinProfiles, loadProfile, validateProfile, resolveProfile, defaultRoots, expandPath, whichOnPath } from './profile.js';
+export { ollamaProfile, ollamaReleaseAssets, builtinProfiles, loadProfile, validateProfile, resolveProfile, defaultRoots, expandPath, whichOnPath } from './profile.js';
 export { resolveRoots, assertRootsExist, localRootGuardContext, withAliases } from './roots.js';
 export { thawRecorded } from './thaw.js';
 export type { ThawResult } from './thaw.js';

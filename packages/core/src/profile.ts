@@ -2,7 +2,36 @@ import * as errors from './error-factories.js';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, posix, resolve, win32 } from 'node:path';
 import { LlmUpgradeError } from './errors.js';
-import type { Profile } from './types.js';
+import type { Profile, ReleaseAssets } from './types.js';
+
+// Names as Ollama's release workflow publishes them; `.tgz` is what releases before 0.12 shipped.
+const linuxAssets = (arch: 'amd64' | 'arm64', addons: string[]): ReleaseAssets['platforms'][string] => ({
+  base: [`ollama-linux-${arch}.tar.zst`, `ollama-linux-${arch}.tgz`],
+  addons: addons.map((name) => ({
+    when: ollamaAddonMarkers[name]!,
+    assets: [`ollama-linux-${arch}-${name}.tar.zst`, `ollama-linux-${arch}-${name}.tgz`],
+  })),
+});
+
+/** The path under the install prefix that shows an add-on archive was laid onto it. */
+const ollamaAddonMarkers: Record<string, string> = {
+  rocm: 'lib/ollama/rocm*',
+  jetpack5: 'lib/ollama/cuda_jetpack5',
+  jetpack6: 'lib/ollama/cuda_jetpack6',
+  mlx: 'lib/ollama/mlx*',
+};
+
+export const ollamaReleaseAssets: ReleaseAssets = {
+  checksums: 'sha256sum.txt',
+  platforms: {
+    'linux-x64': linuxAssets('amd64', ['rocm', 'mlx']),
+    'linux-arm64': linuxAssets('arm64', ['jetpack5', 'jetpack6']),
+    'win32-x64': { base: ['ollama-windows-amd64.zip'] },
+    'win32-arm64': { base: ['ollama-windows-arm64.zip'] },
+    'darwin-arm64': { base: ['Ollama-darwin.zip'] },
+    'darwin-x64': { base: ['Ollama-darwin.zip'] },
+  },
+};
 
 /** Built-in profile for Ollama, every runner generation included. */
 export const ollamaProfile: Profile = {
@@ -23,6 +52,7 @@ export const ollamaProfile: Profile = {
   versionCommand: ['bin/ollama', '--version'],
   healthUrl: 'http://127.0.0.1:11434/api/version',
   startCommand: ['bin/ollama', 'serve'],
+  releaseAssets: ollamaReleaseAssets,
 };
 
 export const builtinProfiles: Readonly<Record<string, Profile>> = { ollama: ollamaProfile };
@@ -90,7 +120,32 @@ export function validateProfile(doc: unknown, source: string): Profile {
     if (typeof d.publicKey !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(d.publicKey)) throw fail('publicKey', 'must be base64 (raw Ed25519 key or SPKI DER)');
     profile.publicKey = d.publicKey;
   }
+  if (d.releaseAssets !== undefined) profile.releaseAssets = validateReleaseAssets(d.releaseAssets, fail);
   return profile;
+}
+
+function validateReleaseAssets(v: unknown, fail: (field: string, want: string) => LlmUpgradeError): ReleaseAssets {
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObject(v) || !isObject(v.platforms)) throw fail('releaseAssets', 'must be { "platforms": { PLATFORM: { "base": [NAME...], "addons"?: [...] } } }');
+  const out: ReleaseAssets = { platforms: {} };
+  if (v.checksums !== undefined) {
+    if (typeof v.checksums !== 'string' || v.checksums === '') throw fail('releaseAssets.checksums', 'must be an asset name');
+    out.checksums = v.checksums;
+  }
+  for (const [key, p] of Object.entries(v.platforms)) {
+    const field = `releaseAssets.platforms.${key}`;
+    if (!isObject(p) || !isStringArray(p.base) || p.base.length === 0) throw fail(`${field}.base`, 'must be a non-empty array of asset names');
+    const addons = p.addons ?? [];
+    if (!Array.isArray(addons)) throw fail(`${field}.addons`, 'must be an array of { "when": PATTERN, "assets": [NAME...] }');
+    out.platforms[key] = {
+      base: p.base,
+      addons: addons.map((a: unknown, i) => {
+        if (!isObject(a) || typeof a.when !== 'string' || a.when === '' || !isStringArray(a.assets) || a.assets.length === 0) throw fail(`${field}.addons[${i}]`, 'must be { "when": PATTERN, "assets": [NAME...] }');
+        return { when: a.when, assets: a.assets };
+      }),
+    };
+  }
+  return out;
 }
 
 /** Reads and validates a profile JSON file; errors are ERR_USAGE naming the file and field. */

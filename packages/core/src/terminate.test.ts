@@ -46,8 +46,12 @@ class ScriptedOs implements PlatformBackend {
     this.log.push(`service ${service.name}`);
     for (const [pid, p] of this.procs) if (p.service === service.name) this.procs.delete(pid);
   }
-  async startService(service: ServiceRef): Promise<void> {
+  async startService(service: ServiceRef): Promise<{ mainPid: number | null }> {
     this.log.push(`start service ${service.name}`);
+    return { mainPid: null };
+  }
+  async serviceState(): Promise<null> {
+    return null;
   }
   async resume(pid: number): Promise<SignalOutcome> {
     return { pid, result: this.procs.has(pid) ? 'sent' : 'gone' };

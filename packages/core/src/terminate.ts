@@ -116,8 +116,8 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   };
 
   // 1. Service managers, or they respawn what we end.
-  if (mode === 'stop' && !opts.skipServices && targets.length > 0) {
-    for (const service of await backend.findServices(targets, serviceNames(profile, backend.os))) {
+  if (mode === 'stop' && !opts.skipServices) {
+    for (const service of await backend.findServices(targets, serviceNames(profile, backend.os), roots)) {
       checkInterrupted();
       emit({ type: 'service-stop', service });
       changed = true;

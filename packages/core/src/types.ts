@@ -136,6 +136,20 @@ export interface Profile {
   startCommand?: string[];
   /** Base64 Ed25519 public key (raw 32 bytes or SPKI DER) for manifest signatures. */
   publicKey?: string;
+  /** Asset names of the product's own releases (a GitHub release feed picks them by name). */
+  releaseAssets?: ReleaseAssets;
+}
+
+/**
+ * Which assets of a release make up an install on each platform: the base archive (the first
+ * name the release has) plus every add-on whose `when` pattern matches a path the install
+ * already has (relative to the install's prefix, `*` within one path segment).
+ */
+export interface ReleaseAssets {
+  /** The checksum asset in sha256sum format (`<hex>  ./<name>`), e.g. `sha256sum.txt`. */
+  checksums?: string;
+  /** Platform key (`linux-x64`, `win32-x64`, `darwin-arm64`, ...) → what to pick. */
+  platforms: Record<string, { base: string[]; addons?: { when: string; assets: string[] }[] }>;
 }
 
 /** Progress events the library emits; the CLI decides how to show them. */

@@ -15,6 +15,8 @@ export { compileFakeRunner, fakeRunnerSource } from './compile.js';
 export type { CompileOptions } from './compile.js';
 export { descendantsOf, identityOf, isAlive, listPids, readProcLink, readStat, runningUnder, selfAndAncestors } from './proc.js';
 export { freePort, versionAt } from './net.js';
+export { layOutOllamaInstall, makeOllamaRelease } from './ollama-release.js';
+export type { OllamaInstall, OllamaRelease, OllamaReleaseOptions, TempDirMaker } from './ollama-release.js';
 export { runProcess, sh } from './run.js';
 export type { ProcessRun, RunOptions } from './run.js';
 export type { ProcEntry } from './proc.js';
@@ -26,3 +28,7 @@ export const makeSampleInstall = (opts: SampleInstallOptions): Promise<SampleIns
 export const spawnTree = (exe: string, args: string[], opts?: SpawnTreeOptions): Promise<SpawnedTree> => defaultKit.spawnTree(exe, args, opts);
 export const track = (pid: number): void => defaultKit.track(pid);
 export const cleanup = (): Promise<void> => defaultKit.cleanup();
+export { startGithubApi } from './github-api.js';
+export type { FakeAsset, FakeRelease, GithubApiOptions, GithubApiServer, RecordedRequest } from './github-api.js';
+export { bootContainer, nspawnUnavailable } from './nspawn.js';
+export type { Container, NspawnBind, NspawnOptions } from './nspawn.js';

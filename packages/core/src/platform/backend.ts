@@ -24,6 +24,17 @@ export interface ForceKillContext {
  * One implementation per OS (platform/linux/, win32/, darwin/ — each an index.ts and its modules). Everything OS-specific
  * lives behind this; the algorithms in stop.ts / sweep.ts / holders.ts are shared.
  */
+/** A service started by startService: its main process once the manager runs one (null where unknown). */
+export interface ServiceStarted {
+  mainPid: number | null;
+}
+
+export interface ServiceState {
+  active: string;
+  sub: string;
+  mainPid: number;
+}
+
 export interface PlatformBackend {
   readonly os: 'linux' | 'win32' | 'darwin';
   /** All processes: pid, ppid, name, exe, cmdline, start time, user. */
@@ -35,15 +46,23 @@ export interface PlatformBackend {
   identityOf(pid: number): Promise<string | null>;
   /** Case/separator normalisation for scope comparisons (Windows and macOS compare case-insensitively). */
   pathKey(path: string): string;
-  /** Services (systemd unit, Windows service, launchd job) that own any of these processes. */
-  findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]>;
+  /**
+   * Services (systemd unit, Windows service, launchd job) that own any of these processes; with
+   * `roots`, also the named services that are up and run a binary under a root (Linux).
+   */
+  findServices(processes: ScopedProcess[], serviceNames: string[], roots?: string[]): Promise<ServiceRef[]>;
   /** Stop one service through its manager so it does not respawn what we kill. */
   stopService(service: ServiceRef, timeoutMs: number): Promise<void>;
   /**
    * Start a service stopped by stopService again, through the same manager (systemd: the same
    * `--user --machine=USER@`; launchd: bootstrap + kickstart; Windows: `sc start`).
    */
-  startService(service: ServiceRef, timeoutMs: number): Promise<void>;
+  startService(service: ServiceRef, timeoutMs: number): Promise<ServiceStarted>;
+  /**
+   * What the service runs now, as its manager sees it (systemd: ActiveState and MainPID); null
+   * where the manager does not say (launchd, Windows services here).
+   */
+  serviceState(service: ServiceRef): Promise<ServiceState | null>;
   /** Polite request to exit (SIGTERM; Windows: taskkill /PID n without /F, per forest root). */
   requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]>;
   /**

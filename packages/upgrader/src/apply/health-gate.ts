@@ -1,8 +1,8 @@
-import { LlmUpgradeError, listeningOf, type Profile, errors, type ErrorDetails, DEFAULTS } from '@llm-upgrade/core';
+import { getBackend, LlmUpgradeError, listeningOf, type Profile, errors, type ErrorDetails, DEFAULTS } from '@llm-upgrade/core';
 import type { RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { waitHealthy } from './checks.js';
-import type { RestartOutcome } from './restart.js';
+import type { RestartOutcome, UnitProcess } from './restart.js';
 import { inScopeNowFor } from './scope-now.js';
 
 export interface HealthGateOptions {
@@ -46,6 +46,26 @@ function healthError(message: string, logFile: string | null, details: ErrorDeta
 }
 
 /**
+ * Each restarted systemd unit must still run the main process it started with (Restart=always
+ * replacing a crashed one shows as another MainPID), and that process must run the new binary:
+ * an executable under a root that was not replaced since it started.
+ */
+async function assertUnitsRunNewBinary(units: readonly UnitProcess[], opts: HealthGateOptions, logFile: string | null): Promise<void> {
+  const scoped = await inScopeNowFor(opts.roots, opts.profile);
+  const backend = await getBackend();
+  for (const u of units) {
+    const now = await backend.serviceState(u.service).catch(() => null);
+    if (!now || now.active !== 'active' || now.mainPid !== u.mainPid) {
+      throw healthError(`systemd unit ${u.service.name} no longer runs pid ${u.mainPid} (now ${now ? `${now.active}/${now.sub}, MainPID ${now.mainPid}` : 'unknown'}): the new version did not stay up`, logFile, { unit: u.service.name, mainPid: u.mainPid, ...(now ? { now } : {}) });
+    }
+    const proc = scoped.find((p) => p.pid === u.mainPid);
+    if (!proc || proc.exeDeleted) {
+      throw healthError(`systemd unit ${u.service.name}'s main process (pid ${u.mainPid}, ${proc?.exe ?? 'exe unknown'}) ${proc ? 'runs a replaced binary' : 'does not run a binary of the install'}`, logFile, { unit: u.service.name, mainPid: u.mainPid, exe: proc?.exe ?? null });
+    }
+  }
+}
+
+/**
  * Health relative to before the stop. A server that answered its health URL then must answer
  * it now with the new version, from a process of the install. One that did not (another port,
  * no HTTP at all) must stay up `stayUpMs` and listen again on every port it listened on.
@@ -58,6 +78,7 @@ export async function healthGate(plan: RestartPlan, started: RestartOutcome, ver
     if (!(await portsOfInstall(opts.roots, opts.profile)).has(port)) {
       throw healthError(`${health.url} answers, but no process of the install listens on port ${port}`, started.logFile, { url: health.url });
     }
+    if (started.units?.length) await assertUnitsRunNewBinary(started.units, opts, started.logFile);
     return { how: 'answered', url: health.url, warnings: [] };
   }
   const ports = [...new Set((plan.processes ?? []).flatMap((p) => p.listening.map((s) => s.port)))];
@@ -74,6 +95,7 @@ export async function healthGate(plan: RestartPlan, started: RestartOutcome, ver
     if (Date.now() >= deadline) throw healthError(`the restarted server does not listen on port(s) ${missing.join(', ')} as the old one did`, started.logFile, { ports, missing });
     await sleep(DEFAULTS.healthPollMs);
   }
+  if (started.units?.length) await assertUnitsRunNewBinary(started.units, opts, started.logFile);
   const why = health ? `${health.url} did not answer before the upgrade either` : 'there is no health URL to ask';
   const warnings = [`${why}, so the health gate checked that the new server stays up ${Math.round(opts.stayUpMs / 100) / 10} s${ports.length ? ` and listens on port(s) ${ports.join(', ')} again` : ''}`];
   for (const w of warnings) opts.onEvent?.({ type: 'warning', message: w });

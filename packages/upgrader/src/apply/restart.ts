@@ -1,17 +1,25 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { getBackend, isUnderRoot, errors } from '@llm-upgrade/core';
+import { getBackend, isUnderRoot, errors, type ServiceRef } from '@llm-upgrade/core';
 import type { RecordedProcess, RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { statePaths } from '../paths.js';
 import { resolveUnderRoot } from './checks.js';
+import { installLayout } from '../layout.js';
 
-/** How restart went: the pids it started (empty for services) and where their output goes. */
+/** How restart went: the pids it started (for services: each unit's main process) and where their output goes. */
 export interface RestartOutcome {
   how: 'service' | 'recorded' | 'command';
   pids: number[];
   logFile: string | null;
+  /** systemd units started, with the main process each one runs now (the health gate's subject). */
+  units?: UnitProcess[];
+}
+
+export interface UnitProcess {
+  service: ServiceRef;
+  mainPid: number;
 }
 
 /** The file to run for a recorded process: argv[0] as it resolved then (now the new version), else its exe. */
@@ -82,19 +90,21 @@ async function startRecorded(rec: RecordedProcess, roots: string[], root: string
  */
 export async function restartServer(roots: string[], plan: RestartPlan, timeoutMs: number, onEvent?: UpgradeEventSink): Promise<RestartOutcome | null> {
   if (!plan.wasRunning) return null;
-  const root = roots[0]!;
+  const root = installLayout(roots).base;
   try {
     if (plan.services.length > 0) {
+      const units: UnitProcess[] = [];
       for (const s of plan.services) {
         // The same manager it was stopped through (the OS backend: systemd, launchd, Windows services).
-        await (await getBackend()).startService(s, timeoutMs);
-        onEvent?.({ type: 'restart', how: `${s.manager} ${s.name}` });
+        const { mainPid } = await (await getBackend()).startService(s, timeoutMs);
+        if (mainPid !== null) units.push({ service: s, mainPid });
+        onEvent?.({ type: 'restart', how: `${s.manager} ${s.name}`, ...(mainPid !== null ? { pid: mainPid } : {}) });
       }
       const servicePids = new Set(plan.services.flatMap((s) => s.pids));
       const rest = (plan.processes ?? []).filter((p) => !servicePids.has(p.pid));
-      const pids: number[] = [];
+      const pids: number[] = units.map((u) => u.mainPid);
       for (const rec of rest) pids.push((await startRecorded(rec, roots, root, plan.command)).pid);
-      return { how: 'service', pids, logFile: null };
+      return { how: 'service', pids, logFile: null, units };
     }
     if (plan.processes && plan.processes.length > 0) {
       const pids: number[] = [];

@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, isAbsolute, join } from 'node:path';
 import { assertRootsExist, currentOs, defaultRoots, resolveProfile, resolveRoots, type Profile, errors } from '@llm-upgrade/core';
 import type { CommonOptions, ParsedCommand } from './args.js';
+import { STATE_DIR } from '../installed.js';
+import { installLayout, prefixOf } from '../layout.js';
+import { statePaths } from '../paths.js';
 
 export interface CliScope {
   roots: string[];
@@ -22,12 +25,14 @@ export async function resolveCliScope(common: CommonOptions, opts: CliScopeOptio
   const profile = await resolveProfile(common.profile ?? 'ollama');
   if (common.installDirs.length > 0) {
     const given = common.installDirs.map((d) => resolve(d));
-    if (opts.requireExisting) assertRootsExist(given, 'usage');
+    // A root an interrupted transaction moved aside (bin/ollama in its backup) is still the install.
+    if (opts.requireExisting && !hasJournal(given)) assertRootsExist(given, 'usage');
     resolveRoots(given, 'usage');
     return { roots: given, profile };
   }
   let roots = defaultRoots(profile, currentOs(), process.env);
-  if (opts.requireExisting) roots = roots.filter((r) => existsSync(r));
+  if (roots.length === 0) roots = interruptedPathRoots(profile, process.env);
+  if (opts.requireExisting && !hasJournal(roots)) roots = roots.filter((r) => existsSync(r));
   if (roots.length === 0) {
     throw errors.usageError({
       message: `no install of ${profile.name} found in its default locations`,
@@ -38,6 +43,24 @@ export async function resolveCliScope(common: CommonOptions, opts: CliScopeOptio
   }
   resolveRoots(roots, 'usage');
   return { roots, profile };
+}
+
+function hasJournal(roots: readonly string[]): boolean {
+  return roots.length > 0 && existsSync(statePaths(installLayout(roots).base).journal);
+}
+
+/**
+ * The profile's PATH binary is missing while an interrupted transaction has it in its backup:
+ * find the install by the journal at the prefix of a PATH entry (`<dir>/../.llm-upgrade/journal.json`).
+ */
+function interruptedPathRoots(profile: Profile, env: NodeJS.ProcessEnv): string[] {
+  if (currentOs() !== 'linux' || !profile.pathRoots) return [];
+  for (const dir of (env.PATH ?? '').split(':')) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const roots = [join(dir, profile.pathRoots.binary), ...profile.pathRoots.relative.map((r) => resolve(dir, r))];
+    if (existsSync(join(prefixOf(roots), STATE_DIR, 'journal.json'))) return roots;
+  }
+  return [];
 }
 
 /** stop, sweep, status and holders take no positional argument: a bare path would otherwise be ignored. */

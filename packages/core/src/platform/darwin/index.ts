@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import * as errors from '../../error-factories.js';
 import { queryNvidiaSmi } from '../../gpu.js';
 import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import type { ForceKillContext, PlatformBackend, ServiceStarted, ServiceState, SignalOutcome } from '../backend.js';
 import { freezeKill, sendSignal } from '../posix/index.js';
 import { matchLaunchdJobs, parseLaunchctlList } from './launchctl.js';
 import { executables, kindOf, LSOF_FIELDS, parseLsof } from './lsof.js';
@@ -140,7 +140,7 @@ export class DarwinBackend implements PlatformBackend {
    * `launchctl kickstart` starts a loaded job; stopService's bootout unloaded it, so the job's
    * plist is bootstrapped again first, from the directory launchd loads that domain's jobs from.
    */
-  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+  async startService(service: ServiceRef, timeoutMs: number): Promise<ServiceStarted> {
     const domain = this.domain();
     const target = `${domain}/${service.name}`;
     let r = await this.exec('launchctl', ['kickstart', target], { timeoutMs });
@@ -154,6 +154,12 @@ export class DarwinBackend implements PlatformBackend {
     if (r.code !== 0) {
       throw errors.healthError({ message: `launchctl kickstart ${target} failed: ${(r.stderr || r.error || '').trim()}`, hint: `Load and start the job yourself (launchctl bootstrap ${domain} <plist>; launchctl kickstart ${target}).`, phase: 'restart', changed: true, details: { service: service.name } });
     }
+    return { mainPid: null };
+  }
+
+  /** launchd's `launchctl print` output is not a stable interface: the state stays unknown. */
+  async serviceState(): Promise<ServiceState | null> {
+    return null;
   }
 
   async resume(pid: number, startKey: string): Promise<SignalOutcome> {

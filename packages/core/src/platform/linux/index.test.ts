@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapsPathsContaining, parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './index.js';
+import { execStartPaths, mapsPathsContaining, parseCgroupUnit, parseMapsPaths, parseStat, procHidingOption, stripDeleted } from './index.js';
 
 const tail = 'S 1 8569 8569 0 -1 4194368 87 0 0 0 0 0 0 0 20 0 1 0 123456 2510848 214 18446744073709551615';
 
@@ -66,5 +66,13 @@ describe('/proc parsing', () => {
     expect(procHidingOption(line('rw,subset=pid'))).toBe('subset=pid');
     expect(procHidingOption(line('rw,hidepid=0'))).toBeNull();
     expect(procHidingOption('30 1 0:40 / /mnt/proc rw - proc proc rw,hidepid=2')).toBeNull();
+  });
+});
+
+describe('execStartPaths', () => {
+  it('reads the binaries of systemctl show -p ExecStart', () => {
+    const show = 'ActiveState=activating\nExecStart={ path=/usr/local/bin/ollama ; argv[]=/usr/local/bin/ollama serve ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n';
+    expect(execStartPaths(show)).toEqual(['/usr/local/bin/ollama']);
+    expect(execStartPaths('ExecStart=\n')).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceR
 import { freezeKill, sendSignal } from '../posix/index.js';
 import { ERRNO, pidfdApi } from './pidfd.js';
 import { parseMountinfo, rootAliases } from './mounts.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import type { ForceKillContext, PlatformBackend, ServiceStarted, ServiceState, SignalOutcome } from '../backend.js';
 import { DEFAULTS } from '../../defaults.js';
 
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
@@ -306,6 +306,31 @@ function systemctlScope(s: Pick<ServiceRef, 'scope' | 'user'>): string[] {
   return s.scope === 'user' ? ['--user', `--machine=${s.user ?? ''}@`] : [];
 }
 
+const unitName = (name: string) => (name.endsWith('.service') ? name : `${name}.service`);
+
+/** `ExecStart={ path=/usr/local/bin/ollama ; argv[]=… }` → the binaries a unit runs. */
+export function execStartPaths(show: string): string[] {
+  return [...show.matchAll(/path=([^ ;]+)/g)].map((m) => m[1]!);
+}
+
+/**
+ * Profile-named system units that are up (or between two starts: `activating`/auto-restart)
+ * and run a binary under a root, whether or not a process of theirs exists at this instant:
+ * with Restart=always one may appear at any moment, so the unit is stopped all the same.
+ */
+async function namedUnitsRunningFrom(names: string[], roots: string[]): Promise<ServiceRef[]> {
+  const out: ServiceRef[] = [];
+  for (const n of names) {
+    const name = unitName(n);
+    const r = await runSystemctl(['show', '-p', 'ActiveState', '-p', 'ExecStart', name], 5000);
+    if (r.code !== 0) continue; // no systemd here, or no such unit
+    const active = /^ActiveState=(.*)$/m.exec(r.stdout)?.[1]?.trim() ?? '';
+    if (!['active', 'activating', 'reloading'].includes(active)) continue;
+    if (execStartPaths(r.stdout).some((p) => isUnderAnyRoot(p, roots))) out.push({ manager: 'systemd', name, scope: 'system', pids: [] });
+  }
+  return out;
+}
+
 export class LinuxBackend implements PlatformBackend {
   readonly os = 'linux' as const;
   private readonly ticksPerSecond = clockTicksPerSecond();
@@ -388,7 +413,7 @@ export class LinuxBackend implements PlatformBackend {
     return liveIdentity(pid);
   }
 
-  async findServices(processes: ScopedProcess[], serviceNames: string[]): Promise<ServiceRef[]> {
+  async findServices(processes: ScopedProcess[], serviceNames: string[], roots?: string[]): Promise<ServiceRef[]> {
     const units = new Map<string, ServiceRef>();
     const users = (this.users ??= readUsers());
     for (const p of processes) {
@@ -424,6 +449,7 @@ export class LinuxBackend implements PlatformBackend {
       const mainPid = Number(r.stdout.trim());
       if (r.code === 0 && mainPid > 0 && inScope.has(mainPid)) out.push(ref);
     }
+    if (roots?.length) out.push(...(await namedUnitsRunningFrom(serviceNames.filter((n) => !out.some((o) => o.name === unitName(n))), roots)));
     return out;
   }
 
@@ -440,11 +466,33 @@ export class LinuxBackend implements PlatformBackend {
   }
 
   /** `systemctl start` through the manager it was stopped through (a user unit: `--user --machine=USER@`). */
-  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+  async startService(service: ServiceRef, timeoutMs: number): Promise<ServiceStarted> {
     const args = [...systemctlScope(service), 'start', service.name];
     const r = await runSystemctl(args, Math.max(DEFAULTS.minServiceCallMs, timeoutMs));
     if (r.code !== 0) {
       throw errors.healthError({ message: `systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`, hint: `Start the unit yourself (systemctl${service.scope === 'user' ? ' --user' : ''} start ${service.name}) and read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
+    }
+    return { mainPid: await this.waitMainPid(service, timeoutMs) };
+  }
+
+  /** `systemctl show -p MainPID -p ActiveState -p SubState`: what the unit runs now. */
+  async serviceState(service: ServiceRef): Promise<ServiceState | null> {
+    const r = await runSystemctl([...systemctlScope(service), 'show', '-p', 'MainPID', '-p', 'ActiveState', '-p', 'SubState', service.name], DEFAULTS.minServiceCallMs);
+    if (r.code !== 0) return null;
+    const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.stdout)?.[1]?.trim() ?? '';
+    return { mainPid: Number(get('MainPID')) || 0, active: get('ActiveState'), sub: get('SubState') };
+  }
+
+  /** Waits until the unit runs a main process (Type=simple: at once; forking/notify: once it is up). */
+  private async waitMainPid(service: ServiceRef, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.serviceState(service);
+      if (now && now.mainPid > 0 && now.active === 'active') return now.mainPid;
+      if (now?.active === 'failed' || Date.now() > deadline) {
+        throw errors.healthError({ message: `systemd unit ${service.name} runs no main process after the start (${now ? `${now.active}/${now.sub}` : 'state unknown'})`, hint: `Read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

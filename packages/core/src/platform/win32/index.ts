@@ -5,7 +5,7 @@
 import * as errors from '../../error-factories.js';
 import { queryNvidiaSmi } from '../../gpu.js';
 import type { GpuUsage, Holder, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
-import type { ForceKillContext, PlatformBackend, SignalOutcome } from '../backend.js';
+import type { ForceKillContext, PlatformBackend, ServiceStarted, ServiceState, SignalOutcome } from '../backend.js';
 import { queryCimProcesses } from './cim.js';
 import { execFileText, type Exec } from '../../exec.js';
 import { scanWindowsHolders } from './holders.js';
@@ -109,8 +109,14 @@ export class Win32Backend implements PlatformBackend {
     await stopWindowsService(service.name, timeoutMs, { exec: this.exec, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.now ? { now: this.options.now } : {}) });
   }
 
-  async startService(service: ServiceRef, timeoutMs: number): Promise<void> {
+  async startService(service: ServiceRef, timeoutMs: number): Promise<ServiceStarted> {
     await startWindowsService(service.name, timeoutMs, { exec: this.exec, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.now ? { now: this.options.now } : {}) });
+    return { mainPid: null };
+  }
+
+  /** `sc queryex` would name the PID; not needed while only systemd units are health-checked by main process. */
+  async serviceState(): Promise<ServiceState | null> {
+    return null;
   }
 
   /** Windows termination never suspends a process, so nothing is ever left to continue. */

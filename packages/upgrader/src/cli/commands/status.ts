@@ -9,6 +9,8 @@ import { transactionStatus, userEntries } from '../../transaction-status.js';
 import { refusePositionals, resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
 import type { CommandHandler } from './types.js';
+import { installLayout } from '../../layout.js';
+import { serverAddress, servicePresence } from '../../server-info.js';
 
 export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   refusePositionals(parsed);
@@ -18,13 +20,21 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
     readInstalledState(scope.roots),
   ]);
   const inScope = report.processes.filter((p) => p.inScope);
+  const layout = installLayout(scope.roots);
+  const root = layout.base;
   // Not installed by us: ask the install itself (the profile's version command).
-  const detected = installed ? null : await versionOfInstall(scope.roots[0]!, scope.profile.versionCommand);
+  const detected = installed ? null : await versionOfInstall(root, scope.profile.versionCommand);
   reporter.line(`install: ${scope.roots.join(', ')} (${scope.profile.name})`);
   reporter.line(`version: ${installed ? installed.version : detected ? `${detected} (reported by ${scope.profile.versionCommand!.join(' ')}; not installed by llm-upgrade)` : 'unknown (not installed by llm-upgrade)'}`);
+  const services = servicePresence(scope.profile);
+  for (const s of services) reporter.line(`service: ${s.name} (${s.present ? s.unitFile : 'not installed'})`);
+  const server = await serverAddress(inScope, scope.profile).catch(() => null);
+  if (server) {
+    const why = server.source === 'socket' ? `listening now, pid ${server.pid}` : server.source === 'OLLAMA_HOST' ? `OLLAMA_HOST=${server.ollamaHost} of pid ${server.pid}` : server.source === 'profile' ? "the profile's address" : "not running; the profile's default address";
+    reporter.line(`server: ${server.url} (${why}${server.ollamaHost && server.source === 'socket' ? `, OLLAMA_HOST=${server.ollamaHost}` : ''})`);
+  }
   reporter.line(inScope.length ? `processes (${inScope.length}, ${report.orphans.length} orphaned):` : 'processes: none running');
   for (const l of renderForest(report.processes)) reporter.line(`  ${l}`);
-  const root = scope.roots[0]!;
   const transaction = await transactionStatus(root);
   if (transaction) {
     const what = `${transaction.kind} ${transaction.from ?? '?'} → ${transaction.to ?? '?'} (journal state ${transaction.state}, ${transaction.updatedAt})`;
@@ -38,7 +48,7 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   if (installed) {
     const manifest = await readFile(statePaths(root).installed).then((b) => parseManifest(b, statePaths(root).installed)).catch(() => null);
     const owned = ownedNames(manifest);
-    if (owned) userFiles = await userEntries(root, owned);
+    if (owned && !layout.units) userFiles = await userEntries(root, owned);
     if (userFiles.length) reporter.line(`not part of the package (kept across upgrades and rollbacks): ${userFiles.join(', ')}`);
   }
   const foreign = report.holders.holders.filter((h) => !h.inScope);
@@ -47,6 +57,6 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   if (report.orphans.length) reporter.line(`run "llm-upgrade sweep" to end the ${report.orphans.length} orphan(s) and free their memory`, 'warn');
   return {
     exitCode: EXIT.ok,
-    result: { ok: true, roots: scope.roots, profile: scope.profile.name, installed, transaction, userFiles, version: installed?.version ?? detected, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
+    result: { ok: true, roots: scope.roots, base: layout.base, profile: scope.profile.name, installed, services, server, transaction, userFiles, version: installed?.version ?? detected, processes: inScope, orphans: report.orphans, holders: report.holders, gpu: report.gpu },
   };
 };
