@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_BAD_PACKAGE'
   | 'ERR_UNSAFE_ENTRY'
   | 'ERR_HASH_MISMATCH'
+  | 'ERR_BAD_CHECKSUM'
   | 'ERR_SIGNATURE'
   | 'ERR_NOT_SEMVER'
   | 'ERR_DOWNGRADE'
@@ -41,6 +42,8 @@ const exitByCode: Record<ErrorCode, number> = {
   ERR_BAD_PACKAGE: EXIT.badInput,
   ERR_UNSAFE_ENTRY: EXIT.badInput,
   ERR_HASH_MISMATCH: EXIT.badInput,
+  // An archive without a manifest whose SHA-256 differs from its checksum line or release digest.
+  ERR_BAD_CHECKSUM: EXIT.badInput,
   ERR_SIGNATURE: EXIT.badInput,
   ERR_NOT_SEMVER: EXIT.badInput,
   ERR_DOWNGRADE: EXIT.badInput,

@@ -15,6 +15,8 @@ export { compileFakeRunner, fakeRunnerSource } from './compile.js';
 export type { CompileOptions } from './compile.js';
 export { descendantsOf, identityOf, isAlive, listPids, readProcLink, readStat, runningUnder, selfAndAncestors } from './proc.js';
 export { freePort, versionAt } from './net.js';
+export { layOutOllamaInstall, makeOllamaRelease } from './ollama-release.js';
+export type { OllamaInstall, OllamaRelease, OllamaReleaseOptions, TempDirMaker } from './ollama-release.js';
 export { runProcess, sh } from './run.js';
 export type { ProcessRun, RunOptions } from './run.js';
 export type { ProcEntry } from './proc.js';

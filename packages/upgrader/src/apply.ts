@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
 import { LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess } from '@llm-upgrade/core';
@@ -17,11 +18,29 @@ import { openSource } from './source/open.js';
 import { stagePackage } from './source/stage.js';
 import { verifyPackage } from './source/verify.js';
 import { STATE_DIR } from './installed.js';
+import { installLayout, placeInUnits } from './layout.js';
+import { unsafeEntryError } from './manifest.js';
+import { resolveForeignArchives } from './foreign/resolve.js';
+import { archiveName, stageForeignArchives } from './foreign/stage-archives.js';
+import { versionOfStaged } from './foreign/staged-version.js';
 import type { UpgradeEventSink } from './events.js';
 
 export interface ApplyOptions {
-  /** A .tar.gz/.tgz/.zip file or a directory; or give feedUrl. */
+  /** A .tar.gz/.tgz/.zip file or a directory; or give feedUrl or archives. */
   source?: string;
+  /**
+   * Archives without an llm-upgrade.json (a vendor's own release assets: .tar.zst, .tgz/.tar.gz,
+   * .zip), local paths or http(s) URLs, laid onto the install in this order (base first,
+   * add-ons after) as one transaction. Each must match its line in `checksums` and/or its
+   * `sha256ByName` digest (at least one of them).
+   */
+  archives?: string[];
+  /** Path or http(s) URL of a sha256sum file (`<hex>  ./<name>`) covering `archives`. */
+  checksums?: string;
+  /** Expected SHA-256 (hex, or `sha256:<hex>`) by archive file name, e.g. GitHub's asset `digest`; when a checksum line exists too, both must match. */
+  sha256ByName?: Record<string, string>;
+  /** The version `archives` hold; without it the staged binary's version command (the profile's) says. */
+  version?: string;
   /** Release feed URL (feed.json); the newest release for this platform is installed. */
   feedUrl?: string;
   /** Install roots; the first one is where the package is installed, all are stopped. */
@@ -98,8 +117,20 @@ async function installedManifest(root: string): Promise<Manifest | null> {
   }
 }
 
-async function planChanges(root: string, manifest: Manifest, roots: string[], profile: Profile | undefined): Promise<PlannedChanges> {
-  const current = new Set((await walk(root, new Set([STATE_DIR])).catch(() => [])).filter((e) => e.kind !== 'dir').map((e) => e.path));
+async function currentFiles(root: string, units: readonly string[] | null): Promise<string[]> {
+  const files = async (dir: string, prefix: string) => (await walk(dir, new Set([STATE_DIR])).catch(() => [])).filter((e) => e.kind !== 'dir').map((e) => `${prefix}${e.path}`);
+  if (!units) return files(root, '');
+  const out: string[] = [];
+  for (const u of units) {
+    const st = await lstat(join(root, ...u.split('/'))).catch(() => null);
+    if (st?.isDirectory()) out.push(...(await files(join(root, ...u.split('/')), `${u}/`)));
+    else if (st) out.push(u);
+  }
+  return out;
+}
+
+async function planChanges(root: string, units: readonly string[] | null, manifest: Manifest, roots: string[], profile: Profile | undefined): Promise<PlannedChanges> {
+  const current = new Set(await currentFiles(root, units));
   const next = [...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)];
   const nextSet = new Set(next);
   const running = await inScopeNow(roots, profile).catch(() => []);
@@ -133,6 +164,25 @@ async function refuseUnlistedEntries(root: string, manifest: Manifest, adopt: bo
   });
 }
 
+/** A prefix layout takes only what lies inside its roots: a package listing `bin/othertool` would land beside them. */
+function refuseOutsideUnits(manifest: Manifest, units: readonly string[] | null, where: string): void {
+  if (!units) return;
+  for (const p of [...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)]) {
+    if (placeInUnits(p, units) !== 'inside') throw unsafeEntryError(p, `${where}: lies outside the install's roots (${units.join(', ')})`);
+  }
+}
+
+/** A prefix layout's roots that exist now must all come with the new version: an add-on alone would remove bin/ollama. */
+async function refuseMissingUnits(root: string, units: readonly string[] | null, manifest: Manifest, where: string): Promise<void> {
+  if (!units) return;
+  const paths = [...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)];
+  for (const u of units) {
+    if (!(await lexists(join(root, ...u.split('/'))))) continue;
+    if (paths.some((p) => placeInUnits(p, [u]) === 'inside')) continue;
+    throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${where} has nothing for ${join(root, u)}, which the install has: installing it would remove ${u}`, hint: 'Give the base archive first and the add-ons after it (e.g. ollama-linux-amd64.tar.zst ollama-linux-amd64-rocm.tar.zst).', phase: 'resolve', changed: false, details: { root: join(root, u) } });
+  }
+}
+
 function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, details: Record<string, unknown>): LlmUpgradeError {
   return new LlmUpgradeError({ code, message, hint, phase: 'resolve', changed: false, details });
 }
@@ -143,9 +193,10 @@ function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, deta
  */
 export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
   if (!opts.roots.length) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs an install root', hint: 'Give --install-dir PATH.', phase: 'usage', changed: false });
-  if (!opts.source === !opts.feedUrl) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs exactly one of a package path or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
+  const archives = opts.archives ?? [];
+  if ([opts.source, opts.feedUrl, archives.length > 0 ? archives : undefined].filter((x) => x !== undefined).length !== 1) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply needs exactly one of a package path, --feed URL or archives with --checksums', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR, or llm-upgrade apply A.tar.zst B.tar.zst --checksums sha256sum.txt', phase: 'usage', changed: false });
   const roots = opts.roots.map((r) => resolve(r));
-  const root = roots[0]!;
+  const { base: root, units } = installLayout(roots);
   const rootStat = await stat(root).catch(() => null);
   if (rootStat && !rootStat.isDirectory()) throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `${root} is a file; apply installs into a directory`, hint: 'Give the install directory as the first --install-dir.', phase: 'usage', changed: false });
   const paths = statePaths(root);
@@ -176,6 +227,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     onEvent?.({ type: 'phase', phase: 'fetch' });
     let sourcePath: string;
     let feedVersion: string | undefined;
+    if (archives.length > 0) return await applyForeign({ opts, roots, root, units, installed, recovered, changedBefore: changed, platform, graceMs, timeoutMs, healthTimeoutMs, dryRun, setPhase: (p) => (phase = p), setChanged: () => (changed = true) });
     if (opts.feedUrl) {
       const fetchOpts = { timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
       const feed = await fetchFeed(opts.feedUrl, fetchOpts);
@@ -211,13 +263,16 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
       throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${sourcePath}: the feed says ${feedVersion}, the package's manifest says ${manifest.version}`, hint: 'The feed and the package disagree; tell the publisher.', phase: 'verify', changed: false });
     }
 
+    refuseOutsideUnits(manifest, units, sourcePath);
+
     // ---- resolve versions
     if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
       throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the package; pass --replace-product to replace one product with another.', phase: 'resolve', changed, details: { installed: installed.name, package: manifest.name } });
     }
     // A dry run runs nothing from the package: only the installed product's own version command.
     const from = installed?.version ?? (await versionOfInstall(root, dryRun ? opts.profile?.versionCommand : (manifest.smoke ?? opts.profile?.versionCommand)));
-    if (!installed) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
+    if (!installed && !units) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
+    await refuseMissingUnits(root, units, manifest, sourcePath);
     if (from && semver.eq(from, manifest.version)) return noopResult(from, manifest.version, sourcePath, root, recovered, changed);
     if (from && semver.lt(manifest.version, from) && !opts.allowDowngrade) {
       throw resolveError('ERR_DOWNGRADE', `${sourcePath} holds ${manifest.name} ${manifest.version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: manifest.version });
@@ -225,7 +280,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     const files = manifest.files.length + (manifest.links?.length ?? 0);
     const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
     if (dryRun) {
-      const plan = await planChanges(root, manifest, roots, opts.profile);
+      const plan = await planChanges(root, units, manifest, roots, opts.profile);
       return { ok: true, from, to: manifest.version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, plan, restarted: null, healthy: null, files, bytes, signed: verified.signed, journalSteps: 0, recovered, source: sourcePath, root, warnings: [] };
     }
 
@@ -265,6 +320,104 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     throw toLlmUpgradeError(e, phase, changed);
   } finally {
     await lock?.release();
+  }
+}
+
+interface ForeignContext {
+  opts: ApplyOptions;
+  roots: string[];
+  root: string;
+  units: string[] | null;
+  installed: Manifest | null;
+  recovered: RecoverResult['action'];
+  changedBefore: boolean;
+  platform: string;
+  graceMs: number;
+  timeoutMs: number;
+  healthTimeoutMs: number;
+  dryRun: boolean;
+  setPhase: (p: Phase) => void;
+  setChanged: () => void;
+}
+
+/** The product an archive belongs to, from its asset name: `ollama-linux-amd64.tar.zst` → `ollama`. */
+function productOf(archiveFile: string): string {
+  return archiveFile.split(/[-_.]/)[0] || archiveFile;
+}
+
+/**
+ * apply of archives without a manifest: fetch → verify+stage (one pass per archive, hashed while
+ * read) → version (given, or the staged binary's) → the same resolve, transaction and commit as
+ * our packages, with the manifest derived from what was verified. Runs under apply's lock.
+ */
+async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
+  const { opts, roots, root, units, installed } = c;
+  const paths = statePaths(root);
+  const onEvent = opts.onEvent;
+  const archives = opts.archives!;
+  const label = archives.map((a) => archiveName(a)).join(' + ');
+  c.setPhase('fetch');
+  const fetchOpts = { timeoutMs: c.timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
+  if (archives.some((a) => /^https?:\/\//i.test(a))) c.setChanged();
+  const resolved = await resolveForeignArchives({ archives, checksums: opts.checksums, sha256ByName: opts.sha256ByName, downloads: paths.downloads, fetch: fetchOpts, onEvent });
+
+  throwIfInterrupted(opts.signal, 'fetch', c.changedBefore);
+  c.setPhase('verify');
+  onEvent?.({ type: 'phase', phase: 'verify', detail: label });
+  // A dry run writes nothing into the install: it verifies into a temporary directory.
+  const staging = c.dryRun ? await mkdtemp(join(tmpdir(), 'llm-upgrade-dry-run-')) : paths.staging;
+  try {
+    const tree = await stageForeignArchives(resolved, staging, { units, onProgress: (p) => onEvent?.({ type: 'verify', bytes: p.readBytes, entries: p.files }) });
+    if (!c.dryRun) c.setChanged();
+    const version = await versionOfStaged(staging, opts.version, opts.profile?.versionCommand, Math.min(c.timeoutMs, 15_000));
+    const manifest: Manifest = { name: productOf(resolved[0]!.name), version, platform: c.platform, files: tree.files, ...(tree.links.length ? { links: tree.links } : {}) };
+    if (tree.files.length === 0 && tree.links.length === 0) throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${label} hold no files`, hint: 'Give the release archives themselves.', phase: 'verify', changed: false });
+
+    c.setPhase('resolve');
+    if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
+      throw new LlmUpgradeError({ code: 'ERR_BAD_PACKAGE', message: `${label} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the archives; pass --replace-product to replace one product with another.', phase: 'resolve', changed: false, details: { installed: installed.name, package: manifest.name } });
+    }
+    const from = installed?.version ?? (await versionOfInstall(root, opts.profile?.versionCommand));
+    if (!installed && !units) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
+    await refuseMissingUnits(root, units, manifest, label);
+    const files = manifest.files.length + (manifest.links?.length ?? 0);
+    if (from && semver.eq(from, version)) return noopResult(from, version, label, root, c.recovered, c.changedBefore);
+    if (from && semver.lt(version, from) && !opts.allowDowngrade) {
+      throw resolveError('ERR_DOWNGRADE', `${label} hold ${manifest.name} ${version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: version });
+    }
+    if (c.dryRun) {
+      const plan = await planChanges(root, units, manifest, roots, opts.profile);
+      return { ok: true, from, to: version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, plan, restarted: null, healthy: null, files, bytes: tree.bytes, signed: false, journalSteps: 0, recovered: c.recovered, source: label, root, warnings: [] };
+    }
+
+    c.setPhase('stage');
+    onEvent?.({ type: 'phase', phase: 'stage' });
+    await applyModesAndOwners(root, staging, manifest);
+    throwIfInterrupted(opts.signal, 'stage', true);
+    const identities = new Map<string, FileIdentity>();
+    for (const f of manifest.files) identities.set(f.path, await identityOfFile(join(staging, ...f.path.split('/'))));
+    await removeTree(paths.downloads);
+
+    const tx = await runTransaction({
+      kind: 'apply', roots, profile: opts.profile, stageDir: staging, from, to: version,
+      fromManifest: installed, toManifest: manifest, stagedIdentities: identities, restart: opts.restart !== false,
+      graceMs: c.graceMs, timeoutMs: c.timeoutMs, healthTimeoutMs: c.healthTimeoutMs, stayUpMs: opts.stayUpMs, onEvent, signal: opts.signal,
+    }).catch(async (e: unknown) => {
+      if (!(await lexists(paths.journal).catch(() => true))) await removeTree(staging).catch(() => undefined);
+      throw e;
+    });
+    return {
+      ok: true, from, to: version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs,
+      rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, files, bytes: tree.bytes, signed: false, journalSteps: tx.journalSteps, recovered: c.recovered,
+      source: label, root, warnings: tx.warnings,
+    };
+  } finally {
+    if (c.dryRun) await removeTree(staging).catch(() => undefined);
+    else if (!(await lexists(paths.journal).catch(() => true))) {
+      // Not handed to a transaction (a failure, a no-op): nothing of the install was touched.
+      const committed = !(await lexists(staging).catch(() => false));
+      if (!committed) await removeTree(staging).catch(() => undefined);
+    }
   }
 }
 

@@ -153,6 +153,42 @@ export function newestFor(feed: Feed, platform: string): { version: string; asse
   return top ? { version: top.version, asset: top.platforms[platform]! } : null;
 }
 
+/** What `download` needs: the URL and the digest; the size when a feed declares it (else the server's headers say). */
+export interface DownloadAsset {
+  url: string;
+  sha256: string;
+  size?: number;
+}
+
+function totalFromHeaders(res: Got): number | undefined {
+  const range = /\/(\d+)\s*$/.exec(String(res.headers['content-range'] ?? ''));
+  if (res.status === 206 && range) return Number(range[1]);
+  const length = Number(res.headers['content-length']);
+  return res.status === 200 && Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+}
+
+/** GETs a small text document (a checksum file), end to end within the timeout, at most `maxBytes`. */
+export async function fetchText(url: string, opts: FetchOptions = {}, maxBytes = 1 << 20): Promise<string> {
+  const res = await get(url, {}, opts, true).catch((e: unknown) => {
+    throw fetchError(`${url}: ${(e as Error).message}`);
+  });
+  if (res.status !== 200) {
+    res.body.resume();
+    throw fetchError(`${url}: HTTP ${res.status}`, 'Check the URL of the checksum file.', { status: res.status, url });
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    n += (c as Buffer).length;
+    if (n > maxBytes) {
+      res.body.destroy();
+      throw fetchError(`${url} is larger than ${maxBytes} bytes`, 'Give the URL of a sha256sum file.');
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
@@ -164,18 +200,21 @@ async function sha256File(path: string): Promise<string> {
  * connection and across runs (the `.part` file is kept when the network fails). The size and
  * SHA-256 are checked before the file is handed on; a mismatch deletes it.
  */
-export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeEventSink, opts: FetchOptions = {}, attempts = 6): Promise<string> {
+export async function download(asset: DownloadAsset, dir: string, onEvent?: UpgradeEventSink, opts: FetchOptions = {}, attempts = 6): Promise<string> {
   await mkdirp(dir);
-  const ext = /\.zip$/i.test(new URL(asset.url).pathname) ? '.zip' : '.tar.gz';
+  const ext = /(\.tar\.zst|\.tar\.gz|\.tgz|\.tar|\.zip)$/i.exec(new URL(asset.url).pathname)?.[1]?.toLowerCase() ?? '.tar.gz';
   const final = join(dir, `${asset.sha256}${ext}`);
   const part = `${final}.part`;
-  if ((await stat(final).catch(() => null))?.size === asset.size && (await sha256File(final)) === asset.sha256) return final;
+  const finalSize = (await stat(final).catch(() => null))?.size;
+  if (finalSize !== undefined && (asset.size === undefined || finalSize === asset.size) && (await sha256File(final)) === asset.sha256) return final;
+  // Unknown until a response says (Content-Length, Content-Range) when the caller knows only the digest.
+  let total = asset.size;
   let lastError = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const have = (await stat(part).catch(() => null))?.size ?? 0;
-    if (have > asset.size) await unlink(part);
-    const from = have > asset.size ? 0 : have;
-    if (from === asset.size) break;
+    if (total !== undefined && have > total) await unlink(part);
+    const from = total !== undefined && have > total ? 0 : have;
+    if (from === total) break;
     let res: Got;
     try {
       res = await get(asset.url, from > 0 ? { range: `bytes=${from}-` } : {}, opts, false);
@@ -196,14 +235,15 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
       continue;
     }
     const resume = res.status === 206 && from > 0;
+    total ??= totalFromHeaders(res);
     const fh = await open(part, resume ? 'a' : 'w');
     let received = resume ? from : 0;
     try {
       for await (const c of res.body) {
         received += (c as Buffer).length;
-        if (received > asset.size) throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url} is larger than the ${asset.size} bytes the feed declares`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
+        if (total !== undefined && received > total) throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url} is larger than the ${total} bytes ${asset.size !== undefined ? 'the feed declares' : 'the server announced'}`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
         await fh.write(c as Buffer);
-        onEvent?.({ type: 'download', url: asset.url, receivedBytes: received, totalBytes: asset.size, ...(resume ? { resumedFrom: from } : {}) });
+        onEvent?.({ type: 'download', url: asset.url, receivedBytes: received, totalBytes: total ?? 0, ...(resume ? { resumedFrom: from } : {}) });
       }
       await fh.sync();
     } catch (e) {
@@ -216,26 +256,26 @@ export async function download(asset: FeedAsset, dir: string, onEvent?: UpgradeE
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         res.body.destroy();
         // A full disk is not the network: no retry. The part stays for a resume once there is room.
-        throw new LlmUpgradeError({ code: 'ERR_DISK_FULL', message: `disk full writing ${part} (${received} of ${asset.size} bytes of ${asset.url})`, hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`, phase: 'fetch', changed: false, details: { path: part, url: asset.url } });
+        throw new LlmUpgradeError({ code: 'ERR_DISK_FULL', message: `disk full writing ${part} (${received} of ${total ?? "unknown"} bytes of ${asset.url})`, hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`, phase: 'fetch', changed: false, details: { path: part, url: asset.url } });
       }
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
       continue;
     }
     await fh.close();
-    if (received < asset.size) {
-      lastError = `connection closed after ${received} of ${asset.size} bytes`;
+    if (total !== undefined && received < total) {
+      lastError = `connection closed after ${received} of ${total} bytes`;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
       continue;
     }
     break;
   }
   const size = (await stat(part).catch(() => null))?.size ?? 0;
-  if (size !== asset.size) throw fetchError(`${asset.url}: download incomplete after ${attempts} attempts (${size} of ${asset.size} bytes; last error: ${lastError})`, 'Run the command again; the download resumes where it stopped.');
+  if (total !== undefined ? size !== total : lastError !== '' && size === 0) throw fetchError(`${asset.url}: download incomplete after ${attempts} attempts (${size} of ${total ?? 'unknown'} bytes; last error: ${lastError})`, 'Run the command again; the download resumes where it stopped.');
   const sum = await sha256File(part);
   if (sum !== asset.sha256) {
     await unlink(part).catch(() => undefined);
-    throw new LlmUpgradeError({ code: 'ERR_HASH_MISMATCH', message: `${asset.url}: SHA-256 ${sum} differs from the feed's ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });
+    throw new LlmUpgradeError({ code: asset.size === undefined ? 'ERR_BAD_CHECKSUM' : 'ERR_HASH_MISMATCH', message: `${asset.url}: SHA-256 ${sum} differs from the ${asset.size === undefined ? 'expected' : "feed's"} ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });
   }
   await rename(part, final);
   return final;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { installLayout } from './layout.js';
 
 export const STATE_DIR = '.llm-upgrade';
 
@@ -13,7 +14,8 @@ export interface InstalledState {
 
 /** The installed version of the first root that records one, or null for an install we never upgraded. */
 export async function readInstalledState(roots: string[]): Promise<InstalledState | null> {
-  for (const root of roots) {
+  const layout = roots.length ? installLayout(roots) : null;
+  for (const root of layout?.units ? [layout.base] : roots) {
     try {
       const doc = JSON.parse(await readFile(join(root, STATE_DIR, 'installed.json'), 'utf8')) as { name?: unknown; version?: unknown; platform?: unknown };
       if (typeof doc.version === 'string' && typeof doc.name === 'string') {

@@ -6,6 +6,7 @@ import { deleteJournal, JournalWriter, readJournal } from './journal.js';
 import { acquireLock } from './lock.js';
 import { statePaths } from './paths.js';
 import type { UpgradeEventSink } from './events.js';
+import { installLayout } from './layout.js';
 
 export interface RecoverOptions {
   roots: string[];
@@ -48,7 +49,7 @@ async function thawFrozen(onEvent?: UpgradeEventSink): Promise<number[]> {
 
 /** recover without taking the lock (the caller holds it): apply and rollback run this first. */
 export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverResult> {
-  const root = opts.roots[0]!;
+  const root = installLayout(opts.roots).base;
   const paths = statePaths(root);
   const graceMs = opts.graceMs ?? 5_000;
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -96,7 +97,7 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
 
 /** `llm-upgrade recover`: take the lock, finish any interrupted transaction. Idempotent. */
 export async function recover(opts: RecoverOptions): Promise<RecoverResult> {
-  const lock = await acquireLock(opts.roots[0]!, 'recover');
+  const lock = await acquireLock(installLayout(opts.roots).base, 'recover');
   try {
     return await recoverUnderLock(opts);
   } finally {

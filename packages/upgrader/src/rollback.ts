@@ -9,6 +9,7 @@ import { parseManifest, type Manifest } from './manifest.js';
 import { statePaths } from './paths.js';
 import { recoverUnderLock } from './recover.js';
 import type { UpgradeEventSink } from './events.js';
+import { installLayout } from './layout.js';
 
 export interface RollbackOptions {
   roots: string[];
@@ -44,7 +45,7 @@ export interface RollbackResult {
  */
 export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   const roots = opts.roots.map((r) => resolve(r));
-  const root = roots[0]!;
+  const root = installLayout(roots).base;
   const paths = statePaths(root);
   const lock = await acquireLock(root, 'rollback');
   try {

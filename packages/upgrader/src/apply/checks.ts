@@ -8,6 +8,7 @@ import semver from 'semver';
 import { lexists } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
 import type { UpgradeEventSink } from '../events.js';
+import { parseVersionOutput, versionInText } from '../foreign/version-output.js';
 
 /** Identity of a staged file: after the swap the same inode must sit at the path (renames keep inodes). */
 export interface FileIdentity {
@@ -74,13 +75,7 @@ export function runCommand(file: string, args: string[], timeoutMs: number): Pro
   });
 }
 
-/** The first semantic version in a command's output ("ollama version is 0.12.3" → 0.12.3). */
-export function versionInText(text: string): string | null {
-  for (const m of text.matchAll(/v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)/g)) {
-    if (semver.valid(m[1]!)) return m[1]!;
-  }
-  return null;
-}
+export { versionInText } from '../foreign/version-output.js';
 
 /** Runs the smoke command; it must succeed and print `version`. */
 /**
@@ -93,14 +88,14 @@ export async function versionOfInstall(root: string, command: string[] | undefin
   const file = resolveUnderRoot(root, command[0]!);
   if (!(await lexists(file))) return null;
   const r = await runCommand(file, command.slice(1), 10_000);
-  return r.code === 0 ? versionInText(r.output) : null;
+  return r.code === 0 ? parseVersionOutput(r.output) : null;
 }
 
 export async function smokeCheck(root: string, smoke: string[], version: string, timeoutMs: number): Promise<string> {
   const [cmd, ...args] = smoke;
   const file = resolveUnderRoot(root, cmd!);
   const r = await runCommand(file, args, timeoutMs);
-  const seen = versionInText(r.output);
+  const seen = parseVersionOutput(r.output);
   if (r.code !== 0 || seen === null || !semver.eq(seen, version)) {
     throw postCheckError(`smoke command "${smoke.join(' ')}" ${r.code !== 0 ? `failed (${r.error ?? `exit ${r.code}`})` : `printed version ${seen ?? '(none)'}`}, expected ${version}`, { command: smoke, output: r.output.slice(0, 2000) });
   }

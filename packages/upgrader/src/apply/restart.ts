@@ -6,6 +6,7 @@ import type { RecordedProcess, RestartPlan } from '../journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { statePaths } from '../paths.js';
 import { resolveUnderRoot } from './checks.js';
+import { installLayout } from '../layout.js';
 
 /** How restart went: the pids it started (empty for services) and where their output goes. */
 export interface RestartOutcome {
@@ -91,7 +92,7 @@ async function startRecorded(rec: RecordedProcess, roots: string[], root: string
  */
 export async function restartServer(roots: string[], plan: RestartPlan, timeoutMs: number, onEvent?: UpgradeEventSink): Promise<RestartOutcome | null> {
   if (!plan.wasRunning) return null;
-  const root = roots[0]!;
+  const root = installLayout(roots).base;
   try {
     if (plan.services.length > 0) {
       for (const s of plan.services) {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
 import type { Manifest } from '../manifest.js';
+import { installLayout } from '../layout.js';
 import { statePaths } from '../paths.js';
 import type { UpgradeEventSink } from '../events.js';
 import { checkInstalledFiles, resolveUnderRoot, smokeCheck, waitHealthy, type FileIdentity } from './checks.js';
@@ -185,7 +186,7 @@ function journalBytes(j: Journal): number {
 
 /** stop → swap (journaled) → post-check → restart → health → commit; rollback on any failure after the first move. */
 export async function runTransaction(opts: TransactionOptions): Promise<TransactionResult> {
-  const root = opts.roots[0]!;
+  const { base: root, units } = installLayout(opts.roots);
   const paths = statePaths(root);
   const running = await inScopeNow(opts.roots, opts.profile);
   const restart = await restartPlanFor(opts.profile, running, opts.restart);
@@ -214,7 +215,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
 
   // Everything from here to the end of the commit writes a few small files: make sure they fit
   // before anything is stopped (the swap itself is renames; its undo needs no space at all).
-  const planned = await planMoves(root, opts.stageDir, owned, listed);
+  const planned = await planMoves(root, opts.stageDir, owned, listed, units);
   const jb = journalBytes({ ...journal, ops: planned });
   const manifestBytes = (m: Manifest | null) => (m ? Buffer.byteLength(JSON.stringify(m, null, 2)) + 256 : 0);
   if (process.env.LLM_UPGRADE_TEST_SKIP_PREFLIGHT !== '1') {
@@ -256,7 +257,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       await rename(paths.swapBackup, aside);
       warnings.push(`an earlier transaction left files in ${paths.swapBackup}; moved them to ${aside}`);
     }
-    const ops = await planMoves(root, opts.stageDir, owned, listed);
+    const ops = await planMoves(root, opts.stageDir, owned, listed, units);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
     // After the journal names it: a crash can never leave a swap-backup nobody knows about.
     await mkdirp(paths.swapBackup);

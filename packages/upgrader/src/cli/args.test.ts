@@ -26,6 +26,14 @@ describe('parseCommandLine', () => {
     expect(p.positionals).toEqual(['dir']);
     expect(parseCommandLine(['--version'], true)).toEqual({ kind: 'version' });
   });
+  it("reads apply's archives, --checksums and --version V (only a version-like V)", () => {
+    const p = run(['apply', 'a.tar.zst', 'b.tar.zst', '--checksums', 'sha256sum.txt', '--version', '0.6.0']);
+    expect(p.positionals).toEqual(['a.tar.zst', 'b.tar.zst']);
+    expect(p.values).toMatchObject({ checksums: 'sha256sum.txt', 'package-version': '0.6.0' });
+    const q = run(['apply', '--version', 'a.tar.zst', '--checksums', 's']);
+    expect(q.values['package-version']).toBeUndefined();
+    expect(q.positionals).toEqual(['a.tar.zst']);
+  });
   it('answers help for the tool and for a command', () => {
     expect(parseCommandLine([], true)).toEqual({ kind: 'help' });
     expect(parseCommandLine(['stop', '--help'], true)).toEqual({ kind: 'help', command: 'stop' });
@@ -79,6 +87,7 @@ describe('parseCommandLine', () => {
     expect(optionsFor('check')).toEqual(expect.arrayContaining(['feed', 'exit-code', 'json', 'grace']));
     expect(optionsFor('stop')).not.toContain('allow-downgrade');
     expect(optionsFor('pack')).toEqual(expect.arrayContaining(['sign-key', 'out', 'package-version']));
-    expect(optionsFor('apply')).not.toContain('package-version');
+    expect(optionsFor('apply')).toEqual(expect.arrayContaining(['checksums', 'package-version']));
+    expect(optionsFor('stop')).not.toContain('package-version');
   });
 });

@@ -47,6 +47,7 @@ const optionSpec = {
   'exit-code': { type: 'boolean' },
   // apply / check / pack / rollback
   feed: { type: 'string' },
+  checksums: { type: 'string' },
   'allow-downgrade': { type: 'boolean' },
   'public-key': { type: 'string' },
   name: { type: 'string' },
@@ -88,7 +89,7 @@ export function optionsFor(command: CommandName): OptionName[] {
   const mentioned = (text: string, name: string) => new RegExp(`--${name}(?![\\w-])`).test(text);
   const documented = (name: string) => (Object.keys(HELP) as (keyof typeof HELP)[]).some((k) => k !== 'main' && mentioned(HELP[k], name));
   // pack's help shows `--version V`, which normalisePackVersion turns into --package-version.
-  return OPTION_NAMES.filter((name) => (name === 'package-version' ? command === 'pack' : COMMON_OPTIONS.includes(name) || mentioned(HELP[command], name) || !documented(name)));
+  return OPTION_NAMES.filter((name) => (name === 'package-version' ? command === 'pack' || command === 'apply' : COMMON_OPTIONS.includes(name) || mentioned(HELP[command], name) || !documented(name)));
 }
 
 const COMMON_OPTIONS: readonly string[] = ['json', 'quiet', 'verbose', 'yes', 'dry-run', 'log-file', 'install-dir', 'profile', 'grace', 'timeout', 'help'];
@@ -119,15 +120,18 @@ function parseStrictly(args: string[]) {
 }
 
 /**
- * `pack` takes `--version V` for the package version, while `--version` alone prints ours;
- * rewrite pack's `--version V` to `--package-version V` before parsing.
+ * `pack` takes `--version V` for the package version and `apply` for the version of archives
+ * without a manifest, while `--version` alone prints ours; rewrite their `--version V` to
+ * `--package-version V` before parsing (apply's only when V looks like a version, since apply
+ * also takes archive paths).
  */
 function normalisePackVersion(argv: string[]): string[] {
-  if (argv[0] !== 'pack') return argv;
+  if (argv[0] !== 'pack' && argv[0] !== 'apply') return argv;
+  const takes = (v: string) => !v.startsWith('-') && (argv[0] === 'pack' || /^v?\d+\.\d+/.test(v));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--version' && i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) {
+    if (a === '--version' && i + 1 < argv.length && takes(argv[i + 1]!)) {
       out.push('--package-version', argv[++i]!);
     } else if (a.startsWith('--version=')) {
       out.push(`--package-version=${a.slice('--version='.length)}`);
@@ -199,7 +203,7 @@ Run "llm-upgrade <command> --help" for a command's options.`,
   stop: 'llm-upgrade stop [scope] [--grace 5s] [--timeout 30s] [--dry-run] [--missing-ok] [--json]\n  Stops services, supervisors, servers and engines (orphans included), forces what ignores\n  the polite request after --grace, and verifies no file under the install is held.\n  Exit 3 names every survivor and holder. A missing --install-dir is exit 2 unless --missing-ok\n  (installers before a first install: nothing to stop). Exit 5 while an upgrade holds the lock.',
   sweep: 'llm-upgrade sweep [scope] [--dry-run] [--json]\n  Kills orphaned engines only (the "free my VRAM" command); a healthy server keeps running.',
   holders: 'llm-upgrade holders [scope] [--json]\n  Every process with a file under the install as exe, open file, mapping, cwd or root.\n  "complete": false when some processes could not be read (listed under "unknown").',
-  apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n                  [--replace-product] [--allow-insecure-redirect] [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.\n  --replace-product installs a package of another product than the installed one (exit 2 without).\n  --allow-insecure-redirect follows an https feed redirecting to http (loopback tests only).',
+  apply: 'llm-upgrade apply <package|dir|--feed URL> [scope] [--allow-downgrade] [--public-key FILE] [--adopt]\n       llm-upgrade apply ARCHIVE [ARCHIVE...] --checksums FILE|URL [--version V] [scope]\n                  [--replace-product] [--allow-insecure-redirect] [--dry-run] [--yes] [--json] [--no-restart]\n  Verifies and stages the new version, stops the install, swaps the files as one journaled\n  transaction, post-checks and health-checks, and rolls back on any failure (exit 4).\n  --adopt takes over a directory llm-upgrade did not install although it holds files the\n  package does not list (they move to the backup); without it such a directory is refused.\n  --replace-product installs a package of another product than the installed one (exit 2 without).\n  --allow-insecure-redirect follows an https feed redirecting to http (loopback tests only).\n  ARCHIVE... --checksums: a vendor\'s own release archives (.tar.zst, .tgz, .zip; paths or URLs)\n  without an llm-upgrade.json, each checked against its line in the sha256sum file, laid onto the\n  install base first, add-ons after, as one transaction; --version V, else the staged binary says.',
   rollback: 'llm-upgrade rollback [scope] [--to-empty] [--json]\n  Restores the version the last committed upgrade replaced. After a fresh install that is\n  nothing: refused unless --to-empty (then the package\'s files go; files you added stay).',
   recover: 'llm-upgrade recover [scope] [--json]\n  Finishes an upgrade that was interrupted (crash, kill, power loss): a transaction that had\n  committed (every new file in place) rolls forward to the new version; one that had not rolls\n  back to the old version, and what ran before is started again. Idempotent.',
   check: 'llm-upgrade check --feed URL [scope] [--exit-code] [--allow-insecure-redirect] [--json]\n  Shows the newest release in the feed for this platform and whether it is newer than installed.\n  --exit-code: exit 10 when an update is available, 0 when up to date (like `git diff --exit-code`).',

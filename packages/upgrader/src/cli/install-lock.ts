@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { getBackend, LlmUpgradeError, isLlmUpgradeError } from '@llm-upgrade/core';
 import { acquireLock, type LockHandle } from '../lock.js';
 import { statePaths } from '../paths.js';
+import { installLayout } from '../layout.js';
 
 /** What lock.ts writes into the lock file (only the fields read here). */
 interface LockFileInfo {
@@ -43,8 +44,11 @@ async function assertNotLockedByOther(root: string): Promise<void> {
  * write cannot be locked; then we only refuse when a live upgrader holds it, and say so.
  */
 export async function lockForEnding(roots: readonly string[], command: string, warn: (line: string) => void): Promise<LockHandle | null> {
-  const root = roots[0];
-  if (root === undefined || !(await isDirectory(root))) return null;
+  if (roots.length === 0) return null;
+  const layout = installLayout(roots);
+  const root = layout.base;
+  // A prefix layout (/usr/local) gets a state directory only from apply: a stop does not litter it.
+  if (!(await isDirectory(root)) || (layout.units && !(await isDirectory(statePaths(root).state)))) return null;
   try {
     return await acquireLock(root, command);
   } catch (e) {

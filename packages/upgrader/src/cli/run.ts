@@ -1,4 +1,4 @@
-import { EXIT, INTERRUPT_SIGNALS, LlmUpgradeError, toLlmUpgradeError, type InterruptSignal } from '@llm-upgrade/core';
+import { EXIT, INTERRUPT_SIGNALS, interruptedError, LlmUpgradeError, toLlmUpgradeError, type InterruptSignal } from '@llm-upgrade/core';
 import { HELP, parseCommandLine } from './args.js';
 import { commandLoaders } from './commands/index.js';
 import { Reporter } from './reporter.js';
@@ -41,8 +41,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (!load) {
       throw new LlmUpgradeError({ code: 'ERR_USAGE', message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
     }
+    // Caught from before the command's module loads: a signal while it loads aborts the command
+    // at its start instead of killing the process (the log already has its first line by then).
+    if (io.handleSignals !== false) interrupts = catchInterrupts(reporter);
     const handler = await load();
-    if (io.handleSignals !== false && !handler.handlesSignals) interrupts = catchInterrupts(reporter);
+    if (interrupts && handler.handlesSignals) {
+      const reason: unknown = interrupts.signal.reason;
+      interrupts.dispose();
+      interrupts = undefined;
+      if (reason === 'SIGINT' || reason === 'SIGTERM' || reason === 'SIGHUP') throw interruptedError(reason, 'usage', false);
+    }
     const { exitCode, result } = await handler({ parsed, reporter, signal: interrupts?.signal ?? new AbortController().signal });
     reporter.result(result, exitCode);
     return exitCode;

@@ -10,12 +10,21 @@ import { upgradeEventSink } from './upgrade-events.js';
 export const applyCommand: CommandHandler = async ({ parsed, reporter, signal }) => {
   const { common, values, positionals } = parsed;
   const feedUrl = typeof values.feed === 'string' ? values.feed : undefined;
-  const source = positionals[0];
-  if (!feedUrl === !source || positionals.length > 1) {
-    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR', phase: 'usage', changed: false });
+  const checksums = typeof values.checksums === 'string' ? values.checksums : undefined;
+  const version = typeof values['package-version'] === 'string' ? values['package-version'] : undefined;
+  const archives = checksums !== undefined ? positionals : [];
+  const source = checksums !== undefined ? undefined : positionals[0];
+  if (checksums !== undefined && (feedUrl || positionals.length === 0)) {
+    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: feedUrl ? 'apply takes archives with --checksums or --feed URL, not both' : 'apply --checksums needs the archives it covers', hint: 'llm-upgrade apply ollama-linux-amd64.tar.zst ollama-linux-amd64-rocm.tar.zst --checksums sha256sum.txt', phase: 'usage', changed: false });
+  }
+  if (checksums === undefined && (!feedUrl === !source || positionals.length > 1)) {
+    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: positionals.length > 1 ? 'apply takes several archives only with --checksums FILE|URL' : 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR, or llm-upgrade apply A.tar.zst B.tar.zst --checksums sha256sum.txt', phase: 'usage', changed: false });
+  }
+  if (version !== undefined && checksums === undefined) {
+    throw new LlmUpgradeError({ code: 'ERR_USAGE', message: 'apply --version V is for archives without a manifest (with --checksums)', hint: 'Packages made by `llm-upgrade pack` carry their version.', phase: 'usage', changed: false });
   }
   const scope = await resolveCliScope(common);
-  const fresh = await isFreshInstall(scope.roots[0]!);
+  const fresh = await isFreshInstall(scope.roots);
 
   // The app updating itself: never stop our own ancestor; relaunch detached and let it exit.
   if (!common.dryRun) {
@@ -35,6 +44,8 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
   const result = await apply({
     ...(source ? { source } : {}),
     ...(feedUrl ? { feedUrl } : {}),
+    ...(archives.length ? { archives, checksums } : {}),
+    ...(version !== undefined ? { version } : {}),
     roots: scope.roots,
     profile: scope.profile,
     allowDowngrade: values['allow-downgrade'] === true,

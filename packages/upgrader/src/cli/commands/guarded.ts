@@ -32,7 +32,7 @@ async function planFor(command: GuardedCommand, handler: CommandHandler, ctx: Co
   const preview = await silentDryRun(handler, ctx);
   if (command === 'apply') {
     const r = preview as ApplyResult;
-    return applyPreviewLines(r, await isFreshInstall(r.root));
+    return applyPreviewLines(r, await isFreshInstall([r.root]));
   }
   const r = preview as StopResult;
   return r.plan.length || r.services.length ? stopPlanLines(r, command) : null;

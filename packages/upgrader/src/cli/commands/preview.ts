@@ -1,13 +1,18 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { stop, type Profile, type ScopedProcess } from '@llm-upgrade/core';
 import type { ApplyResult } from '../../apply.js';
 import { readInstalledState, STATE_DIR } from '../../installed.js';
 import { statePaths } from '../../paths.js';
 import { describeProcess, fromLabel, listFew } from '../render.js';
+import { installLayout } from '../../layout.js';
 
 /** No install yet: the root is absent or holds nothing but our state directory. */
-export async function isFreshInstall(root: string): Promise<boolean> {
-  const names = await readdir(root).catch(() => [] as string[]);
+export async function isFreshInstall(roots: readonly string[]): Promise<boolean> {
+  const { base, units } = installLayout(roots);
+  if (units) return units.every((u) => !existsSync(join(base, ...u.split('/'))));
+  const names = await readdir(base).catch(() => [] as string[]);
   return names.every((n) => n === STATE_DIR);
 }
 
@@ -28,7 +33,7 @@ export function applyPreviewLines(preview: ApplyResult, fresh: boolean): string[
 
 /** What rollback will do: the versions from the state directory, the processes from a stop dry run. */
 export async function rollbackPreviewLines(roots: string[], profile: Profile): Promise<string[]> {
-  const root = roots[0]!;
+  const root = installLayout(roots).base;
   const installed = await readInstalledState([root]);
   const meta = await readFile(statePaths(root).backupMeta, 'utf8').then((t) => JSON.parse(t) as { version?: unknown }, () => null);
   const back = typeof meta?.version === 'string' ? meta.version : meta ? 'the kept backup' : 'the kept backup (none found: rollback will refuse)';

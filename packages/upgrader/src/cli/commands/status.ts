@@ -9,6 +9,7 @@ import { transactionStatus, userEntries } from '../../transaction-status.js';
 import { refusePositionals, resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
 import type { CommandHandler } from './types.js';
+import { installLayout } from '../../layout.js';
 
 export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   refusePositionals(parsed);
@@ -18,13 +19,14 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
     readInstalledState(scope.roots),
   ]);
   const inScope = report.processes.filter((p) => p.inScope);
+  const layout = installLayout(scope.roots);
+  const root = layout.base;
   // Not installed by us: ask the install itself (the profile's version command).
-  const detected = installed ? null : await versionOfInstall(scope.roots[0]!, scope.profile.versionCommand);
+  const detected = installed ? null : await versionOfInstall(root, scope.profile.versionCommand);
   reporter.line(`install: ${scope.roots.join(', ')} (${scope.profile.name})`);
   reporter.line(`version: ${installed ? installed.version : detected ? `${detected} (reported by ${scope.profile.versionCommand!.join(' ')}; not installed by llm-upgrade)` : 'unknown (not installed by llm-upgrade)'}`);
   reporter.line(inScope.length ? `processes (${inScope.length}, ${report.orphans.length} orphaned):` : 'processes: none running');
   for (const l of renderForest(report.processes)) reporter.line(`  ${l}`);
-  const root = scope.roots[0]!;
   const transaction = await transactionStatus(root);
   if (transaction) {
     const what = `${transaction.kind} ${transaction.from ?? '?'} → ${transaction.to ?? '?'} (journal state ${transaction.state}, ${transaction.updatedAt})`;
@@ -38,7 +40,7 @@ export const statusCommand: CommandHandler = async ({ parsed, reporter }) => {
   if (installed) {
     const manifest = await readFile(statePaths(root).installed).then((b) => parseManifest(b, statePaths(root).installed)).catch(() => null);
     const owned = ownedNames(manifest);
-    if (owned) userFiles = await userEntries(root, owned);
+    if (owned && !layout.units) userFiles = await userEntries(root, owned);
     if (userFiles.length) reporter.line(`not part of the package (kept across upgrades and rollbacks): ${userFiles.join(', ')}`);
   }
   const foreign = report.holders.holders.filter((h) => !h.inScope);
