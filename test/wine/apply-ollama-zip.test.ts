@@ -120,7 +120,8 @@ describe.runIf(gate.run && existsSync('/usr/bin/zip'))("llm-upgrade apply of Oll
     const badDir = join(work!, 'release-bad');
     mkdirSync(badDir, { recursive: true });
     const zip = readFileSync(good.zip);
-    zip[Math.floor(zip.length / 2)] ^= 0x01;
+    const middle = Math.floor(zip.length / 2);
+    zip.writeUInt8(zip.readUInt8(middle) ^ 0x01, middle);
     writeFileSync(join(badDir, ASSET), zip);
     const r = await upgrader(['apply', zPath(join(badDir, ASSET)), '--checksums', zPath(good.sums), '--install-dir', root, '--profile', PROFILE, '--yes'], 'zip-apply-flipped');
     expect(r.code, r.stdout + r.stderr).toBe(2);
