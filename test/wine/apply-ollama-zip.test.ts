@@ -126,6 +126,7 @@ describe.runIf(gate.run && existsSync('/usr/bin/zip'))("llm-upgrade apply of Oll
     const r = await upgrader(['apply', zPath(join(badDir, ASSET)), '--checksums', zPath(good.sums), '--install-dir', root, '--profile', PROFILE, '--yes'], 'zip-apply-flipped');
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.json?.ok).toBe(false);
+    expect(r.json?.error?.code).toBe('ERR_BAD_CHECKSUM');
     expect(r.json?.error?.changed).toBe(false);
     expect(installed()).toEqual(bytes['1.0.0']);
   });
