@@ -2,8 +2,7 @@
 // `<app>-win32-x64.zip` and applies it over a running per-user install (path with spaces) with
 // an orphaned engine, under Wine: stop, journaled swap under Windows sharing rules, restart,
 // post-check, rollback on a failed post-check, and a kill of the upgrader mid-swap finished by
-// `recover` (all-old or all-new). Ollama's own ollama-windows-amd64.zip with --checksums needs
-// the foreign-archive support of another branch and is not exercised here.
+// `recover` (all-old or all-new). Ollama's own ollama-windows-amd64.zip: apply-ollama-zip.test.ts.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
