@@ -38,7 +38,7 @@ function timed(cmd, args, okCodes = [0]) {
   const t = performance.now();
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const elapsed = performance.now() - t;
-  if (!okCodes.includes(r.status)) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}\n${r.stdout.slice(0, 2000)}`);
+  if (!okCodes.includes(r.status)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}\n${r.stdout.slice(0, 2000)}`);
   return { elapsed, stdout: r.stdout };
 }
 
@@ -71,18 +71,20 @@ export default async function cliBench() {
       // lsof exits 1 when a process went away while it read it (the machine is shared).
       ['`lsof +D D`', 'lsof', ['+D', D], [0, 1]],
       [`\`node -e 0\` (Node ${process.version}, the npm bin's floor)`, process.execPath, ['-e', '0']],
-      ['`node -e 0` of the SEA\'s Node 22 (the SEA\'s floor)', node22, ['-e', '0']],
+      ["`node -e 0` of the SEA's Node 22 (the SEA's floor)", node22, ['-e', '0']],
     ];
     const times = contenders.map(() => []);
     const outputs = [];
     for (const [k, [, cmd, args, codes]] of contenders.entries()) outputs[k] = timed(cmd, args, codes).stdout; // warm the page cache
-    for (let i = 0; i < ROUNDS; i++) for (const [k, [, cmd, args, codes]] of contenders.entries()) times[k].push(timed(cmd, args, codes).elapsed);
+    for (let i = 0; i < ROUNDS; i++)
+      for (const [k, [, cmd, args, codes]] of contenders.entries()) times[k].push(timed(cmd, args, codes).elapsed);
     const lsofAt = contenders.findIndex(([, cmd]) => cmd === 'lsof');
     const lsofMs = median(times[lsofAt]);
     const rows = contenders.map(([name], k) => {
       const t = median(times[k]);
       const lines = outputs[k].split('\n').filter(Boolean).length;
-      const note = k === lsofAt ? `${lines} lines` : name.includes('holders') ? `${lines} holder lines; ${(lsofMs / t).toFixed(2)}× lsof's speed` : '';
+      const note =
+        k === lsofAt ? `${lines} lines` : name.includes('holders') ? `${lines} holder lines; ${(lsofMs / t).toFixed(2)}× lsof's speed` : '';
       return `| ${name} | ${ms(t)} | ${ms(Math.min(...times[k]))} | ${note} |`;
     });
     md = [
@@ -105,8 +107,11 @@ export default async function cliBench() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  cliBench().then((md) => process.stdout.write(md), (e) => {
-    process.stderr.write(`cli bench failed: ${e?.stack ?? e}\n`);
-    process.exit(1);
-  });
+  cliBench().then(
+    (md) => process.stdout.write(md),
+    (e) => {
+      process.stderr.write(`cli bench failed: ${e?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -27,16 +27,32 @@ const repo = join(here, '..');
  */
 export async function loadLibraries(dir, { srcRoot = repo, name = 'libs' } = {}) {
   const entry = join(dir, `${name}-entry.ts`);
-  await writeFile(entry, [
-    `export * from ${JSON.stringify(join(srcRoot, 'packages/core/src/index.ts'))};`,
-    `export { LinuxBackend } from ${JSON.stringify(join(srcRoot, 'packages/core/src/platform/linux/index.ts'))};`,
-    ...(srcRoot === repo ? [`export * as testkit from ${JSON.stringify(join(repo, 'packages/testkit/src/index.ts'))};`] : []),
-  ].join('\n'));
+  await writeFile(
+    entry,
+    [
+      `export * from ${JSON.stringify(join(srcRoot, 'packages/core/src/index.ts'))};`,
+      `export { LinuxBackend } from ${JSON.stringify(join(srcRoot, 'packages/core/src/platform/linux/index.ts'))};`,
+      ...(srcRoot === repo ? [`export * as testkit from ${JSON.stringify(join(repo, 'packages/testkit/src/index.ts'))};`] : []),
+    ].join('\n'),
+  );
   const outfile = join(dir, `${name}.mjs`);
   await build({
-    entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'silent',
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'silent',
     external: ['koffi', 'ps-list'],
-    plugins: [{ name: 'linux-only', setup(b) { b.onResolve({ filter: /^\.\/(win32|darwin)\.js$/ }, (a) => ({ path: a.path, external: true })); } }],
+    plugins: [
+      {
+        name: 'linux-only',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/(win32|darwin)\.js$/ }, (a) => ({ path: a.path, external: true }));
+        },
+      },
+    ],
   });
   return import(pathToFileURL(outfile).href);
 }
@@ -62,7 +78,9 @@ async function interleaved(runs, contenders) {
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -100,7 +118,16 @@ async function benchSnapshot(lib, kit, install, before) {
     rows: [
       ['snapshot', `/proc direct (core)`, ms(ours.ms), `${ours.last.processes.length} processes, exe + start time + cmdline + user`],
       ['snapshot', 'ps-list 9', ms(theirs.ms), `${theirs.last.length} processes (spawns ps); ours is ${ratio(theirs.ms, ours.ms)} faster`],
-      ...(was ? [['snapshot', 'core from BENCH_BEFORE_SRC', ms(was.ms), `${was.last.processes.length} processes; ps-list / this: ${ratio(theirs.ms, was.ms)}`]] : []),
+      ...(was
+        ? [
+            [
+              'snapshot',
+              'core from BENCH_BEFORE_SRC',
+              ms(was.ms),
+              `${was.last.processes.length} processes; ps-list / this: ${ratio(theirs.ms, was.ms)}`,
+            ],
+          ]
+        : []),
     ],
     ours: ours.ms,
     theirs: theirs.ms,
@@ -184,7 +211,12 @@ async function benchHolders(lib, kit, install, storms, before) {
   for (const pid of storms) {
     if (liveCount(lib) <= 520) break;
     const tree = [pid, ...lib.testkit.descendantsOf([pid])];
-    for (const p of tree) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    for (const p of tree)
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     await lib.testkit.waitFor(() => tree.every((p) => !lib.testkit.isAlive(p)), { timeoutMs: 5000 }).catch(() => undefined);
   }
   await fillTo(kit, lib, install, 500);
@@ -217,12 +249,22 @@ async function benchHolders(lib, kit, install, storms, before) {
     result.lsof = lsof.ms;
   } else rows.push(['holders', 'lsof +D', 'n/a', 'lsof not installed']);
   if (haveFuser) {
-    rows.push(['holders', `fuser -v, once per path (${paths.length} files and dirs)`, ms(fuser.ms), `kinds found: ${list(kinds(fuser.last))}; ours is ${ratio(fuser.ms, ours.ms)} faster`]);
+    rows.push([
+      'holders',
+      `fuser -v, once per path (${paths.length} files and dirs)`,
+      ms(fuser.ms),
+      `kinds found: ${list(kinds(fuser.last))}; ours is ${ratio(fuser.ms, ours.ms)} faster`,
+    ]);
     result.fuser = fuser.ms;
   } else rows.push(['holders', 'fuser', 'n/a', 'fuser not installed']);
   if (was) {
     const wasKinds = kinds(was.last.holders.map((h) => ({ pid: h.pid, kind: h.deleted ? `deleted ${h.kind}` : h.kind })));
-    rows.push(['holders', 'scanHolders from BENCH_BEFORE_SRC', ms(was.ms), `kinds found: ${list(wasKinds)}${haveLsof ? `; lsof / this: ${ratio(lsof.ms, was.ms)}` : ''}`]);
+    rows.push([
+      'holders',
+      'scanHolders from BENCH_BEFORE_SRC',
+      ms(was.ms),
+      `kinds found: ${list(wasKinds)}${haveLsof ? `; lsof / this: ${ratio(lsof.ms, was.ms)}` : ''}`,
+    ]);
   }
   return { rows, result };
 }
@@ -231,7 +273,9 @@ async function benchHolders(lib, kit, install, storms, before) {
 /** ~200 processes: server + TERM-ignoring setsid engines, a crashed frontend's orphans, a churning storm, a wide storm. */
 async function adversarialTree(kit, install) {
   const tops = [];
-  tops.push((await kit.spawnTree(install.bin, ['serve', '--engines', '4', '--orphan', '--', '--ignore-term', '--model', install.model])).pid);
+  tops.push(
+    (await kit.spawnTree(install.bin, ['serve', '--engines', '4', '--orphan', '--', '--ignore-term', '--model', install.model])).pid,
+  );
   const crashed = await kit.spawnTree(install.bin, ['serve', '--engines', '3', '--crash', '--', '--ignore-term']);
   tops.push(crashed.pid);
   tops.push((await kit.spawnTree(install.bin, ['storm', '4', '--width', '3', '--churn-ms', '30', '--ignore-term'])).pid);
@@ -239,10 +283,11 @@ async function adversarialTree(kit, install) {
   return tops;
 }
 
-const liveUnder = (lib, root) => lib.testkit.listPids().filter((pid) => {
-  const exe = lib.testkit.readProcLink(pid, 'exe');
-  return exe !== null && lib.isUnderRoot(exe, root) && lib.testkit.isAlive(pid);
-});
+const liveUnder = (lib, root) =>
+  lib.testkit.listPids().filter((pid) => {
+    const exe = lib.testkit.readProcLink(pid, 'exe');
+    return exe !== null && lib.isUnderRoot(exe, root) && lib.testkit.isAlive(pid);
+  });
 
 async function settle(lib, root) {
   await new Promise((r) => setTimeout(r, 300));
@@ -267,10 +312,10 @@ async function benchKill(lib, kit) {
       const r = await lib.stop({ roots: [install.root], graceMs: 0, timeoutMs: 20_000, skipServices: true, onEvent });
       return { ok: r.ok, killPhaseMs: firstFreeze && lastExit ? lastExit - firstFreeze : NaN };
     },
-    'tree-kill 1.2 (SIGKILL, per known top pid)': async (install, tops) => {
+    'tree-kill 1.2 (SIGKILL, per known top pid)': async (_install, tops) => {
       await Promise.all(tops.map((pid) => new Promise((resolve) => treeKill(pid, 'SIGKILL', () => resolve()))));
     },
-    'fkill 10 (force, known top pids)': async (install, tops) => {
+    'fkill 10 (force, known top pids)': async (_install, tops) => {
       await fkill(tops, { force: true, silent: true });
     },
   };
@@ -295,10 +340,16 @@ async function benchKill(lib, kit) {
     const t = median(list.map((x) => x.elapsed));
     const surv = list.map((x) => x.survivors);
     const before = list.map((x) => x.before);
-    const ok = list[0]?.ok !== undefined
-      ? `; ok=${list.map((x) => x.ok).join('/')}; kill phase (first SIGSTOP → last exit) ${ms(median(list.map((x) => x.killPhaseMs)))}`
-      : '';
-    rows.push(['kill', name, ms(t), `trees of ${Math.min(...before)}–${Math.max(...before)} processes, ${ROUNDS} rounds; survivors after 300 ms: ${surv.join(', ')}${ok}`]);
+    const ok =
+      list[0]?.ok !== undefined
+        ? `; ok=${list.map((x) => x.ok).join('/')}; kill phase (first SIGSTOP → last exit) ${ms(median(list.map((x) => x.killPhaseMs)))}`
+        : '';
+    rows.push([
+      'kill',
+      name,
+      ms(t),
+      `trees of ${Math.min(...before)}–${Math.max(...before)} processes, ${ROUNDS} rounds; survivors after 300 ms: ${surv.join(', ')}${ok}`,
+    ]);
     out[name] = { ms: t, survivors: Math.max(...surv) };
   }
   const stopName = Object.keys(contenders)[0];
@@ -349,8 +400,11 @@ export default async function coreBench() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  coreBench().then((md) => process.stdout.write(md), (e) => {
-    process.stderr.write(`core bench failed: ${e?.stack ?? e}\n`);
-    process.exit(1);
-  });
+  coreBench().then(
+    (md) => process.stdout.write(md),
+    (e) => {
+      process.stderr.write(`core bench failed: ${e?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
 }

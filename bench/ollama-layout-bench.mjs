@@ -14,7 +14,18 @@
 // removed at the end; every process started runs from it and is stopped by pid.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,10 +55,17 @@ function compileRunner(version, out) {
 function releaseTree(dir, version) {
   compileRunner(version, join(dir, 'bin', 'ollama'));
   compileRunner(version, join(dir, 'lib', 'ollama', 'llama-server'));
+  /** @type {Array<[string, number]>} */
   const files = [
-    ...['libggml-base.so', 'libggml-cpu-haswell.so', 'libggml-cpu-skylakex.so'].map((n) => [join('lib/ollama', n), 0.01]),
-    ...['libggml-cuda.so', 'libcublasLt.so.12', 'libcublas.so.12', 'libcudart.so.12'].map((n, i) => [join('lib/ollama/cuda_v12', n), [0.2, 0.3, 0.05, 0.01][i]]),
-    ...['libggml-cuda.so', 'libcublasLt.so.13', 'libcublas.so.13'].map((n, i) => [join('lib/ollama/cuda_v13', n), [0.12, 0.25, 0.03][i]]),
+    ...['libggml-base.so', 'libggml-cpu-haswell.so', 'libggml-cpu-skylakex.so'].map(
+      (n) => /** @type {[string, number]} */ ([join('lib/ollama', n), 0.01]),
+    ),
+    ...['libggml-cuda.so', 'libcublasLt.so.12', 'libcublas.so.12', 'libcudart.so.12'].map(
+      (n, i) => /** @type {[string, number]} */ ([join('lib/ollama/cuda_v12', n), [0.2, 0.3, 0.05, 0.01][i] ?? 0]),
+    ),
+    ...['libggml-cuda.so', 'libcublasLt.so.13', 'libcublas.so.13'].map(
+      (n, i) => /** @type {[string, number]} */ ([join('lib/ollama/cuda_v13', n), [0.12, 0.25, 0.03][i] ?? 0]),
+    ),
   ];
   const text = Buffer.alloc(512 * 1024, `ollama ${version} kernel table `);
   for (const [rel, share] of files) {
@@ -73,7 +91,7 @@ async function sha256File(path) {
 async function freePort() {
   const srv = net.createServer();
   await new Promise((r) => srv.listen(0, '127.0.0.1', () => r(undefined)));
-  const port = srv.address().port;
+  const port = /** @type {import('node:net').AddressInfo} */ (srv.address()).port;
   await new Promise((r) => srv.close(r));
   return port;
 }
@@ -81,7 +99,11 @@ async function freePort() {
 /** `ollama serve` on OLLAMA_HOST with one engine mapping a library, as install.sh's service would run it. */
 async function startServer(prefix, port) {
   const so = join(prefix, 'lib', 'ollama', 'libggml-base.so');
-  const child = spawn(join(prefix, 'bin', 'ollama'), ['serve', '--engines', '1', '--', '--model', so], { stdio: ['ignore', 'pipe', 'ignore'], detached: true, env: { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}` } });
+  const child = spawn(join(prefix, 'bin', 'ollama'), ['serve', '--engines', '1', '--', '--model', so], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
+    env: { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}` },
+  });
   started.push(child.pid);
   await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
@@ -95,7 +117,7 @@ async function waitVersion(port, version) {
   for (;;) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/api/version`);
-      if ((await r.json()).version === version) return;
+      if (/** @type {{ version?: string }} */ (await r.json()).version === version) return;
     } catch {
       // not up yet
     }
@@ -115,11 +137,19 @@ const rows = [];
 try {
   log(`payload: ${(TOTAL_BYTES / 1024 ** 3).toFixed(2)} GiB per version, zstd -${LEVEL}, in ${base}`);
   const rel = join(base, 'release');
-  for (const [v, name] of [['0.5.1', 'v1'], ['0.6.0', 'v2']]) {
+  for (const [v, name] of [
+    ['0.5.1', 'v1'],
+    ['0.6.0', 'v2'],
+  ]) {
     releaseTree(join(base, `tree-${name}`), v);
     mkdirSync(join(rel, name), { recursive: true });
-    sh(`cd ${q(join(base, `tree-${name}`))} && tar c bin/ollama lib/ollama --owner 0 --group 0 | zstd -${LEVEL} -q -T0 -c > ${q(join(rel, name, 'ollama-linux-amd64.tar.zst'))}`);
-    writeFileSync(join(rel, name, 'sha256sum.txt'), `${await sha256File(join(rel, name, 'ollama-linux-amd64.tar.zst'))}  ./ollama-linux-amd64.tar.zst\n`);
+    sh(
+      `cd ${q(join(base, `tree-${name}`))} && tar c bin/ollama lib/ollama --owner 0 --group 0 | zstd -${LEVEL} -q -T0 -c > ${q(join(rel, name, 'ollama-linux-amd64.tar.zst'))}`,
+    );
+    writeFileSync(
+      join(rel, name, 'sha256sum.txt'),
+      `${await sha256File(join(rel, name, 'ollama-linux-amd64.tar.zst'))}  ./ollama-linux-amd64.tar.zst\n`,
+    );
     rmSync(join(base, `tree-${name}`), { recursive: true, force: true });
   }
   const v1 = join(rel, 'v1', 'ollama-linux-amd64.tar.zst');
@@ -144,7 +174,13 @@ try {
     await startServer(prefix, port);
     await waitVersion(port, '0.6.0');
     const healthy = performance.now();
-    rows.push({ method: "install.sh's sequence (rm -rf lib/ollama, zstd -d \\| tar x, restart)", halfDeleted: Math.round(extracted - t0), stopToHealthy: Math.round(healthy - extracted), total: Math.round(healthy - t0), note: 'the running server keeps the deleted files mapped; a new engine spawned meanwhile fails' });
+    rows.push({
+      method: "install.sh's sequence (rm -rf lib/ollama, zstd -d \\| tar x, restart)",
+      halfDeleted: Math.round(extracted - t0),
+      stopToHealthy: Math.round(healthy - extracted),
+      total: Math.round(healthy - t0),
+      note: 'the running server keeps the deleted files mapped; a new engine spawned meanwhile fails',
+    });
     await stop({ roots: roots(prefix), profile: ollamaProfile, graceMs: 2000, timeoutMs: 10000 });
   }
 
@@ -158,15 +194,29 @@ try {
     const at = {};
     let lastSwap = 0;
     const t0 = performance.now();
-    const res = await apply({ archives: [v2], checksums: sums, roots: roots(prefix), profile: ollamaProfile, graceMs: GRACE_MS, timeoutMs: 60000, onEvent: (e) => {
-      if (e.type === 'restart' && e.pid) started.push(e.pid);
-      if (e.type === 'phase') at[e.phase] = performance.now();
-      if (e.type === 'swap') lastSwap = performance.now();
-    } });
+    const res = await apply({
+      archives: [v2],
+      checksums: sums,
+      roots: roots(prefix),
+      profile: ollamaProfile,
+      graceMs: GRACE_MS,
+      timeoutMs: 60000,
+      onEvent: (e) => {
+        if (e.type === 'restart' && e.pid) started.push(e.pid);
+        if (e.type === 'phase') at[e.phase] = performance.now();
+        if (e.type === 'swap') lastSwap = performance.now();
+      },
+    });
     const total = performance.now() - t0;
     await waitVersion(port, '0.6.0');
     // The swap renames whole roots: between its first and last move one root is old, one new, both complete.
-    rows.push({ method: 'llm-upgrade apply ARCHIVE --checksums sha256sum.txt', halfDeleted: 0, stopToHealthy: res.downtimeMs, total: Math.round(total), note: `verify + stage ${((at.stop - at.verify) / 1000).toFixed(1)} s before the stop; swap ${Math.round(lastSwap - at.swap)} ms (${res.journalSteps} journal writes)` });
+    rows.push({
+      method: 'llm-upgrade apply ARCHIVE --checksums sha256sum.txt',
+      halfDeleted: 0,
+      stopToHealthy: res.downtimeMs,
+      total: Math.round(total),
+      note: `verify + stage ${((at.stop - at.verify) / 1000).toFixed(1)} s before the stop; swap ${Math.round(lastSwap - at.swap)} ms (${res.journalSteps} journal writes)`,
+    });
     await stop({ roots: roots(prefix), profile: ollamaProfile, graceMs: 2000, timeoutMs: 10000 });
   }
 

@@ -16,7 +16,9 @@ const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 let failed = 0;
-for (const file of readdirSync(here).filter((f) => f.endsWith('-bench.mjs')).sort()) {
+for (const file of readdirSync(here)
+  .filter((f) => f.endsWith('-bench.mjs'))
+  .sort()) {
   if (only.length && !only.some((o) => file.includes(o))) continue;
   process.stderr.write(`\n== ${file}\n`);
   const r = spawnSync(process.execPath, [join(here, file)], { cwd: root, stdio: 'inherit', env });

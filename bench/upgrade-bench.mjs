@@ -10,7 +10,19 @@
 // removed at the end; every process started is in scope of that dir and stopped by pid.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, rmSync, readFileSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  writeSync,
+  rmSync,
+  readFileSync,
+  writeFileSync,
+  readdirSync,
+  lstatSync,
+} from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -82,8 +94,20 @@ function walkFiles(dir, rel = '') {
 }
 
 function writeManifest(dir, version) {
-  const files = walkFiles(dir).map((f) => ({ ...f, sha256: createHash('sha256').update(readFileSync(join(dir, f.path))).digest('hex') }));
-  writeFileSync(join(dir, 'llm-upgrade.json'), JSON.stringify({ name: 'ollama', version, platform: `${process.platform}-${process.arch}`, files, smoke: ['bin/ollama', '--version'] }, null, 2));
+  const files = walkFiles(dir).map((f) => ({
+    ...f,
+    sha256: createHash('sha256')
+      .update(readFileSync(join(dir, f.path)))
+      .digest('hex'),
+  }));
+  writeFileSync(
+    join(dir, 'llm-upgrade.json'),
+    JSON.stringify(
+      { name: 'ollama', version, platform: `${process.platform}-${process.arch}`, files, smoke: ['bin/ollama', '--version'] },
+      null,
+      2,
+    ),
+  );
   return files;
 }
 
@@ -96,7 +120,10 @@ async function freePort() {
 }
 
 async function startServer(root, port) {
-  const child = spawn(join(root, 'bin', 'ollama'), ['serve', '--port', String(port), '--engines', '1'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  const child = spawn(join(root, 'bin', 'ollama'), ['serve', '--port', String(port), '--engines', '1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
+  });
   started.push(child.pid);
   await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => String(d).includes('ready') && resolve());
@@ -119,7 +146,9 @@ async function waitVersion(port, version) {
 }
 
 const profileFor = (port) => ({
-  name: 'bench', roots: {}, processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
+  name: 'bench',
+  roots: {},
+  processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
   startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
   healthUrl: `http://127.0.0.1:${port}/api/version`,
 });
@@ -137,59 +166,82 @@ try {
 
   const runs = { swap: [], copy: [] };
   for (let round = 1; round <= ROUNDS; round++) {
-  log(`round ${round}/${ROUNDS}`);
-  // ---- llm-upgrade apply (journaled swap)
-  {
-    const root = join(base, 'root-swap');
-    execFileSync('cp', ['-a', oldDir, root]);
-    const port = await freePort();
-    await startServer(root, port);
-    await waitVersion(port, '1.0.0');
-    const profile = profileFor(port);
-    const t0 = performance.now();
-    const at = {};
-    const res = await apply({ source: newDir, roots: [root], profile, graceMs: GRACE_MS, timeoutMs: 30000, onEvent: (e) => {
-      if (e.type === 'restart' && e.pid) started.push(e.pid);
-      if (e.type === 'phase') at[e.phase] = performance.now();
-    } });
-    const total = performance.now() - t0;
-    const stopMs = Math.round(at.swap - at.stop);
-    runs.swap.push({ method: 'llm-upgrade apply (journaled swap)', stop: stopMs, files: res.filesInPlaceMs, healthy: res.downtimeMs, note: `${res.journalSteps} journal writes; whole command ${(total / 1000).toFixed(1)} s (verify + stage happen before the stop)` });
-    await stop({ roots: [root], profile, graceMs: 2000, timeoutMs: 10000 });
-    rmSync(root, { recursive: true, force: true });
-  }
-
-  // ---- copy-after-stop (stop, copy every new file over the old one, start)
-  {
-    const root = join(base, 'root-copy');
-    execFileSync('cp', ['-a', oldDir, root]);
-    const port = await freePort();
-    await startServer(root, port);
-    await waitVersion(port, '1.0.0');
-    const profile = profileFor(port);
-    const t0 = performance.now();
-    const s = await stop({ roots: [root], profile, graceMs: GRACE_MS, timeoutMs: 30000 });
-    if (!s.ok) throw new Error('baseline stop failed');
-    const stopMs = Math.round(performance.now() - t0);
-    for (const f of manifest) {
-      await mkdir(dirname(join(root, f.path)), { recursive: true });
-      await copyFile(join(newDir, f.path), join(root, f.path));
+    log(`round ${round}/${ROUNDS}`);
+    // ---- llm-upgrade apply (journaled swap)
+    {
+      const root = join(base, 'root-swap');
+      execFileSync('cp', ['-a', oldDir, root]);
+      const port = await freePort();
+      await startServer(root, port);
+      await waitVersion(port, '1.0.0');
+      const profile = profileFor(port);
+      const t0 = performance.now();
+      const at = {};
+      const res = await apply({
+        source: newDir,
+        roots: [root],
+        profile,
+        graceMs: GRACE_MS,
+        timeoutMs: 30000,
+        onEvent: (e) => {
+          if (e.type === 'restart' && e.pid) started.push(e.pid);
+          if (e.type === 'phase') at[e.phase] = performance.now();
+        },
+      });
+      const total = performance.now() - t0;
+      const stopMs = Math.round(at.swap - at.stop);
+      runs.swap.push({
+        method: 'llm-upgrade apply (journaled swap)',
+        stop: stopMs,
+        files: res.filesInPlaceMs,
+        healthy: res.downtimeMs,
+        note: `${res.journalSteps} journal writes; whole command ${(total / 1000).toFixed(1)} s (verify + stage happen before the stop)`,
+      });
+      await stop({ roots: [root], profile, graceMs: 2000, timeoutMs: 10000 });
+      rmSync(root, { recursive: true, force: true });
     }
-    const files = performance.now() - t0;
-    const child = spawn(join(root, 'bin', 'ollama'), ['serve', '--port', String(port), '--engines', '1'], { stdio: 'ignore', detached: true });
-    started.push(child.pid);
-    child.unref();
-    await waitVersion(port, '2.0.0');
-    const healthy = performance.now() - t0;
-    runs.copy.push({ method: 'copy-after-stop', stop: stopMs, files: Math.round(files), healthy: Math.round(healthy), note: 'stop, copyFile each new file (no fsync), start' });
-    await stop({ roots: [root], profile, graceMs: 2000, timeoutMs: 10000 });
-    rmSync(root, { recursive: true, force: true });
-  }
+
+    // ---- copy-after-stop (stop, copy every new file over the old one, start)
+    {
+      const root = join(base, 'root-copy');
+      execFileSync('cp', ['-a', oldDir, root]);
+      const port = await freePort();
+      await startServer(root, port);
+      await waitVersion(port, '1.0.0');
+      const profile = profileFor(port);
+      const t0 = performance.now();
+      const s = await stop({ roots: [root], profile, graceMs: GRACE_MS, timeoutMs: 30000 });
+      if (!s.ok) throw new Error('baseline stop failed');
+      const stopMs = Math.round(performance.now() - t0);
+      for (const f of manifest) {
+        await mkdir(dirname(join(root, f.path)), { recursive: true });
+        await copyFile(join(newDir, f.path), join(root, f.path));
+      }
+      const files = performance.now() - t0;
+      const child = spawn(join(root, 'bin', 'ollama'), ['serve', '--port', String(port), '--engines', '1'], {
+        stdio: 'ignore',
+        detached: true,
+      });
+      started.push(child.pid);
+      child.unref();
+      await waitVersion(port, '2.0.0');
+      const healthy = performance.now() - t0;
+      runs.copy.push({
+        method: 'copy-after-stop',
+        stop: stopMs,
+        files: Math.round(files),
+        healthy: Math.round(healthy),
+        note: 'stop, copyFile each new file (no fsync), start',
+      });
+      await stop({ roots: [root], profile, graceMs: 2000, timeoutMs: 10000 });
+      rmSync(root, { recursive: true, force: true });
+    }
   }
   // The median round by stop → files in place, per method; the range of every column is kept.
   const median = (list) => [...list].sort((a, b) => a.files - b.files)[Math.floor(list.length / 2)];
   const range = (list, key) => `${Math.min(...list.map((r) => r[key]))}–${Math.max(...list.map((r) => r[key]))}`;
-  for (const list of [runs.swap, runs.copy]) rows.push({ ...median(list), filesRange: range(list, 'files'), healthyRange: range(list, 'healthy') });
+  for (const list of [runs.swap, runs.copy])
+    rows.push({ ...median(list), filesRange: range(list, 'files'), healthyRange: range(list, 'healthy') });
   const swap = rows[0];
   const copy = rows[1];
   const pct = (a, b) => `${((a / b) * 100).toFixed(1)}%`;
@@ -201,7 +253,10 @@ try {
     '',
     `| method | stop (grace ${GRACE_MS} ms) | stop → files in place | of which after the stop | stop → healthy (new version answers) | notes |`,
     '| --- | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.method} | ${r.stop} ms | ${r.files} ms (${r.filesRange}) | ${r.files - r.stop} ms | ${r.healthy} ms (${r.healthyRange}) | ${r.note} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.method} | ${r.stop} ms | ${r.files} ms (${r.filesRange}) | ${r.files - r.stop} ms | ${r.healthy} ms (${r.healthyRange}) | ${r.note} |`,
+    ),
     `| **swap / copy** | | **${pct(swap.files, copy.files)}** | **${pct(swap.files - swap.stop, copy.files - copy.stop)}** | **${pct(swap.healthy, copy.healthy)}** | target ≤ 5% and ≤ 1,500 ms |`,
     '',
   ].join('\n');
@@ -212,7 +267,9 @@ try {
   // Every process we started runs from base: end it by pid (identity not needed: the exe check is below).
   for (const pid of started) {
     try {
-      const exe = execFileSync('readlink', [`/proc/${pid}/exe`]).toString().trim();
+      const exe = execFileSync('readlink', [`/proc/${pid}/exe`])
+        .toString()
+        .trim();
       if (exe.startsWith(base)) process.kill(pid, 'SIGKILL');
     } catch {
       // gone

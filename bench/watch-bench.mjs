@@ -24,7 +24,15 @@ const IDLE_S = Number(process.env.WATCH_BENCH_IDLE_S ?? 60);
 
 async function loadTestkit(dir) {
   const outfile = join(dir, 'testkit.mjs');
-  await build({ entryPoints: [join(repo, 'packages/testkit/src/index.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'silent' });
+  await build({
+    entryPoints: [join(repo, 'packages/testkit/src/index.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'silent',
+  });
   return import(pathToFileURL(outfile).href);
 }
 
@@ -96,7 +104,12 @@ function summarise(label, results) {
   const done = results.filter((x) => x !== null);
   const left = results.length - done.length;
   if (done.length === 0) return [label, '—', '—', `${left}/${results.length} engines still running after the limit`];
-  return [label, `${Math.round(pct(done, 50))} ms`, `${Math.round(pct(done, 95))} ms`, left ? `${left}/${results.length} still running` : `${done.length}/${results.length} gone`];
+  return [
+    label,
+    `${Math.round(pct(done, 50))} ms`,
+    `${Math.round(pct(done, 95))} ms`,
+    left ? `${left}/${results.length} still running` : `${done.length}/${results.length} gone`,
+  ];
 }
 
 function cpuTicks(pid) {
@@ -171,11 +184,16 @@ export default async function watchBench() {
     const t0 = cpuTicks(idle.pid);
     const w0 = performance.now();
     await sleep(IDLE_S * 1_000);
-    const cpu = ((cpuTicks(idle.pid) - t0) / 100) / ((performance.now() - w0) / 1_000) * 100; // USER_HZ = 100
+    const cpu = ((cpuTicks(idle.pid) - t0) / 100 / ((performance.now() - w0) / 1_000)) * 100; // USER_HZ = 100
     const rss = rssKiB(idle.pid);
     idle.child.kill('SIGTERM');
     await idle.exit;
-    rows.push([`\`watch\` idle, ${IDLE_S} s, ${processes} processes`, `CPU ${cpu.toFixed(2)}% of one core`, `RSS ${(rss / 1024).toFixed(0)} MiB`, '']);
+    rows.push([
+      `\`watch\` idle, ${IDLE_S} s, ${processes} processes`,
+      `CPU ${cpu.toFixed(2)}% of one core`,
+      `RSS ${(rss / 1024).toFixed(0)} MiB`,
+      '',
+    ]);
   } finally {
     await kit.cleanup();
     rmSync(work, { recursive: true, force: true });
@@ -196,8 +214,11 @@ export default async function watchBench() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  watchBench().then((md) => process.stdout.write(md), (e) => {
-    process.stderr.write(`watch bench failed: ${e?.stack ?? e}\n`);
-    process.exit(1);
-  });
+  watchBench().then(
+    (md) => process.stdout.write(md),
+    (e) => {
+      process.stderr.write(`watch bench failed: ${e?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -20,7 +20,9 @@ for (const file of process.argv.slice(2)) {
   if (!file.endsWith('.ts') || file.endsWith('.test.ts') || /\/errors\.ts$|\/error-factories\.ts$/.test(file)) continue;
   const before = readFileSync(file, 'utf8');
   // The whitespace before `code` (one space, or a newline and indent) goes before the next property.
-  let after = before.replace(inline, (all, lead, code) => (code === 'ERR_INTERRUPTED' ? all : `errors.${factoryName(code)}({${lead.includes('\n') ? lead : ' '}`));
+  let after = before.replace(inline, (all, lead, code) =>
+    code === 'ERR_INTERRUPTED' ? all : `errors.${factoryName(code)}({${lead.includes('\n') ? lead : ' '}`,
+  );
   if (after === before) continue;
   const inCore = file.includes('packages/core/src/');
   if (inCore && !/import \* as errors from '[./]+error-factories\.js';/.test(after)) {
@@ -29,7 +31,10 @@ for (const file of process.argv.slice(2)) {
     after = `import * as errors from '${rel}';\n${after}`;
   } else if (!inCore) {
     after = after.replace(/^import \{([^}]*)\} from '@llm-upgrade\/core';$/m, (line, names) => {
-      const list = names.split(',').map((/** @type {string} */ n) => n.trim()).filter(Boolean);
+      const list = names
+        .split(',')
+        .map((/** @type {string} */ n) => n.trim())
+        .filter(Boolean);
       return list.includes('errors') ? line : `import { ${[...list, 'errors'].join(', ')} } from '@llm-upgrade/core';`;
     });
   }

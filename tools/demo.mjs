@@ -35,7 +35,15 @@ if (sh('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']) !== 0) 
 // testkit is TypeScript consumed by tests; bundle it for this script.
 const work = mkdtempSync(join(tmpdir(), 'llm-upgrade-demo-'));
 const kitFile = join(work, 'testkit.mjs');
-await build({ entryPoints: [join(root, 'packages/testkit/src/index.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: kitFile, logLevel: 'error' });
+await build({
+  entryPoints: [join(root, 'packages/testkit/src/index.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: kitFile,
+  logLevel: 'error',
+});
 process.env.LLM_UPGRADE_FAKE_RUNNER_C = join(root, 'packages/testkit/fake-runner.c');
 const { TestKit, compileFakeRunner, freePort } = await import(pathToFileURL(kitFile).href);
 const kit = new TestKit();
@@ -48,15 +56,34 @@ try {
   const inst = await kit.makeSampleInstall({ version: '1.0.0' });
   const port = await freePort();
   const profile = join(inst.base, 'demo-profile.json');
-  writeFileSync(profile, JSON.stringify({
-    name: 'demo-ollama',
-    processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
-    versionCommand: ['bin/ollama', '--version'],
-    startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1', '--', '--model', inst.model],
-    healthUrl: `http://127.0.0.1:${port}/api/version`,
-  }, null, 2));
-  const server = await kit.spawnTree(inst.bin, ['serve', '--port', String(port), '--engines', '1', '--', '--model', inst.model, '--ignore-term']);
-  console.log(`server pid ${server.pid} on 127.0.0.1:${port}, engine pid ${server.ready.engines.join(', ')} (ignores SIGTERM, mmaps ${inst.model})`);
+  writeFileSync(
+    profile,
+    JSON.stringify(
+      {
+        name: 'demo-ollama',
+        processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
+        versionCommand: ['bin/ollama', '--version'],
+        startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1', '--', '--model', inst.model],
+        healthUrl: `http://127.0.0.1:${port}/api/version`,
+      },
+      null,
+      2,
+    ),
+  );
+  const server = await kit.spawnTree(inst.bin, [
+    'serve',
+    '--port',
+    String(port),
+    '--engines',
+    '1',
+    '--',
+    '--model',
+    inst.model,
+    '--ignore-term',
+  ]);
+  console.log(
+    `server pid ${server.pid} on 127.0.0.1:${port}, engine pid ${server.ready.engines.join(', ')} (ignores SIGTERM, mmaps ${inst.model})`,
+  );
   const crashed = await kit.spawnTree(inst.bin, ['serve', '--engines', '1', '--crash', '--', '--model', inst.model]);
   await crashed.exited;
   console.log(`a second frontend (pid ${crashed.pid}) crashed; its engine pid ${crashed.ready.engines.join(', ')} is now an orphan`);

@@ -52,7 +52,8 @@ try {
   process.stdout.write(renderReport(summary));
 } catch (e) {
   const usage = e instanceof ReleaseUsageError;
-  const detail = e && typeof e === 'object' && 'stderr' in e && e.stderr ? `\n${String(e.stderr).trim().split('\n').slice(-20).join('\n')}` : '';
+  const detail =
+    e && typeof e === 'object' && 'stderr' in e && e.stderr ? `\n${String(e.stderr).trim().split('\n').slice(-20).join('\n')}` : '';
   process.stderr.write(`release failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}${detail}\n`);
   process.exitCode = usage ? 2 : 1;
 }

@@ -3,12 +3,21 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, identityOf, runningUnder, runProcess as run, sh, TestKit, versionAt, type ProcessRun as Run } from '@llm-upgrade/testkit';
+import {
+  freePort,
+  identityOf,
+  runningUnder,
+  runProcess as run,
+  sh,
+  TestKit,
+  versionAt,
+  type ProcessRun as Run,
+} from '@llm-upgrade/testkit';
 
 // The release pipeline end to end on the sample app: a throwaway code-signing certificate and
 // Ed25519 manifest key made here, `npm run release` run once (beforeAll) and shared, its output
@@ -64,7 +73,8 @@ interface Feed {
 /** The environment without any signing setting the CI machine might have. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const k of ['WINDOWS_CERTIFICATE_FILE', 'WINDOWS_CERTIFICATE_PASSWORD', 'WINDOWS_TIMESTAMP_URL', 'LLM_UPGRADE_SIGN_KEY']) delete env[k];
+  for (const k of ['WINDOWS_CERTIFICATE_FILE', 'WINDOWS_CERTIFICATE_PASSWORD', 'WINDOWS_TIMESTAMP_URL', 'LLM_UPGRADE_SIGN_KEY'])
+    delete env[k];
   return { ...env, ...extra };
 }
 
@@ -79,13 +89,32 @@ async function makeCertificate(dir: string, cn: string): Promise<{ p12: string; 
   const key = join(dir, `${cn}.key`);
   const pem = join(dir, `${cn}.pem`);
   const p12 = join(dir, `${cn}.p12`);
-  await sh('openssl', ['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-addext', 'extendedKeyUsage=codeSigning', '-subj', `/CN=${cn}`, '-days', '2', '-keyout', key, '-out', pem]);
+  await sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:3072',
+    '-nodes',
+    '-addext',
+    'extendedKeyUsage=codeSigning',
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    '2',
+    '-keyout',
+    key,
+    '-out',
+    pem,
+  ]);
   await sh('openssl', ['pkcs12', '-export', '-inkey', key, '-in', pem, '-out', p12, '-passout', 'pass:test-password']);
   return { p12, pem };
 }
 
 async function osslVerify(file: string, caPem: string): Promise<boolean> {
-  return sh('osslsigncode', ['verify', '-CAfile', caPem, '-in', file]).then(() => true, () => false);
+  return sh('osslsigncode', ['verify', '-CAfile', caPem, '-in', file]).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Every entry under dir (type, mode, content hash or link target) as one comparable string. */
@@ -111,19 +140,26 @@ async function runningV1(label: string): Promise<{ root: string; port: number; p
   const inst = await kit.makeSampleInstall({ version: V1, base: join(base, `install-${label}`) });
   const port = await freePort();
   const profile = join(base, `profile-${label}.json`);
-  await writeFile(profile, JSON.stringify({
-    name: 'sample-app',
-    processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
-    startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
-    healthUrl: `http://127.0.0.1:${port}/api/version`,
-  }));
+  await writeFile(
+    profile,
+    JSON.stringify({
+      name: 'sample-app',
+      processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
+      startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
+      healthUrl: `http://127.0.0.1:${port}/api/version`,
+    }),
+  );
   const tree = await kit.spawnTree(inst.bin, ['serve', '--port', String(port), '--engines', '1', '--', '--model', inst.model]);
   expect(await versionAt(port)).toBe(V1);
   return { root: inst.root, port, profile, old: [tree.pid, ...tree.ready!.engines] };
 }
 
 function apply(feedUrl: string, root: string, profile: string, extra: string[] = []): Promise<Run & { json: any }> {
-  return run(process.execPath, [CLI, 'apply', '--feed', feedUrl, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '20s', '--json', ...extra], { env: cleanEnv(), timeoutMs: 120_000 }).then((r) => {
+  return run(
+    process.execPath,
+    [CLI, 'apply', '--feed', feedUrl, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '20s', '--json', ...extra],
+    { env: cleanEnv(), timeoutMs: 120_000 },
+  ).then((r) => {
     let json: any;
     try {
       json = JSON.parse(r.stdout);
@@ -177,12 +213,20 @@ beforeAll(async () => {
   await sh('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', signKey]);
   // An older release already published on the channel: the new feed must keep listing it.
   await sh('mkdir', ['-p', channel]);
-  await writeFile(join(channel, 'feed.json'), JSON.stringify({
-    name: NAME,
-    releases: [{ version: V1, platforms: { 'linux-x64': { url: `${V1}/${NAME}-${V1}-linux-x64.tar.gz`, size: 1234, sha256: 'ab'.repeat(32) } } }],
-  }));
+  await writeFile(
+    join(channel, 'feed.json'),
+    JSON.stringify({
+      name: NAME,
+      releases: [
+        { version: V1, platforms: { 'linux-x64': { url: `${V1}/${NAME}-${V1}-linux-x64.tar.gz`, size: 1234, sha256: 'ab'.repeat(32) } } },
+      ],
+    }),
+  );
 
-  first = await release(['--version', VERSION, '--out', outDir, '--sign-key', signKey], cleanEnv({ WINDOWS_CERTIFICATE_FILE: cert.p12, WINDOWS_CERTIFICATE_PASSWORD: 'test-password' }));
+  first = await release(
+    ['--version', VERSION, '--out', outDir, '--sign-key', signKey],
+    cleanEnv({ WINDOWS_CERTIFICATE_FILE: cert.p12, WINDOWS_CERTIFICATE_PASSWORD: 'test-password' }),
+  );
   if (first.code !== 0) throw new Error(`release failed (exit ${first.code}):\n${first.stderr}\n${first.stdout}`);
   summary = JSON.parse(await readFile(join(outDir, 'summary.json'), 'utf8')) as Summary;
 
@@ -200,13 +244,16 @@ beforeAll(async () => {
       res.end();
       return;
     }
-    readFile(file).then((b) => {
-      res.writeHead(200, { 'content-length': b.length });
-      res.end(b);
-    }, () => {
-      res.writeHead(500);
-      res.end();
-    });
+    readFile(file).then(
+      (b) => {
+        res.writeHead(200, { 'content-length': b.length });
+        res.end(b);
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
@@ -221,7 +268,18 @@ afterAll(async () => {
 describe('npm run release (signed, with manifest key)', () => {
   it('exits 0 and ends with the artifact table; summary.json and SHA256SUMS agree with the files', async () => {
     const names = summary.artifacts.map((a) => a.name);
-    for (const n of [ARCHIVE, ZIP, MSI, SETUP, INNO, UPGRADER, 'llm-upgrade-linux-x64', 'llm-upgrade-core-0.1.0.tgz', 'llm-upgrade-installer-hooks-0.1.0.tgz', `${NAME}-manifest-key.pub.pem`]) {
+    for (const n of [
+      ARCHIVE,
+      ZIP,
+      MSI,
+      SETUP,
+      INNO,
+      UPGRADER,
+      'llm-upgrade-linux-x64',
+      'llm-upgrade-core-0.1.0.tgz',
+      'llm-upgrade-installer-hooks-0.1.0.tgz',
+      `${NAME}-manifest-key.pub.pem`,
+    ]) {
       expect(names).toContain(n);
     }
     expect(names.some((n) => /^llm-upgrade-\d+\.\d+\.\d+\.tgz$/.test(n))).toBe(true);
@@ -230,7 +288,8 @@ describe('npm run release (signed, with manifest key)', () => {
       expect(first.stdout).toContain(a.sha256);
       expect(await shaOfFile(join(outDir, a.name))).toBe(a.sha256);
     }
-    for (const n of [UPGRADER, MSI, SETUP, INNO]) expect(summary.artifacts.find((a) => a.name === n)).toMatchObject({ signed: true, signature: 'authenticode' });
+    for (const n of [UPGRADER, MSI, SETUP, INNO])
+      expect(summary.artifacts.find((a) => a.name === n)).toMatchObject({ signed: true, signature: 'authenticode' });
     expect(summary.artifacts.find((a) => a.name === ARCHIVE)).toMatchObject({ signed: true, signature: 'ed25519 manifest' });
     expect(summary.unsigned).toEqual([]);
     expect(first.stderr).toMatch(/\[\d\/9\] build installers/);
@@ -265,18 +324,28 @@ describe('npm run release (signed, with manifest key)', () => {
 
   it('the MSI carries the hooks: CustomAction rows of type 66 and 3074 that run stop, from the signed upgrader in the Binary table', async () => {
     const msi = join(outDir, MSI);
-    const rows = (await sh('msiinfo', ['export', msi, 'CustomAction'])).split(/\r?\n/).slice(3).filter(Boolean).map((l) => l.split('\t'));
+    const rows = (await sh('msiinfo', ['export', msi, 'CustomAction']))
+      .split(/\r?\n/)
+      .slice(3)
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
     const byType = new Map(rows.map((r) => [Number(r[1]), r]));
     for (const type of [66, 3074]) {
       const row = byType.get(type);
       expect(row, `no CustomAction of type ${type} in ${rows.map((r) => r.join(' ')).join('; ')}`).toBeDefined();
       expect(row![2]).toBe('LlmUpgradeExe');
       // The app's description (examples/sample-app/app.json) reaches the command line: its log file and upgraderArgs.
-      expect(row![3]).toMatch(/^stop --install-dir "\[INSTALLDIR\]\." --log-file "\[TempFolder\]llm-upgrade-sample-app\.log" --yes --grace 5s --timeout 60s( |$)/);
+      expect(row![3]).toMatch(
+        /^stop --install-dir "\[INSTALLDIR\]\." --log-file "\[TempFolder\]llm-upgrade-sample-app\.log" --yes --grace 5s --timeout 60s( |$)/,
+      );
     }
     const sequence = await sh('msiinfo', ['export', msi, 'InstallExecuteSequence']);
     for (const action of byType.values()) expect(sequence).toContain(action[0]);
-    const binary = await new Promise<Buffer>((resolve, reject) => execFile('msiinfo', ['extract', msi, 'Binary.LlmUpgradeExe'], { encoding: 'buffer', maxBuffer: 256 << 20 }, (e, out) => (e ? reject(e) : resolve(out))));
+    const binary = await new Promise<Buffer>((resolve, reject) =>
+      execFile('msiinfo', ['extract', msi, 'Binary.LlmUpgradeExe'], { encoding: 'buffer', maxBuffer: 256 << 20 }, (e, out) =>
+        e ? reject(e) : resolve(out),
+      ),
+    );
     expect(sha256(binary)).toBe(summary.artifacts.find((a) => a.name === UPGRADER)!.sha256);
   });
 
@@ -309,7 +378,9 @@ describe('npm run release (signed, with manifest key)', () => {
     expect(now.some((pid) => old.includes(pid))).toBe(false);
     const installed = JSON.parse(await readFile(join(root, '.llm-upgrade', 'installed.json'), 'utf8')) as { name: string; version: string };
     expect(installed).toMatchObject({ name: NAME, version: VERSION });
-    expect(await shaOfFile(join(root, 'bin', 'ollama'))).toBe(await shaOfFile(join(outDir, '.work', 'payload', 'linux-x64', 'bin', 'ollama')));
+    expect(await shaOfFile(join(root, 'bin', 'ollama'))).toBe(
+      await shaOfFile(join(outDir, '.work', 'payload', 'linux-x64', 'bin', 'ollama')),
+    );
   });
 
   describe('a tampered artifact is refused: exit 2, the install byte for byte untouched, its server still running', () => {
@@ -358,7 +429,10 @@ describe('npm run release (signed, with manifest key)', () => {
       const text = tar.subarray(manifest.data, manifest.data + manifest.size).toString('utf8');
       expect(text).toContain(oldSha);
       tar.write(text.replace(oldSha, newSha), manifest.data, 'utf8');
-      const r = await apply(await serveVariant('resigned', gzipSync(tar), true), v1.root, v1.profile, ['--public-key', join(outDir, `${NAME}-manifest-key.pub.pem`)]);
+      const r = await apply(await serveVariant('resigned', gzipSync(tar), true), v1.root, v1.profile, [
+        '--public-key',
+        join(outDir, `${NAME}-manifest-key.pub.pem`),
+      ]);
       expect(r.code, r.stdout + r.stderr).toBe(2);
       expect(r.json.error).toMatchObject({ code: 'ERR_SIGNATURE', changed: false });
       await expectUntouched();
@@ -369,17 +443,27 @@ describe('npm run release (signed, with manifest key)', () => {
     // Other work may rebuild out/sea between the two runs; the executables and what embeds them
     // must then differ, and only the archives (made from the payload alone) stay comparable.
     const seaBefore = await readFile(join(REPO, 'out/sea/manifest.json'), 'utf8');
-    const again = await release(['--version', VERSION, '--out', outDir, '--sign-key', signKey], cleanEnv({ WINDOWS_CERTIFICATE_FILE: cert.p12, WINDOWS_CERTIFICATE_PASSWORD: 'test-password' }));
+    const again = await release(
+      ['--version', VERSION, '--out', outDir, '--sign-key', signKey],
+      cleanEnv({ WINDOWS_CERTIFICATE_FILE: cert.p12, WINDOWS_CERTIFICATE_PASSWORD: 'test-password' }),
+    );
     expect(again.code, again.stderr).toBe(0);
     const second = JSON.parse(await readFile(join(outDir, 'summary.json'), 'utf8')) as Summary;
-    const hashes = (s: Summary, kinds?: string[]) => Object.fromEntries(s.artifacts.filter((a) => !kinds || kinds.includes(a.kind)).map((a) => [a.name, a.sha256]));
+    const hashes = (s: Summary, kinds?: string[]) =>
+      Object.fromEntries(s.artifacts.filter((a) => !kinds || kinds.includes(a.kind)).map((a) => [a.name, a.sha256]));
     expect(hashes(second, ['archive', 'public-key'])).toEqual(hashes(summary, ['archive', 'public-key']));
     expect(Object.keys(hashes(second, ['archive']))).toHaveLength(2);
     const seaUnchanged = seaBefore === (await readFile(join(REPO, 'out/sea/manifest.json'), 'utf8'));
     if (seaUnchanged) {
       expect(hashes(second)).toEqual(hashes(summary));
       const skipped = second.steps.filter((s) => s.skipped).map((s) => s.step);
-      expect(skipped).toEqual(expect.arrayContaining([expect.stringMatching(/single executables/), expect.stringMatching(/Windows upgrader/), expect.stringMatching(/installers/)]));
+      expect(skipped).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/single executables/),
+          expect.stringMatching(/Windows upgrader/),
+          expect.stringMatching(/installers/),
+        ]),
+      );
       expect(again.stderr).toMatch(/↺ \[\d\/9\] build installers/);
     } else console.warn('out/sea was rebuilt from changed sources between the runs: only the archives were compared');
   });
@@ -412,8 +496,18 @@ describe('npm run release refuses bad input before building anything (exit 2)', 
   it.each([
     ['a version that is not semver', ['--version', '1.2'], {}, /not a semantic version/],
     ['an app dir without app.json', ['--app-dir', '/nonexistent-llm-upgrade-app'], {}, /app\.json not found/],
-    ['a certificate file that does not exist', ['--version', VERSION], { WINDOWS_CERTIFICATE_FILE: '/nonexistent-llm-upgrade-cert.p12' }, /WINDOWS_CERTIFICATE_FILE=.* does not exist/],
-    ['a manifest key that does not exist', ['--version', VERSION, '--sign-key', '/nonexistent-llm-upgrade-key.pem'], {}, /--sign-key .* does not exist/],
+    [
+      'a certificate file that does not exist',
+      ['--version', VERSION],
+      { WINDOWS_CERTIFICATE_FILE: '/nonexistent-llm-upgrade-cert.p12' },
+      /WINDOWS_CERTIFICATE_FILE=.* does not exist/,
+    ],
+    [
+      'a manifest key that does not exist',
+      ['--version', VERSION, '--sign-key', '/nonexistent-llm-upgrade-key.pem'],
+      {},
+      /--sign-key .* does not exist/,
+    ],
     ['an unknown option', ['--versoin', VERSION], {}, /Unknown option/],
   ])('%s', async (_what, args, env, message) => {
     const out = join(base, 'refused');

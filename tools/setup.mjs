@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const dpkgInstalled = (pkg) => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Status} field syntax
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('install ok installed');
 };
@@ -33,7 +34,8 @@ const NEEDS = [
     what: 'wine32 (i386)',
     pkg: 'wine32:i386',
     i386: true,
-    present: () => dpkgInstalled('wine32:i386') || dpkgInstalled('wine32') || existsSync('/usr/lib/i386-linux-gnu/wine/i386-windows/kernel32.dll'),
+    present: () =>
+      dpkgInstalled('wine32:i386') || dpkgInstalled('wine32') || existsSync('/usr/lib/i386-linux-gnu/wine/i386-windows/kernel32.dll'),
   },
   // A silent Inno Setup.exe fails under the null display driver: it runs under xvfb-run.
   { what: 'xvfb-run', pkg: 'xvfb' },
@@ -76,10 +78,14 @@ if (missing.length === 0) {
   process.exitCode = 1;
 } else if (process.platform !== 'linux' || !has('apt-get')) {
   // Not fatal: the tests that need a missing tool skip and print why.
-  say(`missing: ${missing.join(' ')} — install them with your system's package manager (Debian/Ubuntu: apt-get install -y ${missing.join(' ')})`);
+  say(
+    `missing: ${missing.join(' ')} — install them with your system's package manager (Debian/Ubuntu: apt-get install -y ${missing.join(' ')})`,
+  );
 } else if (typeof process.getuid === 'function' && process.getuid() !== 0) {
   const arch = needsI386 && !hasI386() ? 'sudo dpkg --add-architecture i386 && ' : '';
-  say(`missing: ${missing.join(' ')} — not root, so not installing; run: ${arch}sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`);
+  say(
+    `missing: ${missing.join(' ')} — not root, so not installing; run: ${arch}sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`,
+  );
 } else {
   try {
     say(`installing missing Debian packages: ${missing.join(' ')}`);

@@ -24,14 +24,20 @@ function step(title, cmd, args) {
 if (existsSync(join(root, 'tools/setup.mjs'))) step('setup', process.execPath, ['tools/setup.mjs']);
 // build-sea once, here: several test projects read out/sea, none should race to rebuild it.
 step('build', 'npx', ['nx', 'run-many', '-t', 'build', 'build-sea', '--outputStyle=static']);
-// lint = strict typecheck of sources and tests (cached by nx).
-step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']);
+// `npm run lint`: the formatter and linter (Biome, biome.json), then the strict typecheck of
+// sources and tests (each package's `lint` target, cached by nx).
+step('format and lint', 'npx', ['biome', 'check', '.']);
+step('typecheck', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']);
 
 const resultsFile = join(root, 'test-results', 'vitest.json');
 rmSync(resultsFile, { force: true });
 mkdirSync(dirname(resultsFile), { recursive: true });
 process.stderr.write('\n== test: vitest run (all projects)\n');
-const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...passthrough], { cwd: root, stdio: 'inherit', env });
+const run = spawnSync(
+  'npx',
+  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...passthrough],
+  { cwd: root, stdio: 'inherit', env },
+);
 
 let counts = { passed: 0, failed: 0, skipped: 0 };
 try {
@@ -39,7 +45,9 @@ try {
   counts = { passed: r.numPassedTests ?? 0, failed: r.numFailedTests ?? 0, skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0) };
   // A suite that failed outside its tests (import error, beforeAll/afterAll) may report its tests
   // as skipped or passed: it still fails the run, so it counts as one failure of its own.
-  const brokenFiles = (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+  const brokenFiles = (r.testResults ?? []).filter(
+    (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
+  ).length;
   counts.failed += brokenFiles;
 } catch {
   counts.failed = Math.max(1, counts.failed);

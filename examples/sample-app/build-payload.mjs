@@ -47,10 +47,15 @@ export async function buildPayload({ version, platform, outDir }) {
   if (!/^[0-9A-Za-z.+-]+$/.test(version)) throw new Error(`version "${version}" must match [0-9A-Za-z.+-]+`);
   if (!COMPILERS[platform]) throw new Error(`the sample app has no ${platform} payload (known: ${Object.keys(COMPILERS).join(', ')})`);
   const cc = await compilerFor(platform);
-  if (!cc) return { built: false, reason: `${COMPILERS[platform]} is not installed (apt-get install ${platform === 'win32-x64' ? 'gcc-mingw-w64-x86-64-posix' : 'gcc'})` };
-  const layout = platform === 'linux-x64'
-    ? { main: 'bin/ollama', engine: 'lib/ollama/llama-server' }
-    : { main: 'ollama.exe', engine: 'lib/ollama/llama-server.exe' };
+  if (!cc)
+    return {
+      built: false,
+      reason: `${COMPILERS[platform]} is not installed (apt-get install ${platform === 'win32-x64' ? 'gcc-mingw-w64-x86-64-posix' : 'gcc'})`,
+    };
+  const layout =
+    platform === 'linux-x64'
+      ? { main: 'bin/ollama', engine: 'lib/ollama/llama-server' }
+      : { main: 'ollama.exe', engine: 'lib/ollama/llama-server.exe' };
   await rm(outDir, { recursive: true, force: true });
   await mkdir(join(outDir, 'lib', 'ollama'), { recursive: true });
   if (platform === 'linux-x64') await mkdir(join(outDir, 'bin'), { recursive: true });

@@ -24,9 +24,11 @@ function ansibleSkipReason(): string | null {
   const have = () => spawnSync('ansible-playbook', ['--version'], { stdio: 'ignore' }).status === 0;
   if (have()) return null;
   if (process.getuid?.() !== 0) return 'ansible-playbook is missing and we are not root to `apt-get install ansible-core`';
-  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return 'ansible-playbook is missing and there is no apt-get to install ansible-core';
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0)
+    return 'ansible-playbook is missing and there is no apt-get to install ansible-core';
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'ansible-core'], { stdio: 'inherit', env }).status === 0;
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'ansible-core'], { stdio: 'inherit', env }).status === 0;
   if (!install()) {
     spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
     install();
@@ -143,7 +145,10 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     await rm(resultsFile, { force: true });
     const r = await runProcess(cmd, args, { cwd: work, env, timeoutMs: 300_000 });
     const text = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
-    const results = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TaskResult);
+    const results = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TaskResult);
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, results, recap: parseRecap(r.stdout) };
   }
 
@@ -168,13 +173,20 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     const port = await freePort();
     const healthUrl = `http://127.0.0.1:${port}/api/version`;
     const profile = join(base, 'profile.json');
-    await writeFile(profile, JSON.stringify({
-      name: `fleet-${name}`,
-      processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
-      versionCommand: ['bin/ollama', '--version'],
-      startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
-      healthUrl,
-    }, null, 2));
+    await writeFile(
+      profile,
+      JSON.stringify(
+        {
+          name: `fleet-${name}`,
+          processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
+          versionCommand: ['bin/ollama', '--version'],
+          startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
+          healthUrl,
+        },
+        null,
+        2,
+      ),
+    );
     await cli(['apply', packages['1.0.0']!, '--install-dir', root, '--profile', profile, '--yes']);
     const server = await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--port', String(port), '--engines', '1']);
     return { name, base, root, port, profile, upgrader: join(base, 'bin', 'llm-upgrade'), healthUrl, server };
@@ -200,63 +212,98 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     for (const name of ['host1', 'host2', 'host3']) hosts.push(await makeHost(name));
 
     inventory = join(work, 'inventory.yml');
-    const hostVars = Object.fromEntries(hosts.map((h) => [h.name, {
-      ansible_connection: 'local',
-      llm_upgrade_install_dir: [h.root],
-      llm_upgrade_profile: h.profile,
-      llm_upgrade_upgrader_path: h.upgrader,
-      llm_upgrade_health_url: h.healthUrl,
-    }]));
+    const hostVars = Object.fromEntries(
+      hosts.map((h) => [
+        h.name,
+        {
+          ansible_connection: 'local',
+          llm_upgrade_install_dir: [h.root],
+          llm_upgrade_profile: h.profile,
+          llm_upgrade_upgrader_path: h.upgrader,
+          llm_upgrade_health_url: h.healthUrl,
+        },
+      ]),
+    );
     // YAML is a superset of JSON: the yaml inventory plugin reads this.
-    await writeFile(inventory, JSON.stringify({ all: { children: { fleet: { hosts: hostVars, vars: { ansible_python_interpreter: '/usr/bin/python3', llm_upgrade_upgrader_src: wrapper, llm_upgrade_grace: '2s', llm_upgrade_timeout: '20s' } } } } }, null, 2));
-    await writeFile(join(work, 'rollout.yml'), [
-      '- name: Roll llm-upgrade out, one host at a time, stop at the first failure',
-      '  hosts: fleet',
-      '  gather_facts: false',
-      '  serial: 1',
-      '  max_fail_percentage: 0',
-      '  roles:',
-      '    - role: llm_upgrade.fleet.rollout',
-      '',
-    ].join('\n'));
-    await writeFile(join(work, 'inventory-play.yml'), [
-      '- name: Per-host inventory before anything is touched',
-      '  hosts: fleet',
-      '  gather_facts: false',
-      '  tasks:',
-      '    - name: Create the upgrader\'s directory',
-      '      ansible.builtin.file:',
-      '        path: "{{ llm_upgrade_upgrader_path | dirname }}"',
-      '        state: directory',
-      '        mode: "0755"',
-      '    - name: Distribute the upgrader',
-      '      ansible.builtin.copy:',
-      '        src: "{{ llm_upgrade_upgrader_src }}"',
-      '        dest: "{{ llm_upgrade_upgrader_path }}"',
-      '        mode: "0755"',
-      '    - name: Read the facts',
-      '      llm_upgrade.fleet.facts:',
-      '        install_dir: "{{ llm_upgrade_install_dir }}"',
-      '        profile: "{{ llm_upgrade_profile }}"',
-      '        upgrader: "{{ llm_upgrade_upgrader_path }}"',
-      '    - name: Show the inventory line',
-      '      ansible.builtin.debug:',
-      '        msg: "{{ inventory_hostname }} {{ ansible_facts.llm_upgrade.version }} orphans={{ ansible_facts.llm_upgrade.orphans | length }}"',
-      '',
-    ].join('\n'));
-    await writeFile(join(work, 'sweep.yml'), [
-      '- name: End orphaned engines',
-      '  hosts: fleet',
-      '  gather_facts: false',
-      '  tasks:',
-      '    - name: Sweep',
-      '      llm_upgrade.fleet.sweep:',
-      '        install_dir: "{{ llm_upgrade_install_dir }}"',
-      '        profile: "{{ llm_upgrade_profile }}"',
-      '        upgrader: "{{ llm_upgrade_upgrader_path }}"',
-      '        grace: 1s',
-      '',
-    ].join('\n'));
+    await writeFile(
+      inventory,
+      JSON.stringify(
+        {
+          all: {
+            children: {
+              fleet: {
+                hosts: hostVars,
+                vars: {
+                  ansible_python_interpreter: '/usr/bin/python3',
+                  llm_upgrade_upgrader_src: wrapper,
+                  llm_upgrade_grace: '2s',
+                  llm_upgrade_timeout: '20s',
+                },
+              },
+            },
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    await writeFile(
+      join(work, 'rollout.yml'),
+      [
+        '- name: Roll llm-upgrade out, one host at a time, stop at the first failure',
+        '  hosts: fleet',
+        '  gather_facts: false',
+        '  serial: 1',
+        '  max_fail_percentage: 0',
+        '  roles:',
+        '    - role: llm_upgrade.fleet.rollout',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(work, 'inventory-play.yml'),
+      [
+        '- name: Per-host inventory before anything is touched',
+        '  hosts: fleet',
+        '  gather_facts: false',
+        '  tasks:',
+        "    - name: Create the upgrader's directory",
+        '      ansible.builtin.file:',
+        '        path: "{{ llm_upgrade_upgrader_path | dirname }}"',
+        '        state: directory',
+        '        mode: "0755"',
+        '    - name: Distribute the upgrader',
+        '      ansible.builtin.copy:',
+        '        src: "{{ llm_upgrade_upgrader_src }}"',
+        '        dest: "{{ llm_upgrade_upgrader_path }}"',
+        '        mode: "0755"',
+        '    - name: Read the facts',
+        '      llm_upgrade.fleet.facts:',
+        '        install_dir: "{{ llm_upgrade_install_dir }}"',
+        '        profile: "{{ llm_upgrade_profile }}"',
+        '        upgrader: "{{ llm_upgrade_upgrader_path }}"',
+        '    - name: Show the inventory line',
+        '      ansible.builtin.debug:',
+        '        msg: "{{ inventory_hostname }} {{ ansible_facts.llm_upgrade.version }} orphans={{ ansible_facts.llm_upgrade.orphans | length }}"',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(work, 'sweep.yml'),
+      [
+        '- name: End orphaned engines',
+        '  hosts: fleet',
+        '  gather_facts: false',
+        '  tasks:',
+        '    - name: Sweep',
+        '      llm_upgrade.fleet.sweep:',
+        '        install_dir: "{{ llm_upgrade_install_dir }}"',
+        '        profile: "{{ llm_upgrade_profile }}"',
+        '        upgrader: "{{ llm_upgrade_upgrader_path }}"',
+        '        grace: 1s',
+        '',
+      ].join('\n'),
+    );
 
     env = {
       ...process.env,
@@ -286,7 +333,7 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     await kit.cleanup();
   });
 
-  it('facts report each host\'s version and orphans; sweep lists them in check mode and ends them', async () => {
+  it("facts report each host's version and orphans; sweep lists them in check mode and ends them", async () => {
     const crashed = await kit.spawnTree(join(hosts[1]!.root, 'bin', 'ollama'), ['serve', '--engines', '1', '--crash']);
     await crashed.exited;
     const orphan = crashed.ready!.engines[0]!;
@@ -333,7 +380,9 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
   });
 
   it('--check reports a change and changes nothing', async () => {
-    const before = await Promise.all(hosts.map(async (h) => ({ pid: await serverPid(h), mtime: (await stat(join(h.root, 'bin', 'ollama'))).mtimeMs })));
+    const before = await Promise.all(
+      hosts.map(async (h) => ({ pid: await serverPid(h), mtime: (await stat(join(h.root, 'bin', 'ollama'))).mtimeMs })),
+    );
     const run = await playbook('rollout.yml', ['--check', '--diff', '-e', `llm_upgrade_package=${packages['2.0.0']}`]);
     expect(run.code, explain(run)).toBe(0);
     const ups = upgradeResults(run);
@@ -361,7 +410,15 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
 
   it('check mode on a host that does not have the upgrader yet says so and creates nothing', async () => {
     const absent = join(work, 'not-yet', 'bin', 'llm-upgrade');
-    const run = await playbook('rollout.yml', ['--check', '--limit', 'host1', '-e', `llm_upgrade_package=${packages['2.0.0']}`, '-e', `llm_upgrade_upgrader_path=${absent}`]);
+    const run = await playbook('rollout.yml', [
+      '--check',
+      '--limit',
+      'host1',
+      '-e',
+      `llm_upgrade_package=${packages['2.0.0']}`,
+      '-e',
+      `llm_upgrade_upgrader_path=${absent}`,
+    ]);
     expect(run.code, explain(run)).toBe(0);
     // Role task names come as "llm_upgrade.fleet.rollout : NAME".
     const by = Object.fromEntries(run.results.map((t) => [t.task.replace(/^.* : /, ''), t]));
@@ -429,19 +486,25 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     const tail = spawn('/usr/bin/tail', ['-f', held], { stdio: 'ignore' });
     foreign.push(tail.pid!);
     kit.track(tail.pid!);
-    await waitFor(() => {
-      try {
-        return execFileSync('ls', ['-l', `/proc/${tail.pid}/fd`], { encoding: 'utf8' }).includes(held);
-      } catch {
-        return false;
-      }
-    }, { what: 'tail holds the file' });
+    await waitFor(
+      () => {
+        try {
+          return execFileSync('ls', ['-l', `/proc/${tail.pid}/fd`], { encoding: 'utf8' }).includes(held);
+        } catch {
+          return false;
+        }
+      },
+      { what: 'tail holds the file' },
+    );
     const h3Pid = await serverPid(h3);
     try {
       const run = await playbook('rollout.yml', ['-e', `llm_upgrade_package=${packages['3.0.0']}`]);
       expect(run.code, explain(run)).not.toBe(0);
       const ups = upgradeResults(run);
-      expect(ups.map((t) => [t.host, t.status])).toEqual([['host1', 'ok'], ['host2', 'failed']]);
+      expect(ups.map((t) => [t.host, t.status])).toEqual([
+        ['host1', 'ok'],
+        ['host2', 'failed'],
+      ]);
       const failed = ups[1]!.result;
       console.info(`[ansible] host2 failed as expected: ${failed.msg} (rc ${failed.rc}, phase ${failed.phase}, changed ${failed.changed})`);
       expect(failed.error_code).toBe('ERR_FILES_HELD');
@@ -483,25 +546,38 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
     const corrupt = join(work, 'corrupt.tar.gz');
     await writeFile(corrupt, Buffer.from('this is not a gzip archive\n'.repeat(40)));
     const before = await installedVersion(h);
-    await writeFile(join(work, 'sanity.yml'), [
-      '- name: Module sanity',
-      '  hosts: host3',
-      '  gather_facts: false',
-      '  tasks:',
-      ...task('both', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'], feed: 'https://example.invalid/feed.json' }),
-      ...task('neither', 'llm_upgrade.fleet.upgrade', scope),
-      ...task('no scope', 'llm_upgrade.fleet.upgrade', { package: packages['3.0.0'] }),
-      ...task('bad bool', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'], allow_downgrade: 'maybe' }),
-      ...task('unknown option', 'llm_upgrade.fleet.sweep', { ...scope, colour: 'blue' }),
-      ...task('bad duration', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'], timeout: 'soon' }),
-      ...task('missing upgrader', 'llm_upgrade.fleet.facts', { install_dir: h.root, upgrader: join(work, 'nowhere', 'llm-upgrade') }),
-      ...task('corrupt package', 'llm_upgrade.fleet.upgrade', { ...scope, package: corrupt }),
-      ...task('dry run', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'] }, ['check_mode: true']),
-      '',
-    ].join('\n'));
+    await writeFile(
+      join(work, 'sanity.yml'),
+      [
+        '- name: Module sanity',
+        '  hosts: host3',
+        '  gather_facts: false',
+        '  tasks:',
+        ...task('both', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'], feed: 'https://example.invalid/feed.json' }),
+        ...task('neither', 'llm_upgrade.fleet.upgrade', scope),
+        ...task('no scope', 'llm_upgrade.fleet.upgrade', { package: packages['3.0.0'] }),
+        ...task('bad bool', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'], allow_downgrade: 'maybe' }),
+        ...task('unknown option', 'llm_upgrade.fleet.sweep', { ...scope, colour: 'blue' }),
+        ...task('bad duration', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'], timeout: 'soon' }),
+        ...task('missing upgrader', 'llm_upgrade.fleet.facts', { install_dir: h.root, upgrader: join(work, 'nowhere', 'llm-upgrade') }),
+        ...task('corrupt package', 'llm_upgrade.fleet.upgrade', { ...scope, package: corrupt }),
+        ...task('dry run', 'llm_upgrade.fleet.upgrade', { ...scope, package: packages['3.0.0'] }, ['check_mode: true']),
+        '',
+      ].join('\n'),
+    );
     const run = await playbook('sanity.yml');
     const by = Object.fromEntries(run.results.map((t) => [t.task, t]));
-    expect(Object.keys(by).sort(), explain(run)).toEqual(['bad bool', 'bad duration', 'both', 'corrupt package', 'dry run', 'missing upgrader', 'neither', 'no scope', 'unknown option']);
+    expect(Object.keys(by).sort(), explain(run)).toEqual([
+      'bad bool',
+      'bad duration',
+      'both',
+      'corrupt package',
+      'dry run',
+      'missing upgrader',
+      'neither',
+      'no scope',
+      'unknown option',
+    ]);
 
     expect(by.both!.status).toBe('failed');
     expect(by.both!.result.msg).toBe('parameters are mutually exclusive: package|feed');

@@ -38,7 +38,10 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
     return wine;
   };
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-  const installed = (): Record<string, string> => Object.fromEntries(FILES.map((f) => [f, existsSync(w().toUnix(`${root}\\${f}`)) ? sha(readFileSync(w().toUnix(`${root}\\${f}`))) : 'missing']));
+  const installed = (): Record<string, string> =>
+    Object.fromEntries(
+      FILES.map((f) => [f, existsSync(w().toUnix(`${root}\\${f}`)) ? sha(readFileSync(w().toUnix(`${root}\\${f}`))) : 'missing']),
+    );
   const PROFILE = 'C:\\llm-upgrade\\profile.json';
   const RESTART_READY = 'C:\\ready\\restarted.txt';
 
@@ -56,7 +59,11 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
   }
 
   const apply = (zip: string, name: string, extra: string[] = [], env: Record<string, string> = {}) =>
-    upgrader(['apply', zPath(zip), '--install-dir', root, '--profile', PROFILE, '--grace', '2s', '--timeout', '15s', '--yes', ...extra], name, env);
+    upgrader(
+      ['apply', zPath(zip), '--install-dir', root, '--profile', PROFILE, '--grace', '2s', '--timeout', '15s', '--yes', ...extra],
+      name,
+      env,
+    );
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'llm-upgrade-wine-apply-'));
@@ -75,11 +82,34 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
       }),
     );
     // v3 claims 3.0.0 but ships 2.0.0 binaries: its post-check (`ollama.exe --version`) fails.
-    for (const [label, runnerVersion, packVersion] of [['1', '1.0.0', '1.0.0'], ['2', '2.0.0', '2.0.0'], ['3', '2.0.0', '3.0.0'], ['4', '4.0.0', '4.0.0']] as const) {
+    for (const [label, runnerVersion, packVersion] of [
+      ['1', '1.0.0', '1.0.0'],
+      ['2', '2.0.0', '2.0.0'],
+      ['3', '2.0.0', '3.0.0'],
+      ['4', '4.0.0', '4.0.0'],
+    ] as const) {
       const p = makePayload(join(work, `payload-${label}`), runnerVersion);
       if (label === '3') writeFileSync(join(p.dir, 'models', 'tiny.gguf'), Buffer.from('v3 model\n'.repeat(512)));
       const zip = join(work, `fake-ollama-${packVersion}-win32-x64.zip`);
-      const r = await w().run(sea, ['pack', zPath(p.dir), '--name', 'fake-ollama', '--version', packVersion, '--platform', 'win32-x64', '--smoke', 'ollama.exe --version', '--out', zPath(zip), '--json'], { name: `pack-${label}`, timeoutMs: 120_000 });
+      const r = await w().run(
+        sea,
+        [
+          'pack',
+          zPath(p.dir),
+          '--name',
+          'fake-ollama',
+          '--version',
+          packVersion,
+          '--platform',
+          'win32-x64',
+          '--smoke',
+          'ollama.exe --version',
+          '--out',
+          zPath(zip),
+          '--json',
+        ],
+        { name: `pack-${label}`, timeoutMs: 120_000 },
+      );
       if (r.code !== 0) throw new Error(`pack ${packVersion} exited ${r.code}: ${r.stdout} ${r.stderr}`);
       zips[packVersion] = zip;
       bytes[packVersion] = Object.fromEntries(FILES.map((f) => [f, sha(readFileSync(join(p.dir, ...f.split('\\'))))]));
@@ -98,9 +128,15 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
     expect(installed()).toEqual(bytes['1.0.0']);
   });
 
-  it('applies 2.0.0 over a running tree and an orphaned engine: all stopped, swapped, restarted; the other vendor\'s engine spared', async () => {
+  it("applies 2.0.0 over a running tree and an orphaned engine: all stopped, swapped, restarted; the other vendor's engine spared", async () => {
     const orphan = await startRunner(w(), `${root}\\ollama.exe`, ['serve', '--orphan'], 'orphan');
-    await w().waitFor('the orphaning frontend to exit', () => !w().processesUnder(root).some((p) => p.commandLine.includes('--orphan')));
+    await w().waitFor(
+      'the orphaning frontend to exit',
+      () =>
+        !w()
+          .processesUnder(root)
+          .some((p) => p.commandLine.includes('--orphan')),
+    );
     const tree = await startRunner(w(), `${root}\\ollama.exe`, ['serve', '--engines', '2', '--ignore-close'], 'tree');
     const foreign = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', 'C:\\Other\\models\\other.gguf'], 'foreign');
     rmSync(w().toUnix(RESTART_READY), { force: true });
@@ -141,7 +177,9 @@ describe.runIf(gate.run)('llm-upgrade apply of our win32 zip under Wine', () => 
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(['rolled-back', 'rolled-forward', 'completed']).toContain((r.json as { action?: string } | undefined)?.action);
     const after = installed();
-    expect([JSON.stringify(bytes['2.0.0']), JSON.stringify(bytes['4.0.0'])], `mid-swap ${JSON.stringify(mid)}`).toContain(JSON.stringify(after));
+    expect([JSON.stringify(bytes['2.0.0']), JSON.stringify(bytes['4.0.0'])], `mid-swap ${JSON.stringify(mid)}`).toContain(
+      JSON.stringify(after),
+    );
     // Once recovered, the same package applies cleanly.
     const again = await apply(zips['4.0.0']!, 'apply-4', ['--no-restart']);
     expect(again.code, again.stdout + again.stderr).toBe(0);

@@ -89,7 +89,6 @@ export function windowsSea(): Promise<{ exe: string; built: boolean; ms: number 
   return seaPromise;
 }
 
-
 function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
   const st = statSync(path);
   if (st.isDirectory()) {
@@ -113,7 +112,12 @@ export async function cachedInstaller(
   build: (outFile: string) => Promise<unknown>,
 ): Promise<string> {
   const hash = createHash('sha256').update(JSON.stringify({ kind, description: inputs.description, variant: inputs.variant ?? '' }));
-  for (const path of [inputs.upgraderExe, inputs.payloadDir, join(repoRoot, 'packages/installer-hooks/src'), join(repoRoot, 'installers')]) {
+  for (const path of [
+    inputs.upgraderExe,
+    inputs.payloadDir,
+    join(repoRoot, 'packages/installer-hooks/src'),
+    join(repoRoot, 'installers'),
+  ]) {
     if (existsSync(path)) hashTree(hash, path);
   }
   const ext = kind === 'msi' ? 'msi' : 'exe';

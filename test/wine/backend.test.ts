@@ -43,9 +43,12 @@ describe.runIf(gate.run)('Windows backend under Wine (Node 22 win-x64 + koffi)',
     try {
       parsed = JSON.parse(readFileSync(w().toUnix(out), 'utf8')) as DriverOutput<T>;
     } catch (error) {
-      throw new Error(`driver ${args.join(' ')} wrote no result (exit ${r.code}): ${(error as Error).message}\nstdout: ${r.stdout.slice(-3000)}\nstderr: ${r.stderr.slice(-3000)}`);
+      throw new Error(
+        `driver ${args.join(' ')} wrote no result (exit ${r.code}): ${(error as Error).message}\nstdout: ${r.stdout.slice(-3000)}\nstderr: ${r.stderr.slice(-3000)}`,
+      );
     }
-    if (!parsed.ok) throw new Error(`driver ${args.join(' ')} failed: ${parsed.error?.code ?? ''} ${parsed.error?.stack ?? parsed.error?.message}`);
+    if (!parsed.ok)
+      throw new Error(`driver ${args.join(' ')} failed: ${parsed.error?.code ?? ''} ${parsed.error?.stack ?? parsed.error?.message}`);
     expect(r.code, `driver exit code; stderr: ${r.stderr.slice(-2000)}`).toBe(0);
     return parsed;
   }
@@ -66,7 +69,10 @@ describe.runIf(gate.run)('Windows backend under Wine (Node 22 win-x64 + koffi)',
     mkdirSync(join(nativeDir, 'win32_x64'), { recursive: true });
     copyFileSync(koffi.nativeModule, join(nativeDir, 'win32_x64', 'koffi.node'));
     writeFileSync(join(nativeDir, 'index.js'), "module.exports = require('./win32_x64/koffi.node');\n");
-    writeFileSync(join(nativeDir, 'package.json'), JSON.stringify({ name: '@koromix/koffi-win32-x64', version: '3.3.4', main: './index.js' }));
+    writeFileSync(
+      join(nativeDir, 'package.json'),
+      JSON.stringify({ name: '@koromix/koffi-win32-x64', version: '3.3.4', main: './index.js' }),
+    );
 
     app = layoutInstall(w(), 'C:\\App', runner);
     foreign = layoutForeignEngine(w(), runner);
@@ -114,7 +120,11 @@ describe.runIf(gate.run)('Windows backend under Wine (Node 22 win-x64 + koffi)',
   });
 
   it('holders lists the install files the engines hold', async () => {
-    const out = await driver<{ clean: boolean; complete: boolean; holders: Array<{ pid: number; path: string; kind: string; inScope: boolean }> }>(['holders', app.root]);
+    const out = await driver<{
+      clean: boolean;
+      complete: boolean;
+      holders: Array<{ pid: number; path: string; kind: string; inScope: boolean }>;
+    }>(['holders', app.root]);
     expect(out.result.clean).toBe(false);
     const holderPids = new Set(out.result.holders.map((h) => h.pid));
     for (const pid of [...tree.engines, ...orphan.engines]) expect(holderPids.has(pid), `engine ${pid} among holders`).toBe(true);
@@ -128,7 +138,8 @@ describe.runIf(gate.run)('Windows backend under Wine (Node 22 win-x64 + koffi)',
     const result = out.result;
     expect(result.ok, JSON.stringify({ survivors: result.survivors, holders: result.holders }, null, 1)).toBe(true);
     const stopped = new Set(result.stopped.map((p) => p.pid));
-    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines]) expect(stopped.has(pid), `pid ${pid} reported stopped`).toBe(true);
+    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines])
+      expect(stopped.has(pid), `pid ${pid} reported stopped`).toBe(true);
     expect(result.stopped.find((p) => p.pid === orphan.engines[0])?.orphan).toBe(true);
     expect(stopped.has(foreignPids.engines[0]!)).toBe(false);
     expect(result.survivors).toEqual([]);

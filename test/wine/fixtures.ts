@@ -55,7 +55,7 @@ export function layoutInstall(wine: WinePrefix, root: string, runnerExe: string)
   copyInto(wine, runnerExe, layout.engine);
   // Several pages, so the mapping is real; content derived from the root so files differ.
   const page = createHash('sha256').update(root).digest();
-  wine.writeFile(layout.model, Buffer.concat(Array.from({ length: 4096 * 4 / page.length }, () => page)));
+  wine.writeFile(layout.model, Buffer.concat(Array.from({ length: (4096 * 4) / page.length }, () => page)));
   return layout;
 }
 
@@ -117,7 +117,10 @@ export interface Scenario {
 export async function startScenario(wine: WinePrefix, app: InstallLayout, foreignExe: string): Promise<Scenario> {
   if (!existsSync(wine.toUnix('C:\\Other\\models\\other.gguf'))) wine.writeFile('C:\\Other\\models\\other.gguf', Buffer.alloc(8192, 7));
   const orphan = await startRunner(wine, app.frontend, ['serve', '--orphan'], 'orphan');
-  await wine.waitFor('the orphaning frontend to exit', () => !wine.processesUnder(app.root).some((p) => p.commandLine.includes('--orphan')));
+  await wine.waitFor(
+    'the orphaning frontend to exit',
+    () => !wine.processesUnder(app.root).some((p) => p.commandLine.includes('--orphan')),
+  );
   const tree = await startRunner(wine, app.frontend, ['serve', '--engines', '2', '--ignore-close'], 'tree');
   const foreign = await startRunner(wine, foreignExe, ['--model', 'C:\\Other\\models\\other.gguf'], 'foreign');
   const running = wine.processesUnder(app.root).length;

@@ -36,12 +36,36 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     const log = `C:\\t\\guard-${n}.log`;
     w().writeFile(log, '');
     w().writeFile('C:\\ready\\.keep', '');
-    w().start(sea, ['run', '--grace', '1s', '--log-file', log, '--', app.frontend, 'serve', '--engines', '2', '--ignore-close', '--model', app.model, '--ready-file', ready], { name: `guard-run-${n}`, env });
+    w().start(
+      sea,
+      [
+        'run',
+        '--grace',
+        '1s',
+        '--log-file',
+        log,
+        '--',
+        app.frontend,
+        'serve',
+        '--engines',
+        '2',
+        '--ignore-close',
+        '--model',
+        app.model,
+        '--ready-file',
+        ready,
+      ],
+      { name: `guard-run-${n}`, env },
+    );
     const pids = parseReady(await w().waitForFile(ready, 120_000));
     expect(pids.engines).toHaveLength(2);
-    const under = await w().waitFor('frontend and engines under C:\\App', () => (w().processesUnder(app.root).length === 3 ? w().processesUnder(app.root) : null));
+    const under = await w().waitFor('frontend and engines under C:\\App', () =>
+      w().processesUnder(app.root).length === 3 ? w().processesUnder(app.root) : null,
+    );
     const frontend = under.find((p) => p.commandLine.includes('ollama.exe') && p.commandLine.includes(' serve'));
-    const wrapper = w().processes().find((p) => p.commandLine.includes('llm-upgrade-win32-x64.exe') && p.commandLine.includes(' run '));
+    const wrapper = w()
+      .processes()
+      .find((p) => p.commandLine.includes('llm-upgrade-win32-x64.exe') && p.commandLine.includes(' run '));
     if (!frontend || !wrapper) throw new Error(`frontend or wrapper not found: ${JSON.stringify(w().processes())}`);
     return { log, wrapper: wrapper.pid, frontend: frontend.pid };
   }
@@ -57,7 +81,14 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     expect(logEvents(log).find((e) => e.type === 'contain')?.mechanisms).toContain('job-object');
     process.kill(frontend, 'SIGKILL');
     await w().waitFor('no process under C:\\App', () => w().processesUnder(app.root).length === 0, 30_000);
-    await w().waitFor('the wrapper to exit', () => !w().processes().some((p) => p.pid === wrapper), 30_000);
+    await w().waitFor(
+      'the wrapper to exit',
+      () =>
+        !w()
+          .processes()
+          .some((p) => p.pid === wrapper),
+      30_000,
+    );
     const events = logEvents(log);
     expect(events.some((e) => e.type === 'cleanup')).toBe(true);
     expect(events.find((e) => e.type === 'result')?.exitCode).toBeTypeOf('number');
@@ -74,13 +105,15 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     expect(logEvents(log).find((e) => e.type === 'contain')?.mechanisms).toEqual([]);
     process.kill(wrapper, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 5_000));
-    const left = w().processesUnder(app.root).map((p) => p.commandLine);
+    const left = w()
+      .processesUnder(app.root)
+      .map((p) => p.commandLine);
     for (const p of w().processesUnder(app.root)) process.kill(p.pid, 'SIGKILL');
     // libuv puts the frontend in its own kill-on-close job, so only the engines (grandchildren) tell.
     expect(left.filter((c) => c.includes('llama-server.exe'))).toHaveLength(2);
   });
 
-  it('watch: a killed frontend\'s engines end (process handles + rescans), the other tree is untouched', async () => {
+  it("watch: a killed frontend's engines end (process handles + rescans), the other tree is untouched", async () => {
     expect(w().processesUnder(app.root)).toEqual([]);
     const log = 'C:\\t\\watch.log';
     w().writeFile(log, '');
@@ -88,11 +121,16 @@ describe.runIf(gate.run)('llm-upgrade run under Wine (Job Object)', () => {
     await w().waitFor('watch to start', () => readFileSync(w().toUnix(log), 'utf8').includes('"type":"watching"'), 120_000);
     const a = await startRunner(w(), app.frontend, ['serve', '--engines', '2', '--model', app.model], 'wa');
     const b = await startRunner(w(), app.frontend, ['serve', '--engines', '1', '--model', app.model], 'wb');
-    const enginesOf = (frontend: number | null) => w().processesUnder(app.root).filter((p) => p.commandLine.includes(`engine-${frontend}-`));
+    const enginesOf = (frontend: number | null) =>
+      w()
+        .processesUnder(app.root)
+        .filter((p) => p.commandLine.includes(`engine-${frontend}-`));
     expect(enginesOf(a.frontend)).toHaveLength(2);
     await new Promise((r) => setTimeout(r, 5_000)); // rescans see both trees healthy: nothing ended
     expect(w().processesUnder(app.root)).toHaveLength(5);
-    const frontendA = w().processesUnder(app.root).find((p) => p.commandLine.includes('ollama.exe') && p.commandLine.includes('\\wa-'));
+    const frontendA = w()
+      .processesUnder(app.root)
+      .find((p) => p.commandLine.includes('ollama.exe') && p.commandLine.includes('\\wa-'));
     if (!frontendA) throw new Error('frontend A not found');
     const t0 = Date.now();
     process.kill(frontendA.pid, 'SIGKILL');

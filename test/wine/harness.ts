@@ -4,7 +4,20 @@
 // prefix (`wineserver -k`, then any straggler by pid, identified by its WINEPREFIX) and removes
 // the temp dir, also after a failed test.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { it } from 'vitest';
@@ -155,7 +168,10 @@ export class WinePrefix {
       if (options.xvfb) await wine.startXvfb();
       await withCreationLock(async () => {
         await wine.mustRunTwice('wineboot', ['--init'], { timeoutMs: 180_000, name: 'wineboot' });
-        if (!options.xvfb) await wine.mustRunTwice('wine', ['reg', 'add', 'HKCU\\Software\\Wine\\Drivers', '/v', 'Graphics', '/d', 'null', '/f'], { name: 'reg-graphics' });
+        if (!options.xvfb)
+          await wine.mustRunTwice('wine', ['reg', 'add', 'HKCU\\Software\\Wine\\Drivers', '/v', 'Graphics', '/d', 'null', '/f'], {
+            name: 'reg-graphics',
+          });
         await wine.mustRunTwice('wine', ['winecfg', '-v', 'win10'], { name: 'winecfg' });
       });
       // Restart the prefix's wineserver so the desktop comes back with the null driver. Wait
@@ -188,7 +204,11 @@ export class WinePrefix {
 
   /** An Xvfb of our own (bounded by `timeout`), its display in this prefix's environment. */
   private async startXvfb(): Promise<void> {
-    const child = spawn('timeout', ['--kill-after=5', '3600', 'Xvfb', '-displayfd', '1', '-nolisten', 'tcp', '-screen', '0', '1024x768x24'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    const child = spawn(
+      'timeout',
+      ['--kill-after=5', '3600', 'Xvfb', '-displayfd', '1', '-nolisten', 'tcp', '-screen', '0', '1024x768x24'],
+      { stdio: ['ignore', 'pipe', 'ignore'], detached: true },
+    );
     child.unref();
     const display = await new Promise<string>((resolve, reject) => {
       let text = '';
@@ -256,7 +276,9 @@ export class WinePrefix {
   async mustRun(command: string, args: string[], options: WineRunOptions = {}): Promise<WineRunResult> {
     const result = await this.exec(command, args, options);
     if (result.code !== 0) {
-      throw new Error(`${command} ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout.slice(-2000)}\nstderr: ${result.stderr.slice(-2000)}`);
+      throw new Error(
+        `${command} ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout.slice(-2000)}\nstderr: ${result.stderr.slice(-2000)}`,
+      );
     }
     return result;
   }

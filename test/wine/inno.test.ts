@@ -8,8 +8,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildInno, compileInnoScript, findIscc, INNO_EXIT, INNO_KEPT_UPGRADER, DEFAULT_INNO_LOG_FILE_NAME, type InstallerDescription } from '@llm-upgrade/installer-hooks';
-import { cacheDir, compileRunner, layoutForeignEngine, parseHookLog, startRunner, zPath, type HookLogLine, type RunnerPids } from './fixtures.js';
+import {
+  buildInno,
+  compileInnoScript,
+  findIscc,
+  INNO_EXIT,
+  INNO_KEPT_UPGRADER,
+  DEFAULT_INNO_LOG_FILE_NAME,
+  type InstallerDescription,
+} from '@llm-upgrade/installer-hooks';
+import {
+  cacheDir,
+  compileRunner,
+  layoutForeignEngine,
+  parseHookLog,
+  startRunner,
+  zPath,
+  type HookLogLine,
+  type RunnerPids,
+} from './fixtures.js';
 import { windowsSea } from './artifacts.js';
 import { WinePrefix, wineGate } from './harness.js';
 
@@ -40,7 +57,23 @@ function testCert(): Cert {
     const r = spawnSync('openssl', args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
   };
-  run(['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-keyout', key, '-out', cert.pem, '-days', '3650', '-subj', '/CN=llm-upgrade inno test', '-addext', 'extendedKeyUsage=codeSigning']);
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:3072',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert.pem,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=llm-upgrade inno test',
+    '-addext',
+    'extendedKeyUsage=codeSigning',
+  ]);
   run(['pkcs12', '-export', '-inkey', key, '-in', cert.pem, '-out', `${cert.pfx}.partial`, '-passout', `pass:${cert.password}`]);
   rmSync(key, { force: true });
   copyFileSync(`${cert.pfx}.partial`, cert.pfx);
@@ -49,7 +82,11 @@ function testCert(): Cert {
 }
 
 function osslSign(cert: Cert, file: string): void {
-  const r = spawnSync('osslsigncode', ['sign', '-pkcs12', cert.pfx, '-pass', cert.password, '-n', 'llm-upgrade test', '-h', 'sha256', '-in', file, '-out', `${file}.signed`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'osslsigncode',
+    ['sign', '-pkcs12', cert.pfx, '-pass', cert.password, '-n', 'llm-upgrade test', '-h', 'sha256', '-in', file, '-out', `${file}.signed`],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`osslsigncode sign ${file}: ${r.stdout}${r.stderr}`);
   rmSync(file);
   copyFileSync(`${file}.signed`, file);
@@ -112,7 +149,13 @@ describe.runIf(gate.run)('Inno Setup per-user installer with the two-line includ
     };
   }
 
-  const stoppedPids = (lines: HookLogLine[]) => new Set(lines.filter((l) => l.type === 'result').flatMap((l) => l.result?.stopped ?? []).map((p) => p.pid));
+  const stoppedPids = (lines: HookLogLine[]) =>
+    new Set(
+      lines
+        .filter((l) => l.type === 'result')
+        .flatMap((l) => l.result?.stopped ?? [])
+        .map((p) => p.pid),
+    );
 
   async function startServer(name: string, extra: string[] = []): Promise<RunnerPids> {
     return startRunner(w(), file('ollama.exe'), ['serve', '--model', dll(), ...extra], name);
@@ -144,10 +187,31 @@ describe.runIf(gate.run)('Inno Setup per-user installer with the two-line includ
     });
     const sign = {
       command: 'osslsigncode',
-      args: ['sign', '-pkcs12', cert.pfx, '-pass', cert.password, '-n', 'llm-upgrade test', '-h', 'sha256', '-in', '{file}', '-out', '{file}.signed'],
+      args: [
+        'sign',
+        '-pkcs12',
+        cert.pfx,
+        '-pass',
+        cert.password,
+        '-n',
+        'llm-upgrade test',
+        '-h',
+        'sha256',
+        '-in',
+        '{file}',
+        '-out',
+        '{file}.signed',
+      ],
     };
     // osslsigncode writes FILE.signed; a shell moves it over FILE (the sign tool signs in place).
-    const signInPlace = { command: '/bin/sh', args: ['-c', `${sign.command} ${sign.args.map((a) => (a === '{file}' ? '"$0"' : a === '{file}.signed' ? '"$0.signed"' : `'${a}'`)).join(' ')} && mv "$0.signed" "$0"`, '{file}'] };
+    const signInPlace = {
+      command: '/bin/sh',
+      args: [
+        '-c',
+        `${sign.command} ${sign.args.map((a) => (a === '{file}' ? '"$0"' : a === '{file}.signed' ? '"$0.signed"' : `'${a}'`)).join(' ')} && mv "$0.signed" "$0"`,
+        '{file}',
+      ],
+    };
 
     // The control: Ollama's own approach (app/ollama.iss, v0.30.4): [Files] BeforeInstall
     // TaskKill by image name. Wine's taskkill has no /T, so `/f /im` (what /T adds is the tree).
@@ -206,9 +270,15 @@ end;
     expect(r.innoLog()).toMatch(/llm-upgrade: .* does not exist: nothing to stop/);
   });
 
-  it('v2 /VERYSILENT over the running server, engines and an orphan: exit 0, files v2, the other vendor\'s engine alive', async () => {
+  it("v2 /VERYSILENT over the running server, engines and an orphan: exit 0, files v2, the other vendor's engine alive", async () => {
     const orphan = await startServer('orphan', ['--orphan']);
-    await w().waitFor('the orphaning frontend to exit', () => !w().processesUnder(root).some((p) => p.commandLine.includes('--orphan')));
+    await w().waitFor(
+      'the orphaning frontend to exit',
+      () =>
+        !w()
+          .processesUnder(root)
+          .some((p) => p.commandLine.includes('--orphan')),
+    );
     const tree = await startServer('tree', ['--engines', '2', '--ignore-close']);
     const tray = await startRunner(w(), file('ollama app.exe'), ['--model', file('version.txt')], 'tray');
     if (!existsSync(w().toUnix('C:\\Other\\models\\other.gguf'))) w().writeFile('C:\\Other\\models\\other.gguf', Buffer.alloc(8192, 7));
@@ -218,9 +288,13 @@ end;
     const r = await runSetup(setupV2, 'setup-v2');
     expect(r.code, r.innoLog().slice(-3000)).toBe(0);
     const stopped = stoppedPids(r.hook());
-    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines, ...tray.engines]) expect(stopped.has(pid), `pid ${pid} in the hook log`).toBe(true);
+    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines, ...tray.engines])
+      expect(stopped.has(pid), `pid ${pid} in the hook log`).toBe(true);
     expect(stopped.has(foreign.engines[0]!)).toBe(false);
-    const orphanEntry = r.hook().flatMap((l) => l.result?.stopped ?? []).find((p) => p.pid === orphan.engines[0]);
+    const orphanEntry = r
+      .hook()
+      .flatMap((l) => l.result?.stopped ?? [])
+      .find((p) => p.pid === orphan.engines[0]);
     expect(orphanEntry?.orphan).toBe(true);
 
     expect(w().processesUnder(root)).toEqual([]);
@@ -236,20 +310,35 @@ end;
     }
   });
 
-  it('another vendor\'s program mapping a file of the install: Setup exits 7, nothing replaced, that program alive', async () => {
+  it("another vendor's program mapping a file of the install: Setup exits 7, nothing replaced, that program alive", async () => {
     const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', dll()], 'foreign-holder');
     const r = await runSetup(setupV1, 'setup-held');
     expect(r.code).toBe(INNO_EXIT.prepareToInstallFailed);
-    expect(r.hook().filter((l) => l.type === 'result').map((l) => l.exitCode)).toEqual([3]);
+    expect(
+      r
+        .hook()
+        .filter((l) => l.type === 'result')
+        .map((l) => l.exitCode),
+    ).toEqual([3]);
     // The message Setup logs names what holds the file.
     expect(r.innoLog()).toMatch(/could not be stopped/);
     expect(r.innoLog()).toMatch(/ggml-base\.dll/i);
     expect(await version()).toBe('ollama version is 2.0.0');
     expect(readFileSync(w().toUnix(file('version.txt')), 'utf8')).toBe('2.0.0\n');
-    expect(w().processes().some((p) => p.pid > 0 && p.commandLine.includes('foreign-holder'))).toBe(true);
+    expect(
+      w()
+        .processes()
+        .some((p) => p.pid > 0 && p.commandLine.includes('foreign-holder')),
+    ).toBe(true);
     const end = await w().run('taskkill', ['/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder' });
     expect(end.code, end.stdout + end.stderr).toBe(0);
-    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder')));
+    await w().waitFor(
+      'the foreign holder to exit',
+      () =>
+        !w()
+          .processes()
+          .some((p) => p.commandLine.includes('foreign-holder')),
+    );
   });
 
   it('the in-app updater: `ollama app.exe` starts Setup and exits; Setup stops the server and installs', async () => {
@@ -262,7 +351,11 @@ end;
     const launcher = await w().run(file('ollama app.exe'), ['launch', commandLine], { name: 'launch-setup' });
     expect(launcher.code, launcher.stdout + launcher.stderr).toBe(0);
     const innoLog = w().toUnix(`${logDir}\\setup.txt`);
-    await w().waitFor('Setup started by the app to finish', () => existsSync(innoLog) && /Log closed\./.test(readFileSync(innoLog, 'utf8')), 240_000);
+    await w().waitFor(
+      'Setup started by the app to finish',
+      () => existsSync(innoLog) && /Log closed\./.test(readFileSync(innoLog, 'utf8')),
+      240_000,
+    );
     w().saveLog(innoLog, 'inapp-inno.txt');
     const hook = parseHookLog(readFileSync(w().toUnix(`${logDir}\\${DEFAULT_INNO_LOG_FILE_NAME}`), 'utf8'));
     const stopped = stoppedPids(hook);
@@ -272,41 +365,69 @@ end;
     expect(await version()).toBe('ollama version is 1.0.0');
   });
 
-  it('control: Ollama\'s own TaskKill by image name ends the other vendor\'s llama-server.exe', async () => {
+  it("control: Ollama's own TaskKill by image name ends the other vendor's llama-server.exe", async () => {
     const foreignBefore = w().processesUnder('C:\\Other');
     expect(foreignBefore).toHaveLength(1);
     const r = await runSetup(setupControl, 'control');
     expect(r.code, r.innoLog().slice(-3000)).toBe(0);
-    await w().waitFor('taskkill /im to end the other vendor\'s engine', () => w().processesUnder('C:\\Other').length === 0, 30_000);
+    await w().waitFor("taskkill /im to end the other vendor's engine", () => w().processesUnder('C:\\Other').length === 0, 30_000);
     expect(existsSync(w().toUnix(`${controlRoot}\\ollama.exe`))).toBe(true);
     // Put the other vendor's engine back for the remaining test.
     await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', 'C:\\Other\\models\\other.gguf'], 'foreign-2');
   });
 
-  it('uninstall while another vendor\'s program maps a file of the install: aborted before any file goes (exit 1), that program alive', async () => {
+  it("uninstall while another vendor's program maps a file of the install: aborted before any file goes (exit 1), that program alive", async () => {
     const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', dll()], 'foreign-holder-u');
     const r = await runSetup(file('unins000.exe'), 'uninstall-held');
     expect(r.code).toBe(1);
     expect(r.innoLog()).toMatch(/InitializeUninstall returned False/);
-    expect(r.hook().filter((l) => l.type === 'result').map((l) => l.exitCode)).toEqual([3]);
+    expect(
+      r
+        .hook()
+        .filter((l) => l.type === 'result')
+        .map((l) => l.exitCode),
+    ).toEqual([3]);
     for (const f of PAYLOAD_PE) expect(existsSync(w().toUnix(file(f))), f).toBe(true);
-    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder-u'))).toBe(true);
+    expect(
+      w()
+        .processes()
+        .some((p) => p.commandLine.includes('foreign-holder-u')),
+    ).toBe(true);
     await w().mustRun('wine', ['taskkill', '/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder-u' });
-    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder-u')));
+    await w().waitFor(
+      'the foreign holder to exit',
+      () =>
+        !w()
+          .processes()
+          .some((p) => p.commandLine.includes('foreign-holder-u')),
+    );
   });
 
-  it('uninstall with a running server: exit 0, everything stopped, the install dir gone, the other vendor\'s engine alive', async () => {
+  it("uninstall with a running server: exit 0, everything stopped, the install dir gone, the other vendor's engine alive", async () => {
     const orphan = await startServer('orphan-u', ['--orphan']);
-    await w().waitFor('the orphaning frontend to exit', () => !w().processesUnder(root).some((p) => p.commandLine.includes('--orphan')));
+    await w().waitFor(
+      'the orphaning frontend to exit',
+      () =>
+        !w()
+          .processesUnder(root)
+          .some((p) => p.commandLine.includes('--orphan')),
+    );
     const tree = await startServer('tree-u', ['--ignore-close']);
     const r = await runSetup(file('unins000.exe'), 'uninstall');
     expect(r.code, r.innoLog().slice(-3000)).toBe(0);
     // The uninstaller runs a copy of itself from %TEMP%; wait for it to remove the dir.
-    await w().waitFor('the uninstaller to remove the install dir', () => !existsSync(w().toUnix(root)) || readdirSync(w().toUnix(root)).length === 0, 120_000);
-    await w().waitFor('the uninstaller to finish', () => /Log closed\./.test(r.innoLog()), 60_000).catch(() => undefined);
+    await w().waitFor(
+      'the uninstaller to remove the install dir',
+      () => !existsSync(w().toUnix(root)) || readdirSync(w().toUnix(root)).length === 0,
+      120_000,
+    );
+    await w()
+      .waitFor('the uninstaller to finish', () => /Log closed\./.test(r.innoLog()), 60_000)
+      .catch(() => undefined);
     w().saveLog(w().toUnix(`${r.logDir}\\setup.txt`), 'uninstall-inno-final.txt');
     const stopped = stoppedPids(r.hook());
-    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines]) expect(stopped.has(pid), `pid ${pid} in the hook log`).toBe(true);
+    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines])
+      expect(stopped.has(pid), `pid ${pid} in the hook log`).toBe(true);
     expect(w().processesUnder(root)).toEqual([]);
     expect(w().processesUnder('C:\\Other')).toHaveLength(1);
   });

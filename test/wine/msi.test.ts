@@ -6,7 +6,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, exists
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMsi, DEFAULT_MSI_LOG_FILE_NAME, MSI_AUTHORITATIVE_STOP, MSI_BEST_EFFORT_STOP, type InstallerDescription } from '@llm-upgrade/installer-hooks';
+import {
+  buildMsi,
+  DEFAULT_MSI_LOG_FILE_NAME,
+  MSI_AUTHORITATIVE_STOP,
+  MSI_BEST_EFFORT_STOP,
+  type InstallerDescription,
+} from '@llm-upgrade/installer-hooks';
 import { cachedInstaller, windowsSea } from './artifacts.js';
 import {
   compileRunner,
@@ -33,7 +39,6 @@ function readMsiLog(path: string): string {
   const nulls = bytes.subarray(0, 400).filter((b) => b === 0).length;
   return bytes.toString(nulls > 50 ? 'utf16le' : 'utf8');
 }
-
 
 describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec', () => {
   let wine: WinePrefix | undefined;
@@ -89,7 +94,9 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
       const copy = join(work!, name);
       copyFileSync(msi, copy);
       for (const action of remove) {
-        const r = spawnSync('msibuild', [copy, '-q', `DELETE FROM InstallExecuteSequence WHERE Action = '${action}'`], { encoding: 'utf8' });
+        const r = spawnSync('msibuild', [copy, '-q', `DELETE FROM InstallExecuteSequence WHERE Action = '${action}'`], {
+          encoding: 'utf8',
+        });
         if (r.status !== 0) throw new Error(`msibuild DELETE failed: ${r.stderr}`);
       }
       const sequence = spawnSync('msiinfo', ['export', copy, 'InstallExecuteSequence'], { encoding: 'utf8' }).stdout;
@@ -114,7 +121,7 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
   });
 
   afterAll(async () => {
-    if (wine) findTempFiles(wine, DEFAULT_MSI_LOG_FILE_NAME).forEach((f, i) => wine!.saveLog(f, `hook-${i}.log`));
+    if (wine) for (const [i, f] of findTempFiles(wine, DEFAULT_MSI_LOG_FILE_NAME).entries()) wine.saveLog(f, `hook-${i}.log`);
     await wine?.dispose();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -176,7 +183,8 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
       .filter((l) => l.type === 'result')
       .flatMap((l) => l.result?.stopped ?? []);
     const stoppedPids = new Set(stopped.map((p) => p.pid));
-    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines]) expect(stoppedPids.has(pid), `pid ${pid} in the log`).toBe(true);
+    for (const pid of [tree.frontend!, ...tree.engines, ...orphan.engines])
+      expect(stoppedPids.has(pid), `pid ${pid} in the log`).toBe(true);
 
     expect(w().processesUnder(INSTALL_DIR)).toEqual([]);
     expect(w().processesUnder('C:\\Other')).toHaveLength(1);
@@ -192,7 +200,9 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     const r = await msiexec(['/i', v2NoStop, '/qn', '/l*v', 'C:\\logs\\control-v2.log'], 'msiexec-control-v2');
     w().saveLog('C:\\logs\\control-v2.log', 'msi-control-v2.log');
     const version = await runnerVersion();
-    process.stderr.write(`[wine] control upgrade without stop: msiexec exit ${r.code}, installed: ${version}, running under the install: ${w().processesUnder(INSTALL_DIR).length}\n`);
+    process.stderr.write(
+      `[wine] control upgrade without stop: msiexec exit ${r.code}, installed: ${version}, running under the install: ${w().processesUnder(INSTALL_DIR).length}\n`,
+    );
     // Wine's msiexec gives up on the held files (Windows would schedule a reboot): the old
     // version stays and so does every runner process. This is the bug the stop prevents.
     expect(r.code).not.toBe(0);
@@ -220,7 +230,11 @@ describe.runIf(gate.run)('MSI install, upgrade and uninstall under Wine msiexec'
     const held = (results[0]!.result as { holders?: Array<{ path: string }> }).holders ?? [];
     expect(held.some((h) => h.path.toLowerCase() === app.model.toLowerCase())).toBe(true);
     expect(w().processesUnder(INSTALL_DIR)).toEqual([]);
-    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+    expect(
+      w()
+        .processes()
+        .some((p) => p.commandLine.includes('foreign-holder')),
+    ).toBe(true);
     expect(holder.engines).toHaveLength(1);
   });
 });

@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNsis, DEFAULT_NSIS_LOG_FILE_NAME, type InstallerDescription } from '@llm-upgrade/installer-hooks';
 import { cachedInstaller, windowsSea } from './artifacts.js';
-import { compileRunner, findTempFiles, installedLayout, layoutForeignEngine, makePayload, readHookLog, startRunner, startScenario, zPath, type HookLogLine } from './fixtures.js';
+import {
+  compileRunner,
+  findTempFiles,
+  installedLayout,
+  layoutForeignEngine,
+  makePayload,
+  readHookLog,
+  startRunner,
+  startScenario,
+  zPath,
+  type HookLogLine,
+} from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
 const gate = wineGate('nsis.test.ts', ['osslsigncode', 'makensis']);
@@ -68,7 +79,7 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
   });
 
   afterAll(async () => {
-    if (wine) findTempFiles(wine, DEFAULT_NSIS_LOG_FILE_NAME).forEach((f, i) => wine!.saveLog(f, `hook-${i}.log`));
+    if (wine) for (const [i, f] of findTempFiles(wine, DEFAULT_NSIS_LOG_FILE_NAME).entries()) wine.saveLog(f, `hook-${i}.log`);
     await wine?.dispose();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -90,7 +101,8 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
 
     const stopped = stoppedSince(before);
     const pids = new Set(stopped.map((p) => p.pid));
-    for (const pid of [scenario.tree.frontend!, ...scenario.tree.engines, ...scenario.orphan.engines]) expect(pids.has(pid), `pid ${pid} in the log`).toBe(true);
+    for (const pid of [scenario.tree.frontend!, ...scenario.tree.engines, ...scenario.orphan.engines])
+      expect(pids.has(pid), `pid ${pid} in the log`).toBe(true);
     expect(stopped.find((p) => p.pid === scenario.orphan.engines[0])?.orphan).toBe(true);
     expect(pids.has(scenario.foreign.engines[0]!)).toBe(false);
 
@@ -100,7 +112,7 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
     expect(readFileSync(w().toUnix(app.model)).equals(v2Model)).toBe(true);
   });
 
-  it('silent mode aborts with the upgrader\'s exit code when a foreign program holds a file, replacing nothing', async () => {
+  it("silent mode aborts with the upgrader's exit code when a foreign program holds a file, replacing nothing", async () => {
     // Another vendor's engine outside the install maps the install's model: never ours to kill.
     const holder = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
     const before = hookLog().length;
@@ -113,10 +125,20 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
     // Aborted before any File: still version 2, and the holder still runs.
     expect(await runnerVersion()).toBe('ollama version is 2.0.0');
     expect(readFileSync(w().toUnix(app.model)).equals(v2Model)).toBe(true);
-    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+    expect(
+      w()
+        .processes()
+        .some((p) => p.commandLine.includes('foreign-holder')),
+    ).toBe(true);
     const end = await w().run('taskkill', ['/f', '/pid', String(holder.engines[0])], { name: 'taskkill-holder' });
     expect(end.code, end.stdout + end.stderr).toBe(0);
-    await w().waitFor('the foreign holder to exit', () => !w().processes().some((p) => p.commandLine.includes('foreign-holder')));
+    await w().waitFor(
+      'the foreign holder to exit',
+      () =>
+        !w()
+          .processes()
+          .some((p) => p.commandLine.includes('foreign-holder')),
+    );
   });
 
   it('uninstall.exe /S stops the runner and removes the install dir', async () => {
@@ -129,7 +151,11 @@ describe.runIf(gate.run)('NSIS silent upgrade and uninstall under Wine', () => {
     // once; wait for that copy to finish.
     await w().waitFor(
       'the uninstaller copy to finish and remove the install dir',
-      () => !existsSync(w().toUnix(INSTALL_DIR)) && !w().processes().some((p) => /\\~nsu[^\\]*\.tmp\\/i.test(p.commandLine)),
+      () =>
+        !existsSync(w().toUnix(INSTALL_DIR)) &&
+        !w()
+          .processes()
+          .some((p) => /\\~nsu[^\\]*\.tmp\\/i.test(p.commandLine)),
       120_000,
     );
 

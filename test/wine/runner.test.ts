@@ -59,7 +59,11 @@ describe.runIf(gate.run)('fake runner under Wine', () => {
     const pids = await startRunner(w(), app.frontend, ['serve', '--orphan'], 'orphan');
     expect(pids.engines).toHaveLength(1);
     await w().waitFor('the orphaning frontend to exit', () =>
-      w().processesUnder('C:\\App').filter((p) => p.commandLine.includes('--orphan')).length === 0 ? true : null,
+      w()
+        .processesUnder('C:\\App')
+        .filter((p) => p.commandLine.includes('--orphan')).length === 0
+        ? true
+        : null,
     );
     expect(w().processesUnder('C:\\App').length).toBe(before + 1);
   });
@@ -72,14 +76,26 @@ describe.runIf(gate.run)('fake runner under Wine', () => {
     expect(r1.code, r1.stdout + r1.stderr).toBe(0);
     expect(r2.code, r2.stdout + r2.stderr).toBe(0);
     await w().waitFor('the polite runner to exit', () =>
-      w().processesUnder('C:\\App').some((p) => p.commandLine.includes('--engines 0') && !p.commandLine.includes('--ignore-close')) ? null : true,
+      w()
+        .processesUnder('C:\\App')
+        .some((p) => p.commandLine.includes('--engines 0') && !p.commandLine.includes('--ignore-close'))
+        ? null
+        : true,
     );
     await new Promise((r) => setTimeout(r, 1000));
-    expect(w().processesUnder('C:\\App').some((p) => p.commandLine.includes('--ignore-close'))).toBe(true);
+    expect(
+      w()
+        .processesUnder('C:\\App')
+        .some((p) => p.commandLine.includes('--ignore-close')),
+    ).toBe(true);
     const forced = await w().run('taskkill', ['/f', '/pid', String(stubborn.frontend)], { name: 'taskkill-force' });
     expect(forced.code, forced.stdout + forced.stderr).toBe(0);
     await w().waitFor('the stubborn runner to exit after /F', () =>
-      w().processesUnder('C:\\App').some((p) => p.commandLine.includes('--ignore-close')) ? null : true,
+      w()
+        .processesUnder('C:\\App')
+        .some((p) => p.commandLine.includes('--ignore-close'))
+        ? null
+        : true,
     );
   });
 

@@ -3,7 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { windowsSea } from './artifacts.js';
-import { compileRunner, layoutForeignEngine, layoutInstall, startRunner, startScenario, type InstallLayout, type Scenario } from './fixtures.js';
+import {
+  compileRunner,
+  layoutForeignEngine,
+  layoutInstall,
+  startRunner,
+  startScenario,
+  type InstallLayout,
+  type Scenario,
+} from './fixtures.js';
 import { WinePrefix, wineGate } from './harness.js';
 
 const gate = wineGate('sea.test.ts', ['osslsigncode']);
@@ -48,7 +56,8 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
     const doc = JSON.parse(r.stdout) as { ok: boolean; processes: CliProcess[]; orphans: CliProcess[] };
     expect(doc.ok).toBe(true);
     const pids = new Set(doc.processes.map((p) => p.pid));
-    for (const pid of [scenario.tree.frontend!, ...scenario.tree.engines, ...scenario.orphan.engines]) expect(pids.has(pid), `pid ${pid} listed`).toBe(true);
+    for (const pid of [scenario.tree.frontend!, ...scenario.tree.engines, ...scenario.orphan.engines])
+      expect(pids.has(pid), `pid ${pid} listed`).toBe(true);
     expect(pids.has(scenario.foreign.engines[0]!)).toBe(false);
     expect(doc.orphans.map((p) => p.pid)).toContain(scenario.orphan.engines[0]);
   });
@@ -75,7 +84,9 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
     expect(w().processesUnder('C:\\Other')).toHaveLength(1);
 
     // The log is what a custom action leaves behind: JSON lines naming what was ended.
-    const lines = readFileSync(w().toUnix(log), 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+    const lines = readFileSync(w().toUnix(log), 'utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '');
     expect(lines.length).toBeGreaterThan(0);
     const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const logged = JSON.stringify(events);
@@ -93,7 +104,13 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
 
   it('sweep ends only the orphaned engine and leaves the healthy server running', async () => {
     const orphan = await startRunner(w(), app.frontend, ['serve', '--orphan'], 'sweep-orphan');
-    await w().waitFor('the orphaning frontend to exit', () => !w().processesUnder(app.root).some((p) => p.commandLine.includes('--orphan')));
+    await w().waitFor(
+      'the orphaning frontend to exit',
+      () =>
+        !w()
+          .processesUnder(app.root)
+          .some((p) => p.commandLine.includes('--orphan')),
+    );
     const healthy = await startRunner(w(), app.frontend, ['serve'], 'sweep-healthy');
     const r = await w().run(sea, ['sweep', '--install-dir', app.root, '--json'], { name: 'sea-sweep', timeoutMs: 120_000 });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
@@ -108,12 +125,19 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
   it('a foreign program holding a file under the install: exit 3 naming the file, and it is not killed', async () => {
     // Another vendor's engine (outside the install) maps the install's model file.
     const foreign = await startRunner(w(), 'C:\\Other\\lib\\llama-server.exe', ['--model', app.model], 'foreign-holder');
-    const r = await w().run(sea, ['stop', '--install-dir', app.root, '--grace', '1s', '--timeout', '5s', '--json'], { name: 'sea-stop-held', timeoutMs: 120_000 });
+    const r = await w().run(sea, ['stop', '--install-dir', app.root, '--grace', '1s', '--timeout', '5s', '--json'], {
+      name: 'sea-stop-held',
+      timeoutMs: 120_000,
+    });
     expect(r.code, `stdout: ${r.stdout.slice(-3000)}\nstderr: ${r.stderr.slice(-3000)}`).toBe(3);
     const doc = JSON.parse(r.stdout) as { ok: boolean; holders: Array<{ pid: number; path: string; inScope: boolean }> };
     expect(doc.ok).toBe(false);
     expect(doc.holders.some((h) => h.path.toLowerCase() === app.model.toLowerCase())).toBe(true);
-    expect(w().processes().some((p) => p.commandLine.includes('foreign-holder'))).toBe(true);
+    expect(
+      w()
+        .processes()
+        .some((p) => p.commandLine.includes('foreign-holder')),
+    ).toBe(true);
     expect(foreign.engines).toHaveLength(1);
   });
 });

@@ -28,7 +28,17 @@ export function signingFromEnv(env = process.env) {
 /** osslsigncode in place: sign to a sibling file, then rename over the original. */
 export async function osslsign(file, settings) {
   const out = `${file}.signed`;
-  const args = ['sign', '-pkcs12', settings.certificateFile, '-pass', settings.certificatePassword, '-n', settings.description, '-h', 'sha256'];
+  const args = [
+    'sign',
+    '-pkcs12',
+    settings.certificateFile,
+    '-pass',
+    settings.certificatePassword,
+    '-n',
+    settings.description,
+    '-h',
+    'sha256',
+  ];
   if (settings.timestampServer) args.push('-ts', settings.timestampServer);
   args.push('-in', file, '-out', out);
   try {
@@ -45,7 +55,12 @@ export async function osslsign(file, settings) {
  * each file says why — the caller marks the artifacts unsigned, it does not fail.
  */
 export async function signWindowsFiles(files, settings) {
-  if (!settings) return files.map((file) => ({ file, signed: false, reason: 'no certificate (set WINDOWS_CERTIFICATE_FILE and WINDOWS_CERTIFICATE_PASSWORD)' }));
+  if (!settings)
+    return files.map((file) => ({
+      file,
+      signed: false,
+      reason: 'no certificate (set WINDOWS_CERTIFICATE_FILE and WINDOWS_CERTIFICATE_PASSWORD)',
+    }));
   const useSigntool = process.platform === 'win32';
   await sign({
     files,

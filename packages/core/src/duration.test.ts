@@ -11,7 +11,11 @@ describe('parseDuration', () => {
   });
   it('refuses what is not a duration, as a usage error', () => {
     expect(() => parseDuration('soon', '--grace')).toThrowError(/--grace: "soon" is not a duration/);
-    try { parseDuration('-1s'); } catch (e) { expect((e as { code: string }).code).toBe('ERR_USAGE'); }
+    try {
+      parseDuration('-1s');
+    } catch (e) {
+      expect((e as { code: string }).code).toBe('ERR_USAGE');
+    }
   });
   it('requires a unit: a bare number could be seconds or milliseconds', () => {
     expect(() => parseDuration('5', '--grace')).toThrowError('--grace 5 needs a unit: 5s, 5ms, 5m');
@@ -22,6 +26,11 @@ describe('parseDuration', () => {
     expect(parseDuration('60m', '--grace', 3_600_000)).toBe(3_600_000);
   });
   it('formats a bound in its largest whole unit', () => {
-    expect([formatDuration(3_600_000), formatDuration(90_000), formatDuration(1500), formatDuration(2000)]).toEqual(['1h', '90s', '1500ms', '2s']);
+    expect([formatDuration(3_600_000), formatDuration(90_000), formatDuration(1500), formatDuration(2000)]).toEqual([
+      '1h',
+      '90s',
+      '1500ms',
+      '2s',
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { LlmUpgradeError } from './errors.js';
+import type { LlmUpgradeError } from './errors.js';
 import * as errors from './error-factories.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -26,6 +26,10 @@ export function parseDuration(text: string, optionName = 'duration', maxMs = MAX
   if (!m) throw usage(`${optionName}: "${text}" is not a duration`, 'Write durations like 500ms, 5s or 2m.');
   if (!m[2]) throw usage(`${optionName} ${text} needs a unit: ${m[1]}s, ${m[1]}ms, ${m[1]}m`, 'Write durations like 500ms, 5s or 2m.');
   const ms = Math.round(Number(m[1]) * (UNIT_MS[m[2].toLowerCase()] ?? 1000));
-  if (ms > maxMs) throw usage(`${optionName} ${text} is longer than the ${formatDuration(maxMs)} it allows`, `Give ${optionName} at most ${formatDuration(maxMs)}.`);
+  if (ms > maxMs)
+    throw usage(
+      `${optionName} ${text} is longer than the ${formatDuration(maxMs)} it allows`,
+      `Give ${optionName} at most ${formatDuration(maxMs)}.`,
+    );
   return ms;
 }

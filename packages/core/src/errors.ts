@@ -1,8 +1,23 @@
 /** Phases a failure can happen in; the CLI reports it and the exit code follows the error code. */
 export type Phase =
-  | 'usage' | 'lock' | 'recover' | 'resolve' | 'fetch' | 'verify' | 'stage'
-  | 'stop' | 'sweep' | 'holders' | 'swap' | 'post-check' | 'restart' | 'health'
-  | 'commit' | 'rollback' | 'pack' | 'status'
+  | 'usage'
+  | 'lock'
+  | 'recover'
+  | 'resolve'
+  | 'fetch'
+  | 'verify'
+  | 'stage'
+  | 'stop'
+  | 'sweep'
+  | 'holders'
+  | 'swap'
+  | 'post-check'
+  | 'restart'
+  | 'health'
+  | 'commit'
+  | 'rollback'
+  | 'pack'
+  | 'status'
   /** installer-hooks: rendering and building an installer. */
   | 'build';
 
@@ -40,7 +55,18 @@ export type ErrorCode =
  * docs/design.md lists every value. `updateAvailable` is `check --exit-code`'s "not an error"
  * (1–5 are taken by errors, as git's 1 is not).
  */
-export const EXIT = { ok: 0, internal: 1, badInput: 2, held: 3, rolledBack: 4, locked: 5, updateAvailable: 10, hangup: 129, interrupted: 130, terminated: 143 } as const;
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  badInput: 2,
+  held: 3,
+  rolledBack: 4,
+  locked: 5,
+  updateAvailable: 10,
+  hangup: 129,
+  interrupted: 130,
+  terminated: 143,
+} as const;
 
 /** The signals every command handles (SIGINT, SIGTERM, SIGHUP) and the exit code each maps to (128 + N). */
 export const INTERRUPT_SIGNALS = { SIGHUP: EXIT.hangup, SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated } as const;
@@ -101,21 +127,72 @@ export interface OutcomeDetails {
 /** Structured detail per code, for --json (`error.details`). */
 export interface ErrorDetailsByCode {
   ERR_USAGE: { flag?: string; value?: string; positional?: string; root?: string; unlisted?: string[]; platform?: string };
-  ERR_BAD_PACKAGE: { entry?: string; installed?: string; package?: string; version?: string; path?: string; url?: string; root?: string; archive?: string; command?: string[]; output?: string };
+  ERR_BAD_PACKAGE: {
+    entry?: string;
+    installed?: string;
+    package?: string;
+    version?: string;
+    path?: string;
+    url?: string;
+    root?: string;
+    archive?: string;
+    command?: string[];
+    output?: string;
+  };
   ERR_UNSAFE_ENTRY: { entry: string; reason?: string };
-  ERR_HASH_MISMATCH: { entry?: string; url?: string; sha256?: string; expectedSha256?: string; size?: number; expectedSize?: number; checksums?: string; asset?: string; sha256sum?: string; digest?: string };
+  ERR_HASH_MISMATCH: {
+    entry?: string;
+    url?: string;
+    sha256?: string;
+    expectedSha256?: string;
+    size?: number;
+    expectedSize?: number;
+    checksums?: string;
+    asset?: string;
+    sha256sum?: string;
+    digest?: string;
+  };
   ERR_BAD_CHECKSUM: { archive: string; path?: string; url?: string; sha256?: string; expectedSha256?: string; expectedFrom?: string };
   ERR_SIGNATURE: { path?: string };
   ERR_NOT_SEMVER: { version?: string; tag?: string };
   ERR_DOWNGRADE: { from?: string | null; to?: string };
-  ERR_FETCH: { url?: string; status?: number; path?: string; redirectedTo?: string; feed?: string; asset?: string; lookedFor?: string[]; assets?: string[] };
-  ERR_DISK_FULL: { path?: string; url?: string; dir?: string; needBytes?: number; freeBytes?: number; needInodes?: number; freeInodes?: number | null };
+  ERR_FETCH: {
+    url?: string;
+    status?: number;
+    path?: string;
+    redirectedTo?: string;
+    feed?: string;
+    asset?: string;
+    lookedFor?: string[];
+    assets?: string[];
+  };
+  ERR_DISK_FULL: {
+    path?: string;
+    url?: string;
+    dir?: string;
+    needBytes?: number;
+    freeBytes?: number;
+    needInodes?: number;
+    freeInodes?: number | null;
+  };
   ERR_READ_ONLY: { path?: string };
   ERR_SELF_IN_SCOPE: { pid: number; exe: string | null; name: string };
   ERR_SURVIVORS: { survivors?: unknown[]; holders?: unknown[]; stopped?: unknown[]; service?: string };
   ERR_FILES_HELD: { survivors?: unknown[]; holders?: unknown[]; stopped?: unknown[] };
   ERR_POST_CHECK: { path?: string; command?: string[]; output?: string };
-  ERR_HEALTH: { url?: string; last?: string; logFile?: string; pids?: number[]; ports?: number[]; missing?: number[]; service?: string; unit?: string; mainPid?: number; exe?: string | null; now?: { active: string; sub: string; mainPid: number } };
+  ERR_HEALTH: {
+    url?: string;
+    last?: string;
+    logFile?: string;
+    pids?: number[];
+    ports?: number[];
+    missing?: number[];
+    service?: string;
+    unit?: string;
+    mainPid?: number;
+    exe?: string | null;
+    now?: { active: string; sub: string; mainPid: number };
+  };
   ERR_LOCKED: { lock: string; pid?: number; command?: string; since?: string; hostname?: string };
   ERR_NO_BACKUP: { backup?: string; replacedBy?: string | null; committedAt?: string | null };
   ERR_UNSUPPORTED_PLATFORM: { platform?: string };
@@ -179,7 +256,14 @@ export class LlmUpgradeError<C extends ErrorCode = ErrorCode> extends Error {
   }
 
   toJSON(): LlmUpgradeErrorJson {
-    return { code: this.code, message: this.message, hint: this.hint, phase: this.phase, changed: this.changed, ...(this.details ? { details: this.details } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      phase: this.phase,
+      changed: this.changed,
+      ...(this.details ? { details: this.details } : {}),
+    };
   }
 }
 
@@ -197,12 +281,33 @@ export function toLlmUpgradeError(e: unknown, phase: Phase, changed: boolean): L
   if (e instanceof LlmUpgradeError) return e;
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOSPC') {
-    return new LlmUpgradeError({ code: 'ERR_DISK_FULL', message: `disk full${err.path ? ` writing ${err.path}` : ''}`, hint: 'Free disk space on the install volume and run the command again.', phase, changed, cause: e });
+    return new LlmUpgradeError({
+      code: 'ERR_DISK_FULL',
+      message: `disk full${err.path ? ` writing ${err.path}` : ''}`,
+      hint: 'Free disk space on the install volume and run the command again.',
+      phase,
+      changed,
+      cause: e,
+    });
   }
   if (err?.code === 'EROFS' || err?.code === 'EACCES' || err?.code === 'EPERM') {
-    return new LlmUpgradeError({ code: 'ERR_READ_ONLY', message: `${err.code}: cannot write${err.path ? ` ${err.path}` : ''}`, hint: 'Run as a user who can write the install (root/Administrator), or remount it read-write.', phase, changed, cause: e });
+    return new LlmUpgradeError({
+      code: 'ERR_READ_ONLY',
+      message: `${err.code}: cannot write${err.path ? ` ${err.path}` : ''}`,
+      hint: 'Run as a user who can write the install (root/Administrator), or remount it read-write.',
+      phase,
+      changed,
+      cause: e,
+    });
   }
-  return new LlmUpgradeError({ code: 'ERR_INTERNAL', message: err?.message ?? String(e), hint: 'This is a bug or an unexpected system state; re-run with --log-file and report the log.', phase, changed, cause: e });
+  return new LlmUpgradeError({
+    code: 'ERR_INTERNAL',
+    message: err?.message ?? String(e),
+    hint: 'This is a bug or an unexpected system state; re-run with --log-file and report the log.',
+    phase,
+    changed,
+    cause: e,
+  });
 }
 
 /** The error a command ends with after SIGINT/SIGTERM/SIGHUP: exit 128 + N, and whether anything changed first. */
@@ -210,7 +315,9 @@ export function interruptedError(signal: InterruptSignal, phase: Phase, changed:
   return new LlmUpgradeError({
     code: 'ERR_INTERRUPTED',
     message: `interrupted by ${signal}${what ? `: ${what}` : ''}`,
-    hint: changed ? 'Run `llm-upgrade status` to see the state, and `llm-upgrade recover` if it reports an unfinished transaction.' : 'Nothing was changed; run the command again when you are ready.',
+    hint: changed
+      ? 'Run `llm-upgrade status` to see the state, and `llm-upgrade recover` if it reports an unfinished transaction.'
+      : 'Nothing was changed; run the command again when you are ready.',
     phase,
     changed,
     details: { signal },

@@ -74,7 +74,11 @@ export function readFrozenRecords(): RecordedFrozen[] {
     try {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as FrozenFile;
       if (typeof parsed.owner?.pid !== 'number' || !Array.isArray(parsed.frozen)) continue;
-      out.push({ file, owner: parsed.owner, frozen: parsed.frozen.filter((e) => typeof e.pid === 'number' && typeof e.startKey === 'string') });
+      out.push({
+        file,
+        owner: parsed.owner,
+        frozen: parsed.frozen.filter((e) => typeof e.pid === 'number' && typeof e.startKey === 'string'),
+      });
     } catch {
       // half-written or foreign: skip
     }

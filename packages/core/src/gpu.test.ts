@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { NVIDIA_SMI_ARGS, parseNvidiaSmi, queryNvidiaSmi } from './gpu.js';
 import type { Exec } from './exec.js';
 
-const recorded = (name: string) => readFileSync(fileURLToPath(new URL(`./platform/__recorded__/nvidia-smi/${name}`, import.meta.url)), 'utf8');
+const recorded = (name: string) =>
+  readFileSync(fileURLToPath(new URL(`./platform/__recorded__/nvidia-smi/${name}`, import.meta.url)), 'utf8');
 
 describe('parseNvidiaSmi', () => {
   it('reads pid, MiB and GPU per line, one line per process and GPU', () => {
@@ -33,10 +34,15 @@ describe('queryNvidiaSmi', () => {
     const calls: string[][] = [];
     const exec: Exec = async (file, args) => {
       calls.push([file, ...args]);
-      return file === 'b' ? { code: 0, stdout: recorded('linux-two-gpus.csv'), stderr: '' } : { code: null, stdout: '', stderr: '', error: 'ENOENT' };
+      return file === 'b'
+        ? { code: 0, stdout: recorded('linux-two-gpus.csv'), stderr: '' }
+        : { code: null, stdout: '', stderr: '', error: 'ENOENT' };
     };
     expect(await queryNvidiaSmi({ candidates: ['a', 'b', 'c'], exec })).toHaveLength(3);
-    expect(calls).toEqual([['a', ...NVIDIA_SMI_ARGS], ['b', ...NVIDIA_SMI_ARGS]]);
+    expect(calls).toEqual([
+      ['a', ...NVIDIA_SMI_ARGS],
+      ['b', ...NVIDIA_SMI_ARGS],
+    ]);
   });
   it('is [] when nvidia-smi fails (no driver) or times out', async () => {
     expect(await queryNvidiaSmi({ exec: async () => ({ code: 9, stdout: recorded('no-driver.txt'), stderr: '' }) })).toEqual([]);

@@ -25,7 +25,13 @@ export async function scanHolders(opts: HolderOptions): Promise<HolderReport> {
   const holders = markHolders(found.holders, scoped);
   const unknown = mergeUnknown(snap.unreadable, found.unknown);
   opts.onEvent?.({ type: 'holders', holders: holders.length, unknown: unknown.length, attempt: 1 });
-  return { clean: holders.length === 0, complete: unknown.length === 0 && !snap.hidden, holders, unknown, ...(snap.hidden ? { hidden: snap.hidden } : {}) };
+  return {
+    clean: holders.length === 0,
+    complete: unknown.length === 0 && !snap.hidden,
+    holders,
+    unknown,
+    ...(snap.hidden ? { hidden: snap.hidden } : {}),
+  };
 }
 
 /** Unknown processes from the snapshot and the holder scan, once each. */

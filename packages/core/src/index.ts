@@ -11,7 +11,17 @@ export { sweep } from './sweep.js';
 export { scanHolders } from './holders.js';
 export { status } from './status.js';
 export { classify, isUnderRoot, roleOf, withDescendants } from './scope.js';
-export { ollamaProfile, ollamaReleaseAssets, builtinProfiles, loadProfile, validateProfile, resolveProfile, defaultRoots, expandPath, whichOnPath } from './profile.js';
+export {
+  ollamaProfile,
+  ollamaReleaseAssets,
+  builtinProfiles,
+  loadProfile,
+  validateProfile,
+  resolveProfile,
+  defaultRoots,
+  expandPath,
+  whichOnPath,
+} from './profile.js';
 export { resolveRoots, assertRootsExist, localRootGuardContext, withAliases } from './roots.js';
 export { thawRecorded } from './thaw.js';
 export type { ThawResult } from './thaw.js';
@@ -25,7 +35,16 @@ export { runGuarded, exitStatusOf } from './guard/run-guarded.js';
 export { runWatchdog } from './guard/watchdog.js';
 export { watchdogMain, WATCHDOG_ENV } from './guard/watchdog-main.js';
 export { Lineage } from './guard/lineage.js';
-export type { RunGuardedOptions, GuardResult, GuardEvent, GuardedProcess, GuardBackend, Containment, LineageEntry, WatchdogCommand } from './guard/types.js';
+export type {
+  RunGuardedOptions,
+  GuardResult,
+  GuardEvent,
+  GuardedProcess,
+  GuardBackend,
+  Containment,
+  LineageEntry,
+  WatchdogCommand,
+} from './guard/types.js';
 export { watchInstall } from './guard/watch.js';
 export type { WatchOptions, WatchEvent, WatchSummary } from './guard/watch.js';
 export { parentGone, splitOrphans, recordParents } from './guard/orphans.js';

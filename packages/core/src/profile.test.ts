@@ -28,16 +28,23 @@ function usageError(f: () => unknown): LlmUpgradeError {
 
 describe('profiles', () => {
   it('loads a valid profile file', () => {
-    const file = write('lm.json', JSON.stringify({
-      name: 'lmrunner',
-      roots: { linux: ['/opt/lm'], win32: ['%LOCALAPPDATA%\\LM'] },
-      services: { systemd: ['lm'] },
-      processes: { server: ['lm'], engine: ['lm-engine'] },
-      healthUrl: 'http://127.0.0.1:1234/health',
-      versionCommand: ['bin/lm', '--version'],
-    }));
+    const file = write(
+      'lm.json',
+      JSON.stringify({
+        name: 'lmrunner',
+        roots: { linux: ['/opt/lm'], win32: ['%LOCALAPPDATA%\\LM'] },
+        services: { systemd: ['lm'] },
+        processes: { server: ['lm'], engine: ['lm-engine'] },
+        healthUrl: 'http://127.0.0.1:1234/health',
+        versionCommand: ['bin/lm', '--version'],
+      }),
+    );
     const p = loadProfile(file);
-    expect(p).toMatchObject({ name: 'lmrunner', processes: { supervisor: [], server: ['lm'], engine: ['lm-engine'] }, services: { systemd: ['lm'] } });
+    expect(p).toMatchObject({
+      name: 'lmrunner',
+      processes: { supervisor: [], server: ['lm'], engine: ['lm-engine'] },
+      services: { systemd: ['lm'] },
+    });
     expect(resolveProfile(file).name).toBe('lmrunner');
     expect(resolveProfile('ollama')).toBe(ollamaProfile);
   });
@@ -47,23 +54,41 @@ describe('profiles', () => {
     expect(usageError(() => loadProfile(write('arr.json', '[]'))).message).toMatch(/must be a JSON object/);
     expect(usageError(() => loadProfile(write('noname.json', '{"processes":{}}'))).message).toMatch(/"name" must be a non-empty string/);
     expect(usageError(() => loadProfile(write('noproc.json', '{"name":"x"}'))).message).toMatch(/"processes" must be an object/);
-    expect(usageError(() => loadProfile(write('role.json', '{"name":"x","processes":{"daemon":["d"]}}'))).message).toMatch(/"processes\.daemon" is not a role/);
-    expect(usageError(() => loadProfile(write('names.json', '{"name":"x","processes":{"engine":"e"}}'))).message).toMatch(/"processes\.engine" must be an array/);
-    expect(usageError(() => loadProfile(write('os.json', '{"name":"x","processes":{},"roots":{"beos":["/x"]}}'))).message).toMatch(/"roots\.beos" is not an OS/);
-    expect(usageError(() => loadProfile(write('url.json', '{"name":"x","processes":{},"healthUrl":"ftp://x"}'))).message).toMatch(/"healthUrl" must be an http\(s\) URL/);
-    expect(usageError(() => loadProfile(write('cmd.json', '{"name":"x","processes":{},"versionCommand":[]}'))).message).toMatch(/"versionCommand" must be a non-empty array/);
+    expect(usageError(() => loadProfile(write('role.json', '{"name":"x","processes":{"daemon":["d"]}}'))).message).toMatch(
+      /"processes\.daemon" is not a role/,
+    );
+    expect(usageError(() => loadProfile(write('names.json', '{"name":"x","processes":{"engine":"e"}}'))).message).toMatch(
+      /"processes\.engine" must be an array/,
+    );
+    expect(usageError(() => loadProfile(write('os.json', '{"name":"x","processes":{},"roots":{"beos":["/x"]}}'))).message).toMatch(
+      /"roots\.beos" is not an OS/,
+    );
+    expect(usageError(() => loadProfile(write('url.json', '{"name":"x","processes":{},"healthUrl":"ftp://x"}'))).message).toMatch(
+      /"healthUrl" must be an http\(s\) URL/,
+    );
+    expect(usageError(() => loadProfile(write('cmd.json', '{"name":"x","processes":{},"versionCommand":[]}'))).message).toMatch(
+      /"versionCommand" must be a non-empty array/,
+    );
     expect(usageError(() => resolveProfile('no-such-profile')).message).toMatch(/neither a built-in profile \(ollama\) nor a file/);
   });
   it('expands variables and drops roots whose variables are unset', () => {
-    expect(expandPath('%LOCALAPPDATA%\\Programs\\Ollama', { LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' })).toBe('C:\\Users\\a\\AppData\\Local\\Programs\\Ollama');
+    expect(expandPath('%LOCALAPPDATA%\\Programs\\Ollama', { LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' })).toBe(
+      'C:\\Users\\a\\AppData\\Local\\Programs\\Ollama',
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the ${VAR} form is what expandPath parses
     expect(expandPath('$HOME/x/${USER}', { HOME: '/home/a', USER: 'a' })).toBe('/home/a/x/a');
     expect(expandPath('~/ollama', { HOME: '/home/b' })).toBe('/home/b/ollama');
     expect(expandPath('%LOCALAPPDATA%\\x', {})).toBeNull();
   });
   it('gives each OS the Ollama default roots', () => {
-    expect(defaultRoots(ollamaProfile, 'win32', { LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' }, () => null)).toEqual(['C:\\Users\\a\\AppData\\Local\\Programs\\Ollama']);
+    expect(defaultRoots(ollamaProfile, 'win32', { LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local' }, () => null)).toEqual([
+      'C:\\Users\\a\\AppData\\Local\\Programs\\Ollama',
+    ]);
     expect(defaultRoots(ollamaProfile, 'darwin', {}, () => null)).toEqual(['/Applications/Ollama.app']);
-    expect(defaultRoots(ollamaProfile, 'linux', {}, (b) => (b === 'ollama' ? '/usr/local/bin/ollama' : null))).toEqual(['/usr/local/bin/ollama', '/usr/local/lib/ollama']);
+    expect(defaultRoots(ollamaProfile, 'linux', {}, (b) => (b === 'ollama' ? '/usr/local/bin/ollama' : null))).toEqual([
+      '/usr/local/bin/ollama',
+      '/usr/local/lib/ollama',
+    ]);
     expect(defaultRoots(ollamaProfile, 'linux', {}, () => null)).toEqual([]);
   });
   it('the example in the README is a valid profile', () => {
@@ -71,7 +96,11 @@ describe('profiles', () => {
     const json = /## Profiles[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(json).toBeDefined();
     const p = validateProfile(JSON.parse(json ?? ''), 'README.md');
-    expect(p).toMatchObject({ name: 'lmrunner', pathRoots: { binary: 'lmrunner' }, processes: { engine: ['lm-engine', 'lmrunner worker'] } });
+    expect(p).toMatchObject({
+      name: 'lmrunner',
+      pathRoots: { binary: 'lmrunner' },
+      processes: { engine: ['lm-engine', 'lmrunner worker'] },
+    });
     expect(defaultRoots(p, 'win32', { LOCALAPPDATA: 'C:\\L' }, () => null)).toEqual(['C:\\L\\Programs\\LM']);
   });
 });

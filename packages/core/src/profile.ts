@@ -1,7 +1,7 @@
 import * as errors from './error-factories.js';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, posix, resolve, win32 } from 'node:path';
-import { LlmUpgradeError } from './errors.js';
+import type { LlmUpgradeError } from './errors.js';
 import type { Profile, ReleaseAssets } from './types.js';
 
 // Names as Ollama's release workflow publishes them; `.tgz` is what releases before 0.12 shipped.
@@ -68,20 +68,25 @@ function isStringArray(v: unknown): v is string[] {
 /** Validates a parsed profile document; every complaint names the file and the field. */
 export function validateProfile(doc: unknown, source: string): Profile {
   const fail = (field: string, want: string) =>
-    usageError(`profile ${source}: "${field}" ${want}`, 'Fix the profile JSON (see packages/core/README.md, "Profiles") or use --profile ollama.');
+    usageError(
+      `profile ${source}: "${field}" ${want}`,
+      'Fix the profile JSON (see packages/core/README.md, "Profiles") or use --profile ollama.',
+    );
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw fail('(top level)', 'must be a JSON object');
   const d = doc as Record<string, unknown>;
   if (typeof d.name !== 'string' || d.name.trim() === '') throw fail('name', 'must be a non-empty string');
   const roots: Profile['roots'] = {};
   if (d.roots !== undefined) {
-    if (typeof d.roots !== 'object' || d.roots === null || Array.isArray(d.roots)) throw fail('roots', 'must be an object keyed by linux, win32, darwin');
+    if (typeof d.roots !== 'object' || d.roots === null || Array.isArray(d.roots))
+      throw fail('roots', 'must be an object keyed by linux, win32, darwin');
     for (const [os, list] of Object.entries(d.roots)) {
       if (os !== 'linux' && os !== 'win32' && os !== 'darwin') throw fail(`roots.${os}`, 'is not an OS (linux, win32, darwin)');
       if (!isStringArray(list)) throw fail(`roots.${os}`, 'must be an array of paths');
       roots[os] = list;
     }
   }
-  if (typeof d.processes !== 'object' || d.processes === null || Array.isArray(d.processes)) throw fail('processes', 'must be an object with supervisor, server and engine name lists');
+  if (typeof d.processes !== 'object' || d.processes === null || Array.isArray(d.processes))
+    throw fail('processes', 'must be an object with supervisor, server and engine name lists');
   const procs = d.processes as Record<string, unknown>;
   const processes: Profile['processes'] = { supervisor: [], server: [], engine: [] };
   for (const role of ['supervisor', 'server', 'engine'] as const) {
@@ -89,18 +94,22 @@ export function validateProfile(doc: unknown, source: string): Profile {
     if (!isStringArray(list)) throw fail(`processes.${role}`, 'must be an array of process names');
     processes[role] = list;
   }
-  for (const key of Object.keys(procs)) if (!(key in processes)) throw fail(`processes.${key}`, 'is not a role (supervisor, server, engine)');
+  for (const key of Object.keys(procs))
+    if (!(key in processes)) throw fail(`processes.${key}`, 'is not a role (supervisor, server, engine)');
   const profile: Profile = { name: d.name, roots, processes };
   if (d.pathRoots !== undefined) {
     const pr = d.pathRoots as Record<string, unknown>;
-    if (typeof pr !== 'object' || pr === null || typeof pr.binary !== 'string' || !isStringArray(pr.relative ?? [])) throw fail('pathRoots', 'must be { "binary": NAME, "relative": [PATH...] }');
+    if (typeof pr !== 'object' || pr === null || typeof pr.binary !== 'string' || !isStringArray(pr.relative ?? []))
+      throw fail('pathRoots', 'must be { "binary": NAME, "relative": [PATH...] }');
     profile.pathRoots = { binary: pr.binary, relative: (pr.relative as string[] | undefined) ?? [] };
   }
   if (d.services !== undefined) {
-    if (typeof d.services !== 'object' || d.services === null || Array.isArray(d.services)) throw fail('services', 'must be an object with systemd, windows, launchd name lists');
+    if (typeof d.services !== 'object' || d.services === null || Array.isArray(d.services))
+      throw fail('services', 'must be an object with systemd, windows, launchd name lists');
     const services: NonNullable<Profile['services']> = {};
     for (const [mgr, list] of Object.entries(d.services)) {
-      if (mgr !== 'systemd' && mgr !== 'windows' && mgr !== 'launchd') throw fail(`services.${mgr}`, 'is not a service manager (systemd, windows, launchd)');
+      if (mgr !== 'systemd' && mgr !== 'windows' && mgr !== 'launchd')
+        throw fail(`services.${mgr}`, 'is not a service manager (systemd, windows, launchd)');
       if (!isStringArray(list)) throw fail(`services.${mgr}`, 'must be an array of service names');
       services[mgr] = list;
     }
@@ -113,11 +122,13 @@ export function validateProfile(doc: unknown, source: string): Profile {
     profile[key] = v;
   }
   if (d.healthUrl !== undefined) {
-    if (typeof d.healthUrl !== 'string' || !URL.canParse(d.healthUrl) || !/^https?:$/.test(new URL(d.healthUrl).protocol)) throw fail('healthUrl', 'must be an http(s) URL');
+    if (typeof d.healthUrl !== 'string' || !URL.canParse(d.healthUrl) || !/^https?:$/.test(new URL(d.healthUrl).protocol))
+      throw fail('healthUrl', 'must be an http(s) URL');
     profile.healthUrl = d.healthUrl;
   }
   if (d.publicKey !== undefined) {
-    if (typeof d.publicKey !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(d.publicKey)) throw fail('publicKey', 'must be base64 (raw Ed25519 key or SPKI DER)');
+    if (typeof d.publicKey !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(d.publicKey))
+      throw fail('publicKey', 'must be base64 (raw Ed25519 key or SPKI DER)');
     profile.publicKey = d.publicKey;
   }
   if (d.releaseAssets !== undefined) profile.releaseAssets = validateReleaseAssets(d.releaseAssets, fail);
@@ -126,7 +137,8 @@ export function validateProfile(doc: unknown, source: string): Profile {
 
 function validateReleaseAssets(v: unknown, fail: (field: string, want: string) => LlmUpgradeError): ReleaseAssets {
   const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (!isObject(v) || !isObject(v.platforms)) throw fail('releaseAssets', 'must be { "platforms": { PLATFORM: { "base": [NAME...], "addons"?: [...] } } }');
+  if (!isObject(v) || !isObject(v.platforms))
+    throw fail('releaseAssets', 'must be { "platforms": { PLATFORM: { "base": [NAME...], "addons"?: [...] } } }');
   const out: ReleaseAssets = { platforms: {} };
   if (v.checksums !== undefined) {
     if (typeof v.checksums !== 'string' || v.checksums === '') throw fail('releaseAssets.checksums', 'must be an asset name');
@@ -134,13 +146,15 @@ function validateReleaseAssets(v: unknown, fail: (field: string, want: string) =
   }
   for (const [key, p] of Object.entries(v.platforms)) {
     const field = `releaseAssets.platforms.${key}`;
-    if (!isObject(p) || !isStringArray(p.base) || p.base.length === 0) throw fail(`${field}.base`, 'must be a non-empty array of asset names');
+    if (!isObject(p) || !isStringArray(p.base) || p.base.length === 0)
+      throw fail(`${field}.base`, 'must be a non-empty array of asset names');
     const addons = p.addons ?? [];
     if (!Array.isArray(addons)) throw fail(`${field}.addons`, 'must be an array of { "when": PATTERN, "assets": [NAME...] }');
     out.platforms[key] = {
       base: p.base,
       addons: addons.map((a: unknown, i) => {
-        if (!isObject(a) || typeof a.when !== 'string' || a.when === '' || !isStringArray(a.assets) || a.assets.length === 0) throw fail(`${field}.addons[${i}]`, 'must be { "when": PATTERN, "assets": [NAME...] }');
+        if (!isObject(a) || typeof a.when !== 'string' || a.when === '' || !isStringArray(a.assets) || a.assets.length === 0)
+          throw fail(`${field}.addons[${i}]`, 'must be { "when": PATTERN, "assets": [NAME...] }');
         return { when: a.when, assets: a.assets };
       }),
     };
@@ -154,7 +168,10 @@ export function loadProfile(file: string): Profile {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw usageError(`profile ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'Pass --profile ollama or the path of a readable profile JSON file.');
+    throw usageError(
+      `profile ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      'Pass --profile ollama or the path of a readable profile JSON file.',
+    );
   }
   let doc: unknown;
   try {
@@ -170,7 +187,10 @@ export function resolveProfile(nameOrFile: string): Profile {
   const builtin = builtinProfiles[nameOrFile];
   if (builtin) return builtin;
   if (existsSync(nameOrFile)) return loadProfile(nameOrFile);
-  throw usageError(`profile "${nameOrFile}" is neither a built-in profile (${Object.keys(builtinProfiles).join(', ')}) nor a file`, 'Use --profile ollama, or the path of a profile JSON file.');
+  throw usageError(
+    `profile "${nameOrFile}" is neither a built-in profile (${Object.keys(builtinProfiles).join(', ')}) nor a file`,
+    'Use --profile ollama, or the path of a profile JSON file.',
+  );
 }
 
 /** Expands `~`, `%VAR%`, `$VAR` and `${VAR}`; returns null when a variable is unset (the root does not apply). */
@@ -181,7 +201,9 @@ export function expandPath(p: string, env: NodeJS.ProcessEnv): string | null {
     if (v === undefined || v === '') missing = true;
     return v ?? '';
   };
-  let out = p.replace(/%([^%]+)%/g, (_, n: string) => get(n)).replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => get(a ?? b ?? ''));
+  let out = p
+    .replace(/%([^%]+)%/g, (_, n: string) => get(n))
+    .replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => get(a ?? b ?? ''));
   if (out === '~' || out.startsWith('~/') || out.startsWith('~\\')) out = get('HOME') + out.slice(1);
   return missing ? null : out;
 }
@@ -207,7 +229,12 @@ export function whichOnPath(binary: string, env: NodeJS.ProcessEnv = process.env
  * variables are unset are dropped), plus on Linux the binary found on PATH and the paths
  * relative to its directory.
  */
-export function defaultRoots(profile: Profile, os: 'linux' | 'win32' | 'darwin', env: NodeJS.ProcessEnv = process.env, which: Which = (b) => whichOnPath(b, env)): string[] {
+export function defaultRoots(
+  profile: Profile,
+  os: 'linux' | 'win32' | 'darwin',
+  env: NodeJS.ProcessEnv = process.env,
+  which: Which = (b) => whichOnPath(b, env),
+): string[] {
   const out: string[] = [];
   for (const r of profile.roots[os] ?? []) {
     const expanded = expandPath(r, env);

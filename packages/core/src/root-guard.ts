@@ -16,12 +16,52 @@ export interface RootGuardContext {
 }
 
 const POSIX_SYSTEM = [
-  '/usr', '/usr/bin', '/usr/sbin', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libexec', '/usr/share',
-  '/usr/local', '/usr/local/bin', '/usr/local/sbin', '/usr/local/lib', '/usr/local/share',
-  '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/var', '/var/tmp', '/opt', '/home', '/root', '/tmp',
-  '/boot', '/dev', '/proc', '/sys', '/run', '/srv', '/mnt', '/media',
+  '/usr',
+  '/usr/bin',
+  '/usr/sbin',
+  '/usr/lib',
+  '/usr/lib32',
+  '/usr/lib64',
+  '/usr/libexec',
+  '/usr/share',
+  '/usr/local',
+  '/usr/local/bin',
+  '/usr/local/sbin',
+  '/usr/local/lib',
+  '/usr/local/share',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/etc',
+  '/var',
+  '/var/tmp',
+  '/opt',
+  '/home',
+  '/root',
+  '/tmp',
+  '/boot',
+  '/dev',
+  '/proc',
+  '/sys',
+  '/run',
+  '/srv',
+  '/mnt',
+  '/media',
 ];
-const DARWIN_SYSTEM = ['/Applications', '/System', '/Library', '/Users', '/Volumes', '/private', '/private/tmp', '/private/var', '/private/etc'];
+const DARWIN_SYSTEM = [
+  '/Applications',
+  '/System',
+  '/Library',
+  '/Users',
+  '/Volumes',
+  '/private',
+  '/private/tmp',
+  '/private/var',
+  '/private/etc',
+];
 
 /** Directories whose direct children are users' homes. */
 const POSIX_HOME_PARENTS = ['/home'];
@@ -35,7 +75,20 @@ function winKey(p: string): string {
 function windowsProtected(env: RootGuardContext['env']): string[] {
   const drive = (env.SystemDrive ?? 'C:').replace(/[\\/]+$/, '');
   const out = [`${drive}\\Windows`, `${drive}\\Program Files`, `${drive}\\Program Files (x86)`, `${drive}\\ProgramData`, `${drive}\\Users`];
-  for (const name of ['SystemRoot', 'windir', 'ProgramFiles', 'ProgramFiles(x86)', 'ProgramW6432', 'ProgramData', 'LOCALAPPDATA', 'APPDATA', 'USERPROFILE', 'PUBLIC', 'TEMP', 'TMP']) {
+  for (const name of [
+    'SystemRoot',
+    'windir',
+    'ProgramFiles',
+    'ProgramFiles(x86)',
+    'ProgramW6432',
+    'ProgramData',
+    'LOCALAPPDATA',
+    'APPDATA',
+    'USERPROFILE',
+    'PUBLIC',
+    'TEMP',
+    'TMP',
+  ]) {
     const v = env[name];
     if (v && /^[a-zA-Z]:[\\/]/.test(v)) out.push(v);
   }

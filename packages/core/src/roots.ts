@@ -14,7 +14,7 @@ function passwdHomes(): string[] {
       const f = line.split(':');
       const uid = Number(f[2]);
       const home = f[5];
-      if (home && home.startsWith('/') && (uid === 0 || (uid >= 1000 && uid < 65534))) out.push(home);
+      if (home?.startsWith('/') && (uid === 0 || (uid >= 1000 && uid < 65534))) out.push(home);
     }
     return out;
   } catch {
@@ -47,7 +47,12 @@ export function resolveRoots(roots: readonly string[], phase: Phase, guard: Root
   const out: string[] = [];
   for (const root of roots) {
     if (root.trim() === '') {
-      throw errors.usageError({ message: 'an install root is an empty string', hint: 'Pass --install-dir with a path.', phase, changed: false });
+      throw errors.usageError({
+        message: 'an install root is an empty string',
+        hint: 'Pass --install-dir with a path.',
+        phase,
+        changed: false,
+      });
     }
     const abs = resolve(root);
     let real = abs;

@@ -31,7 +31,9 @@ describe('isUnderRoot', () => {
   });
   it('compares Windows paths through pathKey, with either separator', () => {
     const key = (p: string) => p.toLowerCase().replace(/\//g, '\\');
-    expect(isUnderRoot('C:\\Users\\A\\AppData\\Local\\Programs\\Ollama\\ollama.exe', 'c:\\users\\a\\appdata\\local\\programs\\ollama', key)).toBe(true);
+    expect(
+      isUnderRoot('C:\\Users\\A\\AppData\\Local\\Programs\\Ollama\\ollama.exe', 'c:\\users\\a\\appdata\\local\\programs\\ollama', key),
+    ).toBe(true);
     expect(isUnderRoot('C:/Programs/Ollama/lib/llama-server.exe', 'C:\\Programs\\Ollama', key)).toBe(true);
     expect(isUnderRoot('C:\\Programs\\Ollama2\\x.exe', 'C:\\Programs\\Ollama', key)).toBe(false);
     expect(isUnderRoot('D:\\x', 'C:\\', key)).toBe(false);
@@ -42,7 +44,18 @@ describe('isUnderRoot', () => {
 let nextStart = 1000;
 function proc(pid: number, ppid: number, exe: string | null, extra: Partial<ProcessInfo> = {}): ProcessInfo {
   const name = exe ? exe.slice(exe.lastIndexOf('/') + 1) : `p${pid}`;
-  return { pid, ppid, name, exe, cmdline: exe ? [exe] : [], startTime: 0, startKey: String(nextStart++), user: 'root', state: 'S', ...extra };
+  return {
+    pid,
+    ppid,
+    name,
+    exe,
+    cmdline: exe ? [exe] : [],
+    startTime: 0,
+    startKey: String(nextStart++),
+    user: 'root',
+    state: 'S',
+    ...extra,
+  };
 }
 
 describe('roleOf', () => {
@@ -106,7 +119,12 @@ describe('classify', () => {
   });
   it('withDescendants gives an orphan and its subtree only', () => {
     const all = [...byPid.values()];
-    const swept = withDescendants(all, all.filter((p) => p.orphan)).map((p) => p.pid).sort();
+    const swept = withDescendants(
+      all,
+      all.filter((p) => p.orphan),
+    )
+      .map((p) => p.pid)
+      .sort();
     expect(swept).toEqual([300, 301, 600]);
   });
   it('survives a parent cycle from a torn snapshot', () => {
@@ -114,22 +132,45 @@ describe('classify', () => {
     expect(classify(torn, [root], ollamaProfile).every((p) => !p.inScope)).toBe(true);
   });
   it('a single-file root scopes that binary and its children only', () => {
-    const snap = { processes: [proc(1, 0, '/sbin/init'), proc(20, 1, '/usr/local/bin/ollama'), proc(21, 20, '/usr/local/lib/ollama/llama-server'), proc(22, 1, '/usr/local/bin/htop')] };
+    const snap = {
+      processes: [
+        proc(1, 0, '/sbin/init'),
+        proc(20, 1, '/usr/local/bin/ollama'),
+        proc(21, 20, '/usr/local/lib/ollama/llama-server'),
+        proc(22, 1, '/usr/local/bin/htop'),
+      ],
+    };
     const scoped = classify(snap, ['/usr/local/bin/ollama'], ollamaProfile);
     expect(scoped.filter((p) => p.inScope).map((p) => p.pid)).toEqual([20, 21]);
   });
   it('inScopePids is the in-scope set of classify', () => {
-    expect([...inScopePids(snapshot, [root])].sort()).toEqual([...byPid.values()].filter((p) => p.inScope).map((p) => p.pid).sort());
+    expect([...inScopePids(snapshot, [root])].sort()).toEqual(
+      [...byPid.values()]
+        .filter((p) => p.inScope)
+        .map((p) => p.pid)
+        .sort(),
+    );
   });
   it('copies keep lazily read fields unread until used, and read them through', () => {
     let reads = 0;
     const lazy = proc(200, 1, `${root}/bin/ollama`);
-    Object.defineProperty(lazy, 'cmdline', { enumerable: true, get: () => (reads++, [`${root}/bin/ollama`, 'serve']) });
+    Object.defineProperty(lazy, 'cmdline', {
+      enumerable: true,
+      get: () => {
+        reads++;
+        return [`${root}/bin/ollama`, 'serve'];
+      },
+    });
     const [copy] = classify({ processes: [lazy] }, [root], { processes: { supervisor: [], server: ['ollama'], engine: [] } });
     expect(reads).toBe(0);
     expect(copy?.cmdline).toEqual([`${root}/bin/ollama`, 'serve']);
     expect(reads).toBe(1);
-    expect(JSON.parse(JSON.stringify(copy))).toMatchObject({ pid: 200, cmdline: [`${root}/bin/ollama`, 'serve'], inScope: true, role: 'server' });
+    expect(JSON.parse(JSON.stringify(copy))).toMatchObject({
+      pid: 200,
+      cmdline: [`${root}/bin/ollama`, 'serve'],
+      inScope: true,
+      role: 'server',
+    });
   });
 });
 
@@ -137,9 +178,20 @@ describe('orphan = parent gone', () => {
   const root = '/opt/ollama';
   const engine = `${root}/lib/ollama/llama-server`;
   it('an engine whose live parent is a shell or any other program is not an orphan', () => {
-    const snap = { processes: [proc(1, 0, '/sbin/init'), proc(100, 1, '/usr/bin/bash'), proc(101, 100, engine), proc(102, 1, '/usr/bin/python3'), proc(103, 102, engine)] };
+    const snap = {
+      processes: [
+        proc(1, 0, '/sbin/init'),
+        proc(100, 1, '/usr/bin/bash'),
+        proc(101, 100, engine),
+        proc(102, 1, '/usr/bin/python3'),
+        proc(103, 102, engine),
+      ],
+    };
     const scoped = classify(snap, [root], ollamaProfile);
-    expect(scoped.filter((p) => p.inScope).map((p) => [p.pid, p.orphan])).toEqual([[101, false], [103, false]]);
+    expect(scoped.filter((p) => p.inScope).map((p) => [p.pid, p.orphan])).toEqual([
+      [101, false],
+      [103, false],
+    ]);
   });
   it('reparented to PID 1, to a parent that started after it (a subreaper), or to a dead or unknown pid: an orphan', () => {
     const snap = {
@@ -158,7 +210,14 @@ describe('orphan = parent gone', () => {
     expect(Object.fromEntries(byPid)).toMatchObject({ 200: true, 201: true, 202: true, 203: true, 204: false, 300: false });
   });
   it('a live zombie leader (reported live by the backend) keeps its children from being orphans', () => {
-    const snap = { processes: [proc(1, 0, '/sbin/init'), proc(400, 1, '/usr/bin/bash'), proc(401, 400, engine, { state: 'S', liveTask: 402 }), proc(403, 401, engine)] };
+    const snap = {
+      processes: [
+        proc(1, 0, '/sbin/init'),
+        proc(400, 1, '/usr/bin/bash'),
+        proc(401, 400, engine, { state: 'S', liveTask: 402 }),
+        proc(403, 401, engine),
+      ],
+    };
     const scoped = new Map(classify(snap, [root], ollamaProfile).map((p) => [p.pid, p]));
     expect(scoped.get(401)).toMatchObject({ inScope: true, orphan: false });
     expect(scoped.get(403)).toMatchObject({ inScope: true, orphan: false });

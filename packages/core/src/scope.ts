@@ -130,7 +130,7 @@ function parentGone(p: ProcessInfo, byPid: ReadonlyMap<number, ProcessInfo>): bo
 /** The scope rule's walk: a process is in scope when its exe lies under a root or a live ancestor's does. */
 function scopeWalk(live: readonly ProcessInfo[], roots: readonly string[], pathKey: PathKey) {
   const byPid = new Map(live.map((p) => [p.pid, p]));
-  const exeInRoot = new Map(live.map((p) => [p.pid, (p.exe !== null && isUnderAnyRoot(p.exe, roots, pathKey))]));
+  const exeInRoot = new Map(live.map((p) => [p.pid, p.exe !== null && isUnderAnyRoot(p.exe, roots, pathKey)]));
   const inScope = new Map<number, boolean>();
 
   const scopeOf = (start: ProcessInfo): boolean => {
@@ -172,7 +172,12 @@ export function inScopePids(snapshot: Pick<Snapshot, 'processes'>, roots: readon
  * forest), and its parent is gone (parentGone): an engine started from a live shell is not one.
  * Zombies are gone and left out (a zombie leader with live threads is reported live by the backend).
  */
-export function classify(snapshot: Pick<Snapshot, 'processes'>, roots: readonly string[], profile: Pick<Profile, 'processes'> | undefined, pathKey: PathKey = identity): ScopedProcess[] {
+export function classify(
+  snapshot: Pick<Snapshot, 'processes'>,
+  roots: readonly string[],
+  profile: Pick<Profile, 'processes'> | undefined,
+  pathKey: PathKey = identity,
+): ScopedProcess[] {
   const live = snapshot.processes.filter(isLive);
   const { byPid, exeInRoot, inScope, scopeOf } = scopeWalk(live, roots, pathKey);
   return live.map((p): ScopedProcess => {

@@ -20,5 +20,17 @@ export async function status(opts: ScopeOptions & { onEvent?: EventSink }): Prom
   const unknown = mergeUnknown(snap.unreadable, found.unknown);
   const pids = new Set(processes.map((p) => p.pid));
   const gpu = (await backend.gpuUsage()).filter((g) => pids.has(g.pid));
-  return { roots, processes, orphans, holders: { clean: holders.length === 0, complete: unknown.length === 0 && !snap.hidden, holders, unknown, ...(snap.hidden ? { hidden: snap.hidden } : {}) }, gpu };
+  return {
+    roots,
+    processes,
+    orphans,
+    holders: {
+      clean: holders.length === 0,
+      complete: unknown.length === 0 && !snap.hidden,
+      holders,
+      unknown,
+      ...(snap.hidden ? { hidden: snap.hidden } : {}),
+    },
+    gpu,
+  };
 }

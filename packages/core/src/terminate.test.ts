@@ -23,7 +23,18 @@ class ScriptedOs implements PlatformBackend {
   foreignHolders: Omit<Holder, 'inScope'>[] = [];
 
   add(pid: number, ppid: number, exe: string, extra: Partial<FakeProc> = {}): void {
-    this.procs.set(pid, { pid, ppid, name: exe.slice(exe.lastIndexOf('/') + 1), exe, cmdline: [exe], startTime: 0, startKey: `k${pid}`, user: 'u', state: 'S', ...extra });
+    this.procs.set(pid, {
+      pid,
+      ppid,
+      name: exe.slice(exe.lastIndexOf('/') + 1),
+      exe,
+      cmdline: [exe],
+      startTime: 0,
+      startKey: `k${pid}`,
+      user: 'u',
+      state: 'S',
+      ...extra,
+    });
   }
   pathKey(p: string): string {
     return p;
@@ -80,7 +91,9 @@ class ScriptedOs implements PlatformBackend {
     });
   }
   async scanHolders(): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }> {
-    const own = [...this.procs.values()].filter((p) => p.exe?.startsWith('/opt/ollama/')).map((p) => ({ pid: p.pid, name: p.name, exe: p.exe, path: p.exe ?? '', kind: 'exe' as const }));
+    const own = [...this.procs.values()]
+      .filter((p) => p.exe?.startsWith('/opt/ollama/'))
+      .map((p) => ({ pid: p.pid, name: p.name, exe: p.exe, path: p.exe ?? '', kind: 'exe' as const }));
     return { holders: [...own, ...this.foreignHolders], unknown: [] };
   }
   async gpuUsage() {
@@ -108,10 +121,15 @@ describe('terminate (scripted OS)', () => {
     expect(terms).toEqual(['supervisor', 'server', 'engine', 'engine']);
     expect(os.log).toContain('kill 12');
     expect(r.ok).toBe(true);
-    expect(Object.fromEntries(r.stopped.map((p) => [p.pid, p.how]))).toEqual({ 10: 'terminated', 11: 'terminated', 12: 'killed', 13: 'terminated' });
+    expect(Object.fromEntries(r.stopped.map((p) => [p.pid, p.how]))).toEqual({
+      10: 'terminated',
+      11: 'terminated',
+      12: 'killed',
+      13: 'terminated',
+    });
   });
 
-  it('stops the profile\'s service through its manager before any signal', async () => {
+  it("stops the profile's service through its manager before any signal", async () => {
     const os = install();
     os.add(20, 1, `${root}/bin/ollama`, { service: 'ollama', cmdline: [`${root}/bin/ollama`, 'serve'] });
     const r = await terminate({ roots: [root], profile: ollamaProfile, graceMs: 50, timeoutMs: 2000 }, 'stop', os);

@@ -8,7 +8,21 @@ import { throwIfInterrupted } from './errors.js';
 import { classify, withDescendants } from './scope.js';
 import { assertSelfNotInScope, selfAndAncestors } from './self.js';
 import { markHolders, mergeUnknown } from './holders.js';
-import type { CoreEvent, GpuUsage, Holder, ProcessInfo, Profile, ScopedProcess, ServiceRef, Snapshot, StopHow, StopOptions, StopResult, StoppedProcess, Survivor } from './types.js';
+import type {
+  CoreEvent,
+  GpuUsage,
+  Holder,
+  ProcessInfo,
+  Profile,
+  ScopedProcess,
+  ServiceRef,
+  Snapshot,
+  StopHow,
+  StopOptions,
+  StopResult,
+  StoppedProcess,
+  Survivor,
+} from './types.js';
 import { DEFAULTS } from './defaults.js';
 
 export type TerminateMode = 'stop' | 'sweep';
@@ -49,7 +63,12 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
   const pathKey = (p: string) => backend.pathKey(p);
 
   const select = (all: ScopedProcess[]): ScopedProcess[] =>
-    mode === 'stop' ? all.filter((p) => p.inScope) : withDescendants(all, all.filter((p) => p.orphan));
+    mode === 'stop'
+      ? all.filter((p) => p.inScope)
+      : withDescendants(
+          all,
+          all.filter((p) => p.orphan),
+        );
   const scan = async (): Promise<{ snap: Snapshot; all: ScopedProcess[]; targets: ScopedProcess[] }> => {
     const snap = await backend.snapshot();
     const all = classify(snap, roots, profile, pathKey);
@@ -58,13 +77,19 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
 
   let changed = false;
   /** After SIGINT/SIGTERM/SIGHUP: ERR_INTERRUPTED (nothing is frozen outside forceKill, which thaws before it rethrows). */
-  const checkInterrupted = () => throwIfInterrupted(opts.signal, mode, changed, changed ? 'processes were signalled; nothing is left frozen' : '');
+  const checkInterrupted = () =>
+    throwIfInterrupted(opts.signal, mode, changed, changed ? 'processes were signalled; nothing is left frozen' : '');
   checkInterrupted();
   const first = await scan();
   const self = selfAndAncestors(first.snap);
   assertSelfNotInScope(first.targets, self, mode);
   const protectedPids = new Set<number>([...self, ...(opts.protectPids ?? [])]);
-  emit({ type: 'snapshot', processes: first.snap.processes.length, inScope: first.all.filter((p) => p.inScope).length, orphans: first.all.filter((p) => p.orphan).length });
+  emit({
+    type: 'snapshot',
+    processes: first.snap.processes.length,
+    inScope: first.all.filter((p) => p.inScope).length,
+    orphans: first.all.filter((p) => p.orphan).length,
+  });
 
   const targetPids = () => new Set(first.targets.map((p) => p.pid));
   const gpuBefore = (await backend.gpuUsage()).filter((g) => targetPids().has(g.pid));
@@ -86,8 +111,19 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     const holderScan = mode === 'stop' ? await backend.scanHolders(roots, first.snap) : { holders: [], unknown: [] };
     const unknown = mergeUnknown(first.snap.unreadable, holderScan.unknown);
     return {
-      ok: true, stopped: [], survivors: [], plan, holders: markHolders(holderScan.holders, first.all), warnings, unknown,
-      complete: unknown.length === 0 && !first.snap.hidden, services: found, graceMs, timeoutMs, dryRun: true, durationMs: Date.now() - started,
+      ok: true,
+      stopped: [],
+      survivors: [],
+      plan,
+      holders: markHolders(holderScan.holders, first.all),
+      warnings,
+      unknown,
+      complete: unknown.length === 0 && !first.snap.hidden,
+      services: found,
+      graceMs,
+      timeoutMs,
+      dryRun: true,
+      durationMs: Date.now() - started,
       ...(gpuBefore.length > 0 ? { gpu: { before: gpuBefore, after: gpuBefore } } : {}),
     };
   }
@@ -235,7 +271,7 @@ export async function terminate(opts: StopOptions, mode: TerminateMode, backend?
     ...p,
     why: protectedPids.has(p.pid)
       ? `pid ${p.pid} is protected (protectPids)`
-      : denied.get(p.pid) ?? `pid ${p.pid} still running after ${timeoutMs} ms`,
+      : (denied.get(p.pid) ?? `pid ${p.pid} still running after ${timeoutMs} ms`),
   }));
   const alive = new Set(last.targets.map(keyOf));
   const stopped: StoppedProcess[] = [...records.values()]

@@ -42,13 +42,15 @@ export async function bundleRunCore(kit: TestKit): Promise<string> {
     outfile,
     logLevel: 'silent',
     external: ['koffi'],
-    plugins: [{
-      name: 'other-os-backends',
-      // Only the Linux backend runs here; the others stay unresolved imports that are never taken.
-      setup(b) {
-        b.onResolve({ filter: /^\.\/(win32|darwin)\.js$/ }, (args) => ({ path: args.path, external: true }));
+    plugins: [
+      {
+        name: 'other-os-backends',
+        // Only the Linux backend runs here; the others stay unresolved imports that are never taken.
+        setup(b) {
+          b.onResolve({ filter: /^\.\/(win32|darwin)\.js$/ }, (args) => ({ path: args.path, external: true }));
+        },
       },
-    }],
+    ],
   });
   await chmod(outfile, 0o644);
   return outfile;

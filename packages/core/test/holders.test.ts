@@ -14,7 +14,12 @@ describe('holders: every kind', () => {
     const inst = await kit.makeSampleInstall({ version: VERSION });
     const data = join(inst.root, 'data');
     await mkdir(data);
-    const files = { open: join(data, 'open.bin'), mapped: join(data, 'mapped.bin'), delOpen: join(data, 'deleted-open.bin'), delMapped: join(data, 'deleted-mapped.bin') };
+    const files = {
+      open: join(data, 'open.bin'),
+      mapped: join(data, 'mapped.bin'),
+      delOpen: join(data, 'deleted-open.bin'),
+      delMapped: join(data, 'deleted-mapped.bin'),
+    };
     for (const f of Object.values(files)) await writeFile(f, Buffer.alloc(8192, 3));
     const outside = await kit.makeTempDir('llm-upgrade-foreign-');
     const foreign = await placeRunner(kit, join(outside, 'reader'));
@@ -74,7 +79,11 @@ describe.skipIf(skipReason !== '')('holders: unprivileged scan', () => {
     const own = await kit.spawnTree(inst.engine, ['engine', '--model', inst.lib], { uid: 65534, gid: 65534 });
 
     const scan = await kit.spawnTree(process.execPath, [bundle, 'holders', JSON.stringify([inst.root])], {
-      uid: 65534, gid: 65534, cwd: inst.base, waitReady: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      uid: 65534,
+      gid: 65534,
+      cwd: inst.base,
+      waitReady: false,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     });
     await scan.exited;
     const line = scan.stdout().trim().split('\n').pop() ?? '';
@@ -109,9 +118,15 @@ describe.skipIf(skipReason !== '')('holders: unprivileged scan', () => {
     const rootOwned = await kit.spawnTree(inst.bin, ['serve', '--engines', '1']);
     // A private mount namespace with its own /proc instance: the host's /proc is untouched.
     const script = 'mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid 65534 --regid 65534 --clear-groups "$0" "$@"';
-    const scan = await kit.spawnTree('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, bundle, 'holders', JSON.stringify([inst.root])], {
-      cwd: inst.base, waitReady: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    });
+    const scan = await kit.spawnTree(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, bundle, 'holders', JSON.stringify([inst.root])],
+      {
+        cwd: inst.base,
+        waitReady: false,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      },
+    );
     const exit = await scan.exited;
     if (exit.code !== 0 && /mount/.test(scan.stderr())) {
       console.warn(`[holders.test] skipping the hidepid scan: cannot mount proc here (${scan.stderr().trim()})`);

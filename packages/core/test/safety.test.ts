@@ -40,11 +40,14 @@ async function compileThreads(dir: string): Promise<string> {
 /** Spawns a program that prints `ready <pid>` somewhere in its output (maybe from a child); returns that pid. */
 async function readyPid(tree: { stdout(): string }): Promise<number> {
   let pid = 0;
-  await waitFor(() => {
-    const m = /ready (\d+)/.exec(tree.stdout());
-    pid = m ? Number(m[1]) : 0;
-    return pid > 0;
-  }, { what: 'a ready line' });
+  await waitFor(
+    () => {
+      const m = /ready (\d+)/.exec(tree.stdout());
+      pid = m ? Number(m[1]) : 0;
+      return pid > 0;
+    },
+    { what: 'a ready line' },
+  );
   return pid;
 }
 
@@ -84,7 +87,12 @@ describe('threads', () => {
     const seen = await status({ roots: [inst.root] });
     expect(seen.processes.find((p) => p.pid === tree.pid)).toMatchObject({ inScope: true, exe: bin });
     const held = await scanHolders({ roots: [inst.root] });
-    expect(held.holders.filter((h) => h.pid === tree.pid).map((h) => `${h.kind}:${h.path}`).sort()).toEqual([`exe:${bin}`, `map:${inst.lib}`]);
+    expect(
+      held.holders
+        .filter((h) => h.pid === tree.pid)
+        .map((h) => `${h.kind}:${h.path}`)
+        .sort(),
+    ).toEqual([`exe:${bin}`, `map:${inst.lib}`]);
 
     const result = await stop({ roots: [inst.root], graceMs: 200, timeoutMs: 10_000 });
     expect(result.ok).toBe(true);
@@ -125,14 +133,23 @@ describe('bind mounts', () => {
     await mkdir(alias);
     execFileSync('mount', ['--bind', inst.root, alias]);
     cleanups.push(() => execFileSync('umount', ['-l', alias]));
-    const viaAlias = await kit.spawnTree(join(alias, 'bin', 'ollama'), ['serve', '--engines', '1', '--', '--hold', join(alias, 'lib', 'ollama', 'libggml-base.so')]);
+    const viaAlias = await kit.spawnTree(join(alias, 'bin', 'ollama'), [
+      'serve',
+      '--engines',
+      '1',
+      '--',
+      '--hold',
+      join(alias, 'lib', 'ollama', 'libggml-base.so'),
+    ]);
     expect(readProcLink(viaAlias.pid, 'exe')).toBe(join(alias, 'bin', 'ollama'));
     const engine = viaAlias.ready!.engines[0]!;
 
     const seen = await status({ roots: [inst.root] });
     expect(seen.processes.map((p) => p.pid).sort()).toEqual([viaAlias.pid, engine].sort());
     const held = await scanHolders({ roots: [inst.root] });
-    expect(held.holders.some((h) => h.pid === engine && h.kind === 'fd' && h.path === join(alias, 'lib', 'ollama', 'libggml-base.so'))).toBe(true);
+    expect(
+      held.holders.some((h) => h.pid === engine && h.kind === 'fd' && h.path === join(alias, 'lib', 'ollama', 'libggml-base.so')),
+    ).toBe(true);
 
     const result = await stop({ roots: [inst.root], graceMs: 300, timeoutMs: 10_000 });
     expect(result.ok).toBe(true);
@@ -164,7 +181,9 @@ describe('interrupts', () => {
       const sweeping = i % 2 === 1;
       // sweep: the storm's top is an orphaned engine (its shell exited); stop: a storm under the server binary.
       const tree = sweeping
-        ? await kit.spawnTree('/bin/sh', ['-c', '"$0" storm 3 --width 3 --churn-ms 20 --ignore-term & exit 0', inst.engine], { waitReady: false })
+        ? await kit.spawnTree('/bin/sh', ['-c', '"$0" storm 3 --width 3 --churn-ms 20 --ignore-term & exit 0', inst.engine], {
+            waitReady: false,
+          })
         : await kit.spawnTree(inst.bin, ['storm', '3', '--width', '3', '--churn-ms', '20', '--ignore-term']);
       const top = sweeping ? await readyPid(tree) : tree.pid;
       kit.track(top);
@@ -194,7 +213,9 @@ describe('interrupts', () => {
         clearTimeout(timer);
       }
       const stopped = [...statesUnder(inst.root, top)].filter(([, s]) => s === 'T' || s === 't');
-      expect(stopped, `run ${i} (${sweeping ? 'sweep' : 'stop'}), abort ${atFreeze ? 'at the first freeze' : `after ${delay} ms`}`).toEqual([]);
+      expect(stopped, `run ${i} (${sweeping ? 'sweep' : 'stop'}), abort ${atFreeze ? 'at the first freeze' : `after ${delay} ms`}`).toEqual(
+        [],
+      );
       // Not interrupted: it finished, and every process of the storm is gone (all threads Z: PID 1 never reaps here).
       if (!wasInterrupted) expect([...statesUnder(inst.root, top)].filter(([, st]) => st !== 'Z' && st !== 'X')).toEqual([]);
       expect(existsSync(join(frozenRecordDir(), `${process.pid}.json`))).toBe(false);
@@ -219,4 +240,3 @@ describe('pidfd', () => {
     await waitFor(() => !threadsAlive(tree.pid), { what: 'the engine to die' });
   });
 });
-

@@ -26,7 +26,12 @@ describe('LinuxBackend.snapshot (/proc)', () => {
     const a = await kit.spawnTree(odd, ['engine', '--', 'x']);
     const b = await kit.spawnTree(long, ['engine']);
     const snap = await backend.snapshot();
-    expect(snap.processes.find((p) => p.pid === a.pid)).toMatchObject({ name: 'ollama app) S 1 (x', exe: odd, ppid: process.pid, cmdline: [odd, 'engine', '--', 'x'] });
+    expect(snap.processes.find((p) => p.pid === a.pid)).toMatchObject({
+      name: 'ollama app) S 1 (x',
+      exe: odd,
+      ppid: process.pid,
+      cmdline: [odd, 'engine', '--', 'x'],
+    });
     expect(snap.processes.find((p) => p.pid === b.pid)).toMatchObject({ name: 'a-very-long-engine-name-over-15', exe: long });
   });
 

@@ -51,7 +51,12 @@ describe('stop: adversarial trees', () => {
     const result = await stop({ roots: [inst.root], graceMs: 200 });
     expect(result.ok).toBe(true);
     expect(engines.filter(alive)).toEqual([]);
-    expect(result.stopped.filter((p) => p.how === 'killed').map((p) => p.pid).sort()).toEqual([...engines].sort());
+    expect(
+      result.stopped
+        .filter((p) => p.how === 'killed')
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual([...engines].sort());
   });
 
   it('outruns a fork storm that keeps replacing its children during the kill', async () => {
@@ -116,7 +121,9 @@ describe('stop: adversarial trees', () => {
     const result = await stop({ roots: [inst.root], graceMs: 300 });
     expect(result.ok).toBe(true);
     expect(alive(sleeper.pid)).toBe(true);
-    expect(result.holders).toContainEqual(expect.objectContaining({ pid: sleeper.pid, kind: 'cwd', inScope: false, path: join(inst.root, 'lib') }));
+    expect(result.holders).toContainEqual(
+      expect.objectContaining({ pid: sleeper.pid, kind: 'cwd', inScope: false, path: join(inst.root, 'lib') }),
+    );
     expect(result.warnings.some((w) => w.includes(`pid ${sleeper.pid}`))).toBe(true);
   });
 

@@ -22,7 +22,13 @@ describe('@llm-upgrade/testkit', () => {
   });
 
   it('parses ready lines', () => {
-    expect(parseReadyLine('ready 12 port=80 engines=13,14 zombie=15')).toEqual({ pid: 12, port: 80, engines: [13, 14], zombie: 15, line: 'ready 12 port=80 engines=13,14 zombie=15' });
+    expect(parseReadyLine('ready 12 port=80 engines=13,14 zombie=15')).toEqual({
+      pid: 12,
+      port: 80,
+      engines: [13, 14],
+      zombie: 15,
+      line: 'ready 12 port=80 engines=13,14 zombie=15',
+    });
     expect(parseReadyLine('hello')).toBeNull();
   });
 

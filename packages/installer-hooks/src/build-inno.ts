@@ -148,7 +148,13 @@ async function withWine<T>(given: NodeJS.ProcessEnv | undefined, fn: (env: NodeJ
   if (given) return fn(given);
   const dir = mkdtempSync(join(tmpdir(), 'llm-upgrade-iscc-wine-'));
   const prefix = join(dir, 'prefix');
-  const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=', WINEARCH: 'win64' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WINEPREFIX: prefix,
+    WINEDEBUG: '-all',
+    WINEDLLOVERRIDES: 'mscoree,mshtml=',
+    WINEARCH: 'win64',
+  };
   delete env.DISPLAY;
   try {
     return await fn(env);
@@ -177,13 +183,18 @@ export async function compileInnoScript(issFile: string, outFile: string, opts: 
   const work = resolve(opts.workDir ?? dirname(issFile));
   const args = ['/Q', `/O${windowsPathOf(dirname(resolve(outFile)))}`, `/F${basename(outFile).replace(/\.exe$/i, '')}`];
   if (opts.sign) {
-    if (currentOs() === 'win32') throw new Error('compileInnoScript: signing is implemented for Linux (osslsigncode through Wine); on Windows define your signtool in the script');
+    if (currentOs() === 'win32')
+      throw new Error(
+        'compileInnoScript: signing is implemented for Linux (osslsigncode through Wine); on Windows define your signtool in the script',
+      );
     args.push(`/S${INNO_SIGN_TOOL_NAME}=cmd /c ${windowsPathOf(writeSignScripts(work, opts.sign))} $f`);
   }
   args.push(windowsPathOf(issFile));
   const timeoutMs = opts.timeoutMs ?? 600_000;
   await withWine(opts.wineEnv, (env) =>
-    currentOs() === 'win32' ? runTool(iscc, args, { cwd: work, timeoutMs }) : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs }),
+    currentOs() === 'win32'
+      ? runTool(iscc, args, { cwd: work, timeoutMs })
+      : runTool('wine', [iscc, ...args], { cwd: work, env, timeoutMs }),
   );
 }
 

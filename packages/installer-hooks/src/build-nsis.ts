@@ -49,7 +49,13 @@ export async function buildNsis(description: InstallerDescription, opts: BuildNs
       LLM_UPGRADE_EXE: upgraderExe,
       LLM_UPGRADE_NSH: nshFile,
     };
-    const args = ['-V2', '-INPUTCHARSET', 'UTF8', ...Object.entries(defines).map(([k, v]) => `-D${k}=${v}`), resolve(opts.nsiFile ?? EXAMPLE_NSI)];
+    const args = [
+      '-V2',
+      '-INPUTCHARSET',
+      'UTF8',
+      ...Object.entries(defines).map(([k, v]) => `-D${k}=${v}`),
+      resolve(opts.nsiFile ?? EXAMPLE_NSI),
+    ];
     await runTool(opts.makensis ?? 'makensis', args, { cwd: work });
     return { outFile, nshFile: keepWork ? nshFile : undefined, bytes: statSync(outFile).size };
   } catch (e) {

@@ -28,11 +28,19 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { description: { type: 'string' }, out: { type: 'string' }, 'work-dir': { type: 'string' }, nsi: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      description: { type: 'string' },
+      out: { type: 'string' },
+      'work-dir': { type: 'string' },
+      nsi: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const command = positionals[0];
   if (values.help || !command || !values.description) {
-    process.stdout.write('usage: llm-upgrade-installer msi|nsis|inno|wxs|nsh|iss|wix-snippet --description D.json [--out FILE] [--work-dir DIR] [--nsi FILE]\n');
+    process.stdout.write(
+      'usage: llm-upgrade-installer msi|nsis|inno|wxs|nsh|iss|wix-snippet --description D.json [--out FILE] [--work-dir DIR] [--nsi FILE]\n',
+    );
     return values.help ? 0 : 2;
   }
   const description = loadDescription(values.description);
@@ -41,7 +49,10 @@ async function main(argv: string[]): Promise<number> {
     case 'nsis': {
       if (!values.out) throw new Error('--out FILE is required');
       const opts = { outFile: values.out, ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}) };
-      const r = command === 'msi' ? await buildMsi(description, opts) : await buildNsis(description, { ...opts, ...(values.nsi ? { nsiFile: values.nsi } : {}) });
+      const r =
+        command === 'msi'
+          ? await buildMsi(description, opts)
+          : await buildNsis(description, { ...opts, ...(values.nsi ? { nsiFile: values.nsi } : {}) });
       process.stderr.write(`built ${r.outFile} (${(r.bytes / 1048576).toFixed(1)} MiB)\n`);
       return 0;
     }

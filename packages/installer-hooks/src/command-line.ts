@@ -22,7 +22,9 @@ export function msiStopArguments(d: ResolvedDescription, bestEffort = false): st
     ...HOOK_TRAILING_ARGS,
   ].join(' ');
   if (target.length > MSI_TARGET_MAX_CHARS) {
-    throw new Error(`the MSI custom action command line is ${target.length} characters; CustomAction.Target holds ${MSI_TARGET_MAX_CHARS}: shorten upgraderArgs or logFileName`);
+    throw new Error(
+      `the MSI custom action command line is ${target.length} characters; CustomAction.Target holds ${MSI_TARGET_MAX_CHARS}: shorten upgraderArgs or logFileName`,
+    );
   }
   return target;
 }

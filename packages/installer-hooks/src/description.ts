@@ -62,11 +62,16 @@ export function resolveDescription(d: InstallerDescription, flavor: 'msi' | 'nsi
   checkVersion(d.version);
   if (!GUID.test(d.upgradeCode)) throw new DescriptionError('upgradeCode', `"${d.upgradeCode}" is not a GUID`);
   if (UNSAFE_NAME.test(d.installDirName)) throw new DescriptionError('installDirName', `"${d.installDirName}" is not a plain folder name`);
-  const logFileName = d.logFileName ?? { msi: DEFAULT_MSI_LOG_FILE_NAME, nsis: DEFAULT_NSIS_LOG_FILE_NAME, inno: DEFAULT_INNO_LOG_FILE_NAME }[flavor];
+  const logFileName =
+    d.logFileName ?? { msi: DEFAULT_MSI_LOG_FILE_NAME, nsis: DEFAULT_NSIS_LOG_FILE_NAME, inno: DEFAULT_INNO_LOG_FILE_NAME }[flavor];
   if (UNSAFE_NAME.test(logFileName)) throw new DescriptionError('logFileName', `"${logFileName}" is not a plain file name`);
   const upgraderArgs = d.upgraderArgs ?? [];
   for (const a of upgraderArgs) {
-    if (UNSAFE_ARG.test(a) || a === '') throw new DescriptionError('upgraderArgs', `argument ${JSON.stringify(a)} is empty or contains a character that MSI, NSIS or the command line would interpret`);
+    if (UNSAFE_ARG.test(a) || a === '')
+      throw new DescriptionError(
+        'upgraderArgs',
+        `argument ${JSON.stringify(a)} is empty or contains a character that MSI, NSIS or the command line would interpret`,
+      );
   }
   const guid = d.upgradeCode.replace(/^\{|\}$/g, '').toUpperCase();
   return { ...d, upgradeCode: `{${guid}}`, upgraderArgs, logFileName };

@@ -31,7 +31,14 @@ export { buildNsis, EXAMPLE_NSI } from './build-nsis.js';
 export type { BuildNsisOptions, BuildNsisResult } from './build-nsis.js';
 export { runTool, ToolError } from './run-tool.js';
 export { INNO_EXIT, INNO_KEPT_UPGRADER, DEFAULT_INNO_LOG_FILE_NAME } from './contract.js';
-export { renderInnoInclude, renderInnoIncludeFor, renderGenericInnoInclude, renderInnoScript, innoPreprocessorString, innoSetupValue } from './inno.js';
+export {
+  renderInnoInclude,
+  renderInnoIncludeFor,
+  renderGenericInnoInclude,
+  renderInnoScript,
+  innoPreprocessorString,
+  innoSetupValue,
+} from './inno.js';
 export type { InnoIncludeDefaults, InnoScriptOptions } from './inno.js';
 export { buildInno, compileInnoScript, findIscc, windowsPathOf, INNO_SIGN_TOOL_NAME } from './build-inno.js';
 export type { BuildInnoOptions, BuildInnoResult, CompileInnoOptions, InnoSignCommand } from './build-inno.js';

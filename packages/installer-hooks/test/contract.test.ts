@@ -59,7 +59,12 @@ describe('exit codes in the rendered installers', () => {
       caught = e;
     }
     expect(caught).toBeInstanceOf(DescriptionError);
-    expect(caught).toMatchObject({ code: 'ERR_BAD_DESCRIPTION', exitCode: EXIT.badInput, details: { field: 'upgradeCode' }, hint: expect.stringContaining('upgradeCode') });
+    expect(caught).toMatchObject({
+      code: 'ERR_BAD_DESCRIPTION',
+      exitCode: EXIT.badInput,
+      details: { field: 'upgradeCode' },
+      hint: expect.stringContaining('upgradeCode'),
+    });
   });
 });
 
@@ -78,7 +83,9 @@ describe('MSI custom action types', () => {
     const s = MSI_SEQUENCE;
     expect(s.costFinalize < s.bestEffortStop && s.bestEffortStop < s.installValidate).toBe(true);
     expect(s.installInitialize < s.authoritativeStop && s.authoritativeStop < s.removeExistingProducts).toBe(true);
-    expect(s.removeExistingProducts < s.processComponents && s.processComponents < s.removeFiles && s.removeFiles < s.installFiles).toBe(true);
+    expect(s.removeExistingProducts < s.processComponents && s.processComponents < s.removeFiles && s.removeFiles < s.installFiles).toBe(
+      true,
+    );
   });
 });
 
@@ -105,7 +112,10 @@ describe('argument quoting', () => {
   const installDirs = ['C:\\Program Files\\Sample App\\', 'D:\\AI Models\\My Ollama [x64] (beta)\\', 'C:\\Ollama\\'];
   for (const dir of installDirs) {
     it(`MSI: [INSTALLDIR] = ${dir} reaches the upgrader as one --install-dir that resolves to the dir`, () => {
-      const d = resolveDescription({ ...base, upgraderArgs: ['--timeout', '60s', '--profile', 'C:\\Program Files\\x\\profile.json'] }, 'msi');
+      const d = resolveDescription(
+        { ...base, upgraderArgs: ['--timeout', '60s', '--profile', 'C:\\Program Files\\x\\profile.json'] },
+        'msi',
+      );
       const temp = 'C:\\Users\\Jane Q\\AppData\\Local\\Temp\\';
       const argv = splitWindowsArgs(formatMsi(msiStopArguments(d), { INSTALLDIR: dir, TempFolder: temp }));
       const outcome = parseCommandLine(argv, false);
@@ -123,7 +133,10 @@ describe('argument quoting', () => {
   it('MSI: the best-effort action gives up after 5 s whatever the integrator asked; the deferred one keeps it', () => {
     const d = resolveDescription({ ...base, upgraderArgs: ['--timeout', '60s'] }, 'msi');
     const parse = (bestEffort: boolean) => {
-      const outcome = parseCommandLine(splitWindowsArgs(formatMsi(msiStopArguments(d, bestEffort), { INSTALLDIR: 'C:\\App\\', TempFolder: 'C:\\T\\' })), false);
+      const outcome = parseCommandLine(
+        splitWindowsArgs(formatMsi(msiStopArguments(d, bestEffort), { INSTALLDIR: 'C:\\App\\', TempFolder: 'C:\\T\\' })),
+        false,
+      );
       if (outcome.kind !== 'run') throw new Error('not a command');
       return outcome.parsed.common.timeoutMs;
     };
@@ -166,7 +179,8 @@ describe('description', () => {
     expect(resolveDescription(base, 'nsis').logFileName).toBe('llm-upgrade-nsis.log');
   });
   it('rejects versions MSI cannot order and bad GUIDs', () => {
-    for (const v of ['1.2', '1.2.3-beta.1', '256.0.0', '1.0.65536']) expect(() => resolveDescription({ ...base, version: v }, 'msi')).toThrow(/version/);
+    for (const v of ['1.2', '1.2.3-beta.1', '256.0.0', '1.0.65536'])
+      expect(() => resolveDescription({ ...base, version: v }, 'msi')).toThrow(/version/);
     expect(() => resolveDescription({ ...base, upgradeCode: 'not-a-guid' }, 'msi')).toThrow(/upgradeCode/);
     expect(() => resolveDescription({ ...base, installDirName: 'a\\b' }, 'msi')).toThrow(/installDirName/);
   });

@@ -109,16 +109,27 @@ describe('Inno Setup include', () => {
   it('uninstalling, the scope is every entry of {app} but the running uninstaller’s own files (an ancestor of the upgrader)', () => {
     const iss = renderInnoIncludeFor(resolveDescription(description, 'inno'));
     const app = 'C:\\Users\\a b\\AppData\\Local\\Programs\\Ollama';
-    const scope = uninstallScope(iss, app, ['ollama app.exe', 'ollama.exe', 'lib', 'llm-upgrade.exe', 'unins000.exe', 'unins000.dat', 'UNINS000.msg']);
+    const scope = uninstallScope(iss, app, [
+      'ollama app.exe',
+      'ollama.exe',
+      'lib',
+      'llm-upgrade.exe',
+      'unins000.exe',
+      'unins000.dat',
+      'UNINS000.msg',
+    ]);
     const argv = splitWindowsArgs(stopParams(iss, scope, 'C:\\t\\l.log'));
     const roots = argv.flatMap((a, i) => (argv[i - 1] === '--install-dir' ? [a] : []));
     expect(roots).toEqual(['ollama app.exe', 'ollama.exe', 'lib', 'llm-upgrade.exe'].map((e) => `${app}\\${e}`));
     expect(iss).toContain("Own := Lowercase(ChangeFileExt(ExtractFileName(ExpandConstant('{uninstallexe}')), ''));");
-    expect(iss).toMatch(/Scope := LlmUpgradeUninstallScope\(\);\n  if Scope = '' then exit;/);
+    expect(iss).toMatch(/Scope := LlmUpgradeUninstallScope\(\);\n {2}if Scope = '' then exit;/);
   });
 
   it('renders the description’s arguments and log file name as defaults; the log goes next to Setup’s /LOG', () => {
-    const iss = renderInnoIncludeFor(resolveDescription({ ...description, logFileName: 'ollama-upgrade.log' }, 'inno'), 'Z:\\build\\llm-upgrade.exe');
+    const iss = renderInnoIncludeFor(
+      resolveDescription({ ...description, logFileName: 'ollama-upgrade.log' }, 'inno'),
+      'Z:\\build\\llm-upgrade.exe',
+    );
     expect(iss).toContain('#define LlmUpgradeArgs "--timeout 90s"');
     expect(iss).toContain('#define LlmUpgradeExe "Z:\\build\\llm-upgrade.exe"');
     expect(iss).toContain("Result := AddBackslash(Result) + 'ollama-upgrade.log';");
@@ -134,7 +145,10 @@ describe('Inno Setup include', () => {
     expect(iss).toContain('PrivilegesRequired=lowest');
     expect(iss).toContain('DefaultDirName={localappdata}\\Programs\\Ollama');
     expect(iss).toContain('CloseApplications=no');
-    expect(iss.trimEnd().split('\n').slice(-2)).toEqual(['#define LlmUpgradeExe "Z:\\u\\llm-upgrade-win32-x64.exe"', '#include "llm-upgrade.iss"']);
+    expect(iss.trimEnd().split('\n').slice(-2)).toEqual([
+      '#define LlmUpgradeExe "Z:\\u\\llm-upgrade-win32-x64.exe"',
+      '#include "llm-upgrade.iss"',
+    ]);
     expect(iss).not.toContain('SignTool');
     const signed = renderInnoScript(d, { payloadDir: 'Z:\\p', upgraderExe: 'Z:\\u.exe', signTool: 'llmupgradesign' });
     expect(signed).toContain('SignTool=llmupgradesign\nSignedUninstaller=yes\n');
@@ -157,7 +171,10 @@ describe('Inno Setup include', () => {
 });
 
 const iscc = findIscc();
-const missing = missingTools('wine', 'wineserver', 'osslsigncode', 'openssl') || (iscc ? '' : 'the innosetup npm package is not installed') || (existsSync('/usr/lib/wine/wine') || process.platform === 'win32' ? '' : 'wine32 (ISCC.exe is 32-bit)');
+const missing =
+  missingTools('wine', 'wineserver', 'osslsigncode', 'openssl') ||
+  (iscc ? '' : 'the innosetup npm package is not installed') ||
+  (existsSync('/usr/lib/wine/wine') || process.platform === 'win32' ? '' : 'wine32 (ISCC.exe is 32-bit)');
 if (missing) console.warn(`[installer-hooks] Inno Setup build test skipped: ${missing}`);
 
 describe.skipIf(missing !== '')('Inno Setup installer built by ISCC (under Wine)', () => {
@@ -181,7 +198,12 @@ describe.skipIf(missing !== '')('Inno Setup installer built by ISCC (under Wine)
         outFile: out,
         sign: {
           command: '/bin/sh',
-          args: ['-c', `osslsigncode sign -pkcs12 '${cert.pfx}' -pass '${cert.password}' -h sha256 -in "$0" -out "$0.signed" && mv "$0.signed" "$0" && echo "$1" >> '${signLog}'`, '{file}', '{kind}'],
+          args: [
+            '-c',
+            `osslsigncode sign -pkcs12 '${cert.pfx}' -pass '${cert.password}' -h sha256 -in "$0" -out "$0.signed" && mv "$0.signed" "$0" && echo "$1" >> '${signLog}'`,
+            '{file}',
+            '{kind}',
+          ],
         },
       },
     );

@@ -136,7 +136,11 @@ describe.skipIf(missing !== '')('MSI built by wixl + msibuild (small payload)', 
     expect(evaluateMsiCondition(block!.Condition, {})).toBe(true);
     const rows = exportTable(msi, 'InstallExecuteSequence');
     expect(seq(rows, 'FindRelatedProducts')).toBeLessThan(seq(rows, 'LaunchConditions'));
-    expect(exportTable(msi, 'Property').find((p) => p.Property === 'SecureCustomProperties')?.Value?.split(';')).toContain(newer!.ActionProperty);
+    expect(
+      exportTable(msi, 'Property')
+        .find((p) => p.Property === 'SecureCustomProperties')
+        ?.Value?.split(';'),
+    ).toContain(newer!.ActionProperty);
   });
 
   it('installs every payload file in its own 64-bit component', () => {
@@ -147,7 +151,10 @@ describe.skipIf(missing !== '')('MSI built by wixl + msibuild (small payload)', 
     for (const c of components) expect(Number(c.Attributes) & 256, c.Component).toBe(256);
     expect(files.map((f) => f.FileName).sort()).toEqual(['ggml-base.dll', 'llama-server.exe', 'ollama.exe', 'read me (first).txt']);
     const dirs = exportTable(msi, 'Directory');
-    expect(dirs.find((d) => d.Directory === 'INSTALLDIR')).toMatchObject({ Directory_Parent: 'ProgramFiles64Folder', DefaultDir: 'Sample LLM App' });
+    expect(dirs.find((d) => d.Directory === 'INSTALLDIR')).toMatchObject({
+      Directory_Parent: 'ProgramFiles64Folder',
+      DefaultDir: 'Sample LLM App',
+    });
     expect(tables(msi)).toContain('Binary');
   });
 });
@@ -185,7 +192,11 @@ describe.skipIf(missing !== '')('MSI identifiers on an Ollama-deep payload', () 
     const dirs = exportTable(msi, 'Directory');
     expect(files).toHaveLength(paths.length);
     expect(paths.length).toBeGreaterThanOrEqual(2000);
-    for (const [rows, key] of [[files, 'File'], [components, 'Component'], [dirs, 'Directory']] as const) {
+    for (const [rows, key] of [
+      [files, 'File'],
+      [components, 'Component'],
+      [dirs, 'Directory'],
+    ] as const) {
       const ids = rows.map((r) => r[key]!);
       for (const id of ids) expect(isValidMsiIdentifier(id), `${key} ${id}`).toBe(true);
       expect(new Set(ids.map((i) => i.toLowerCase())).size).toBe(ids.length);

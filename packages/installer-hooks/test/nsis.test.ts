@@ -2,7 +2,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_NSI, buildNsis, nsisStopArguments, renderGenericNsisInclude, renderNsisInclude, resolveDescription, type InstallerDescription } from '../src/index.js';
+import {
+  EXAMPLE_NSI,
+  buildNsis,
+  nsisStopArguments,
+  renderGenericNsisInclude,
+  renderNsisInclude,
+  resolveDescription,
+  type InstallerDescription,
+} from '../src/index.js';
 import { makeSmallPayload } from './helpers/payload.js';
 import { makeTestCert, signPe, verifyPe } from './helpers/signing.js';
 import { makeStandInUpgrader, peMachine } from './helpers/stand-in.js';
@@ -18,7 +26,9 @@ describe('NSIS include', () => {
   });
 
   it('the example stops the app before the first File and before the uninstaller deletes anything', () => {
-    const lines = readFileSync(EXAMPLE_NSI, 'utf8').split('\n').map((l) => l.trim());
+    const lines = readFileSync(EXAMPLE_NSI, 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     const install = lines.indexOf('Section "Install"');
     const uninstall = lines.indexOf('Section "Uninstall"');
     const firstFile = lines.findIndex((l, i) => i > install && /^File\b/.test(l));
@@ -34,7 +44,20 @@ describe('NSIS include', () => {
   });
 
   it('renders the description’s command, log path and product into the include', () => {
-    const d = resolveDescription({ productName: 'Ollama $pecial', manufacturer: 'x', version: '1.0.0', upgradeCode: '{5B0D8C2A-1E47-4F6A-8B39-C2D1E0F9A877}', payloadDir: 'p', installDirName: 'Ollama', upgraderExe: '/build/llm-upgrade.exe', upgraderArgs: ['--timeout', '90s'], logFileName: 'ollama-upgrade.log' }, 'nsis');
+    const d = resolveDescription(
+      {
+        productName: 'Ollama $pecial',
+        manufacturer: 'x',
+        version: '1.0.0',
+        upgradeCode: '{5B0D8C2A-1E47-4F6A-8B39-C2D1E0F9A877}',
+        payloadDir: 'p',
+        installDirName: 'Ollama',
+        upgraderExe: '/build/llm-upgrade.exe',
+        upgraderArgs: ['--timeout', '90s'],
+        logFileName: 'ollama-upgrade.log',
+      },
+      'nsis',
+    );
     const nsh = renderNsisInclude(d);
     expect(nsh).toContain(`!define LLM_UPGRADE_COMMAND '"$PLUGINSDIR\\llm-upgrade.exe" ${nsisStopArguments(d)}'`);
     expect(nsisStopArguments(d)).toContain('--timeout 90s');
@@ -92,6 +115,8 @@ describe.skipIf(missing !== '')('NSIS example built by makensis', () => {
   });
 
   it('fails the build, naming the problem, when the payload is missing', async () => {
-    await expect(buildNsis({ ...description, payloadDir: join(work, 'no-such-dir') }, { outFile: join(work, 'out', 'bad.exe') })).rejects.toThrow(/makensis/);
+    await expect(
+      buildNsis({ ...description, payloadDir: join(work, 'no-such-dir') }, { outFile: join(work, 'out', 'bad.exe') }),
+    ).rejects.toThrow(/makensis/);
   });
 });

@@ -13,7 +13,8 @@ import { makeTestCert, signPe, verifyPe } from './helpers/signing.js';
 import { peMachine } from './helpers/stand-in.js';
 import { missingTools } from './helpers/tools.js';
 
-const missing = process.platform !== 'linux' ? 'the SEA tests run on Linux' : missingTools('strip', 'osslsigncode', 'openssl', 'cc', 'tar', 'npm');
+const missing =
+  process.platform !== 'linux' ? 'the SEA tests run on Linux' : missingTools('strip', 'osslsigncode', 'openssl', 'cc', 'tar', 'npm');
 if (missing) console.warn(`[installer-hooks] SEA tests skipped: ${missing}`);
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'packages/upgrader/package.json'), 'utf8')) as { version: string }).version;
@@ -28,7 +29,10 @@ function runSea(exe: string, args: string[]): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 function logLines(file: string): Array<{ type: string; [k: string]: unknown }> {
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string });
 }
 
 let sea: Awaited<ReturnType<typeof ensureSea>>;
@@ -92,7 +96,9 @@ describe.skipIf(missing !== '')('linux single executable', () => {
     expect(r.status, r.stderr).toBe(3);
     const doc = JSON.parse(r.stdout) as { ok: boolean; holders: Array<{ pid: number; path: string; kind: string; inScope: boolean }> };
     expect(doc.ok).toBe(false);
-    expect(doc.holders).toEqual(expect.arrayContaining([expect.objectContaining({ pid: holder.pid, path: install.lib, kind: 'fd', inScope: false })]));
+    expect(doc.holders).toEqual(
+      expect.arrayContaining([expect.objectContaining({ pid: holder.pid, path: install.lib, kind: 'fd', inScope: false })]),
+    );
     expect(isAlive(holder.pid)).toBe(true);
     expect(isAlive(server.pid)).toBe(false);
     expect(logLines(log).at(-1)).toMatchObject({ type: 'result', exitCode: 3 });
@@ -138,7 +144,15 @@ describe.skipIf(missing !== '')('win32 single executable', () => {
     makeSmallPayload(join(work, 'payload'));
     const msi = join(work, 'with-real-sea.msi');
     await buildMsi(
-      { productName: 'Sample LLM App', manufacturer: 'llm-upgrade tests', version: '1.0.0', upgradeCode: '0F6C1B7E-3D2A-4E8B-9C51-7A2D3E4F5061', payloadDir: join(work, 'payload'), installDirName: 'Sample LLM App', upgraderExe: sea.win32 },
+      {
+        productName: 'Sample LLM App',
+        manufacturer: 'llm-upgrade tests',
+        version: '1.0.0',
+        upgradeCode: '0F6C1B7E-3D2A-4E8B-9C51-7A2D3E4F5061',
+        payloadDir: join(work, 'payload'),
+        installDirName: 'Sample LLM App',
+        upgraderExe: sea.win32,
+      },
       { outFile: msi },
     );
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -71,10 +71,11 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApiS
   let stored = new Map<string, Stored>();
   const index = () => {
     stored = new Map();
-    for (const release of releases) for (const asset of release.assets) {
-      const bytes = bytesOf(asset);
-      stored.set(`${release.tag}/${asset.name}`, { release, asset, bytes, sha256: createHash('sha256').update(bytes).digest('hex') });
-    }
+    for (const release of releases)
+      for (const asset of release.assets) {
+        const bytes = bytesOf(asset);
+        stored.set(`${release.tag}/${asset.name}`, { release, asset, bytes, sha256: createHash('sha256').update(bytes).digest('hex') });
+      }
   };
   index();
   const drops = new Map<string, number>();
@@ -91,7 +92,12 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApiS
     assets: r.assets.map((a) => {
       const s = stored.get(`${r.tag}/${a.name}`)!;
       const digest = a.digest === undefined ? `sha256:${s.sha256}` : a.digest;
-      return { name: a.name, size: s.bytes.length, browser_download_url: `${base}/download/${encodeURIComponent(r.tag)}/${encodeURIComponent(a.name)}`, ...(digest !== null ? { digest } : {}) };
+      return {
+        name: a.name,
+        size: s.bytes.length,
+        browser_download_url: `${base}/download/${encodeURIComponent(r.tag)}/${encodeURIComponent(a.name)}`,
+        ...(digest !== null ? { digest } : {}),
+      };
     }),
   });
 
@@ -104,14 +110,19 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApiS
     const total = s.bytes.length;
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
-    const end = m && m[2] ? Math.min(Number(m[2]), total - 1) : total - 1;
+    const end = m?.[2] ? Math.min(Number(m[2]), total - 1) : total - 1;
     if (m && start >= total) {
       res.writeHead(416, { 'content-range': `bytes */${total}` });
       res.end();
       return;
     }
     const body = s.bytes.subarray(start, end + 1);
-    res.writeHead(m ? 206 : 200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length), 'accept-ranges': 'bytes', ...(m ? { 'content-range': `bytes ${start}-${end}/${total}` } : {}) });
+    res.writeHead(m ? 206 : 200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
+      'accept-ranges': 'bytes',
+      ...(m ? { 'content-range': `bytes ${start}-${end}/${total}` } : {}),
+    });
     const cut = drops.get(s.asset.name);
     if (cut !== undefined) {
       drops.delete(s.asset.name);
@@ -123,7 +134,12 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApiS
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', base).pathname;
-    requests.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization ?? null, range: req.headers.range ?? null });
+    requests.push({
+      method: req.method ?? 'GET',
+      path,
+      authorization: req.headers.authorization ?? null,
+      range: req.headers.range ?? null,
+    });
     const dl = /^\/download\/([^/]+)\/([^/]+)$/.exec(path);
     if (dl) {
       const s = stored.get(`${decodeURIComponent(dl[1]!)}/${decodeURIComponent(dl[2]!)}`);
@@ -131,7 +147,12 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApiS
       return serveAsset(req, res, s);
     }
     if (limited) {
-      return json(res, limited, { message: 'API rate limit exceeded' }, { 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600) });
+      return json(
+        res,
+        limited,
+        { message: 'API rate limit exceeded' },
+        { 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600) },
+      );
     }
     if (opts.token !== undefined) {
       const auth = req.headers.authorization;

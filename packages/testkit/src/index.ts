@@ -25,7 +25,8 @@ export const defaultKit = new TestKit();
 
 export const makeTempDir = (prefix?: string): Promise<string> => defaultKit.makeTempDir(prefix);
 export const makeSampleInstall = (opts: SampleInstallOptions): Promise<SampleInstall> => defaultKit.makeSampleInstall(opts);
-export const spawnTree = (exe: string, args: string[], opts?: SpawnTreeOptions): Promise<SpawnedTree> => defaultKit.spawnTree(exe, args, opts);
+export const spawnTree = (exe: string, args: string[], opts?: SpawnTreeOptions): Promise<SpawnedTree> =>
+  defaultKit.spawnTree(exe, args, opts);
 export const track = (pid: number): void => defaultKit.track(pid);
 export const cleanup = (): Promise<void> => defaultKit.cleanup();
 export { startGithubApi } from './github-api.js';

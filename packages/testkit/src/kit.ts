@@ -161,8 +161,15 @@ export class TestKit {
           if (r && r.pid === pid) return finish(() => resolve(r));
         }
       };
-      const onExit = () => setImmediate(() => { check(); finish(() => reject(new Error(`${exe} ${args.join(' ')} exited before it was ready: ${err.trim()}`))); });
-      const timer = setTimeout(() => finish(() => reject(new Error(`${exe} was not ready after ${timeoutMs} ms: ${err.trim()}`))), timeoutMs);
+      const onExit = () =>
+        setImmediate(() => {
+          check();
+          finish(() => reject(new Error(`${exe} ${args.join(' ')} exited before it was ready: ${err.trim()}`)));
+        });
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`${exe} was not ready after ${timeoutMs} ms: ${err.trim()}`))),
+        timeoutMs,
+      );
       let done = false;
       const finish = (f: () => void) => {
         if (done) return;
@@ -234,7 +241,10 @@ export class TestKit {
 }
 
 /** Polls `predicate` every `intervalMs` (default 20) until it holds; rejects after `timeoutMs` (default 10 s). */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   for (;;) {
     if (await predicate()) return;

@@ -39,7 +39,8 @@ export interface Container {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':'))
+    if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
   return null;
 }
 
@@ -88,7 +89,8 @@ export async function bootContainer(opts: NspawnOptions): Promise<Container> {
   const args = ['-q', '--directory=/', '--volatile=yes', '--register=no', '--keep-unit', '--boot'];
   for (const b of opts.binds) {
     const target = b.container ?? b.host;
-    if (target === '/tmp' || target.startsWith('/tmp/')) throw new Error(`bind ${b.host} to a container path outside /tmp (the container's boot clears its /tmp), not ${target}`);
+    if (target === '/tmp' || target.startsWith('/tmp/'))
+      throw new Error(`bind ${b.host} to a container path outside /tmp (the container's boot clears its /tmp), not ${target}`);
     args.push(`--bind${b.readOnly ? '-ro' : ''}=${b.host}:${target}`);
   }
   args.push('--', 'systemd.firstboot=off');
@@ -114,16 +116,21 @@ export async function bootContainer(opts: NspawnOptions): Promise<Container> {
     // The container's init is systemd-nspawn's child once it has exec'd systemd.
     let initPid = 0;
     while (!initPid) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`systemd-nspawn exited (${child.exitCode ?? child.signalCode}) before booting:\n${output}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`systemd-nspawn exited (${child.exitCode ?? child.signalCode}) before booting:\n${output}`);
       if (Date.now() > deadline) throw new Error(`systemd-nspawn (pid ${nspawnPid}) started no systemd in time:\n${output}`);
       initPid = childrenOf(nspawnPid).find((p) => commOf(p) === 'systemd') ?? 0;
       if (!initPid) await sleep(100);
     }
     const enter = (argv: string[], o: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
-      runProcess('nsenter', ['--target', String(initPid), '--all', '--', ...argv], { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', ...o.env }, timeoutMs: o.timeoutMs ?? 120_000 });
+      runProcess('nsenter', ['--target', String(initPid), '--all', '--', ...argv], {
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', ...o.env },
+        timeoutMs: o.timeoutMs ?? 120_000,
+      });
     let state = '';
     while (state !== 'running' && state !== 'degraded') {
-      if (Date.now() > deadline) throw new Error(`the container (init pid ${initPid}) did not finish booting: ${state || 'no answer'}\n${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`the container (init pid ${initPid}) did not finish booting: ${state || 'no answer'}\n${output}`);
       const r = await enter(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
       state = r.stdout.trim();
       if (state !== 'running' && state !== 'degraded') await sleep(250);

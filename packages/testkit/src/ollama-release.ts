@@ -124,12 +124,18 @@ export async function makeOllamaRelease(kit: TempDirMaker, opts: OllamaReleaseOp
   const rocmFiles = ['lib/ollama/rocm_v6/libggml-hip.so', 'lib/ollama/rocm_v6/rocblas/library/TensileLibrary.dat'];
 
   const prefix = opts.assetPrefix ?? 'ollama-linux-amd64';
-  const baseComponents = [...(await componentList(baseTree)), ...Object.keys(opts.extraFiles ?? {}).filter((p) => !p.startsWith('bin/') && !p.startsWith('lib/ollama/'))];
+  const baseComponents = [
+    ...(await componentList(baseTree)),
+    ...Object.keys(opts.extraFiles ?? {}).filter((p) => !p.startsWith('bin/') && !p.startsWith('lib/ollama/')),
+  ];
   const rocmComponents = await componentList(rocmTree);
   const names = {
-    base: `${prefix}.tar.zst`, rocm: `${prefix}-rocm.tar.zst`,
-    baseTgz: `${prefix}.tgz`, rocmTgz: `${prefix}-rocm.tgz`,
-    baseZip: `${prefix}.zip`, rocmZip: `${prefix}-rocm.zip`,
+    base: `${prefix}.tar.zst`,
+    rocm: `${prefix}-rocm.tar.zst`,
+    baseTgz: `${prefix}.tgz`,
+    rocmTgz: `${prefix}-rocm.tgz`,
+    baseZip: `${prefix}.zip`,
+    rocmZip: `${prefix}-rocm.zip`,
   };
   await archive(baseTree, baseComponents, join(dir, names.base), 'tar.zst');
   await archive(rocmTree, rocmComponents, join(dir, names.rocm), 'tar.zst');
@@ -141,12 +147,27 @@ export async function makeOllamaRelease(kit: TempDirMaker, opts: OllamaReleaseOp
   const sha256: Record<string, string> = {};
   for (const name of Object.values(names).sort()) sha256[name] = await sha256File(join(dir, name));
   const sha256sums = join(dir, 'sha256sum.txt');
-  await writeFile(sha256sums, Object.entries(sha256).map(([name, hex]) => `${hex}  ./${name}\n`).join(''));
+  await writeFile(
+    sha256sums,
+    Object.entries(sha256)
+      .map(([name, hex]) => `${hex}  ./${name}\n`)
+      .join(''),
+  );
   const at = (n: string) => join(dir, n);
   return {
-    version: v, dir, baseTree, rocmTree,
-    base: at(names.base), rocm: at(names.rocm), baseTgz: at(names.baseTgz), rocmTgz: at(names.rocmTgz), baseZip: at(names.baseZip), rocmZip: at(names.rocmZip),
-    sha256sums, sha256, rocmFiles,
+    version: v,
+    dir,
+    baseTree,
+    rocmTree,
+    base: at(names.base),
+    rocm: at(names.rocm),
+    baseTgz: at(names.baseTgz),
+    rocmTgz: at(names.rocmTgz),
+    baseZip: at(names.baseZip),
+    rocmZip: at(names.rocmZip),
+    sha256sums,
+    sha256,
+    rocmFiles,
   };
 }
 
@@ -169,11 +190,22 @@ export interface OllamaInstall {
  * PREFIX (`zstd -d | tar x -C PREFIX`), so PREFIX/bin/ollama and PREFIX/lib/ollama; plus
  * PREFIX/bin/othertool, a program of another product sharing bin/.
  */
-export async function layOutOllamaInstall(kit: TempDirMaker, release: OllamaRelease, opts: { prefix?: string; addOns?: string[] } = {}): Promise<OllamaInstall> {
+export async function layOutOllamaInstall(
+  kit: TempDirMaker,
+  release: OllamaRelease,
+  opts: { prefix?: string; addOns?: string[] } = {},
+): Promise<OllamaInstall> {
   const prefix = opts.prefix ?? join(await kit.makeTempDir('ollama-prefix-'), 'usr', 'local');
   await mkdir(join(prefix, 'bin'), { recursive: true });
   await mkdir(join(prefix, 'lib'), { recursive: true });
   for (const a of [release.base, ...(opts.addOns ?? [])]) await shell(`zstd -d -q -c ${q(a)} | tar x -C ${q(prefix)}`, prefix);
   const othertool = await compileFakeRunner({ version: '9.9.9', outDir: join(prefix, 'bin'), name: 'othertool' });
-  return { prefix, binDir: join(prefix, 'bin'), bin: join(prefix, 'bin', 'ollama'), lib: join(prefix, 'lib', 'ollama'), othertool, version: release.version };
+  return {
+    prefix,
+    binDir: join(prefix, 'bin'),
+    bin: join(prefix, 'bin', 'ollama'),
+    lib: join(prefix, 'lib', 'ollama'),
+    othertool,
+    version: release.version,
+  };
 }

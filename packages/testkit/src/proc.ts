@@ -33,7 +33,9 @@ export function isAlive(pid: number): boolean {
 }
 
 export function listPids(): number[] {
-  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
 }
 
 /** A /proc link target (exe, cwd) with the kernel's ` (deleted)` suffix removed; null if unreadable. */
@@ -93,6 +95,6 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
 export function runningUnder(dir: string): number[] {
   return listPids().filter((pid) => {
     const exe = readProcLink(pid, 'exe');
-    return exe !== null && exe.startsWith(`${dir}/`) && identityOf(pid) !== null;
+    return exe?.startsWith(`${dir}/`) && identityOf(pid) !== null;
   });
 }

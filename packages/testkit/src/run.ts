@@ -39,6 +39,8 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): 
 /** Runs a program and resolves with its stdout; rejects with its stderr when it fails. */
 export function sh(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, out, errOut) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out))),
+    execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, out, errOut) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out),
+    ),
   );
 }

@@ -2,7 +2,18 @@ import { lstat, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
-import { DEFAULTS, LlmUpgradeError, platformKey, throwIfInterrupted, toLlmUpgradeError, type Phase, type Profile, type StoppedProcess, errors, type ErrorDetails } from '@llm-upgrade/core';
+import {
+  DEFAULTS,
+  LlmUpgradeError,
+  platformKey,
+  throwIfInterrupted,
+  toLlmUpgradeError,
+  type Phase,
+  type Profile,
+  type StoppedProcess,
+  errors,
+  type ErrorDetails,
+} from '@llm-upgrade/core';
 import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
 import { applyModesAndOwners } from './apply/modes.js';
 import { inScopeNow, runTransaction } from './apply/transaction.js';
@@ -122,7 +133,8 @@ async function installedManifest(root: string): Promise<Manifest | null> {
 }
 
 async function currentFiles(root: string, units: readonly string[] | null): Promise<string[]> {
-  const files = async (dir: string, prefix: string) => (await walk(dir, new Set([STATE_DIR])).catch(() => [])).filter((e) => e.kind !== 'dir').map((e) => `${prefix}${e.path}`);
+  const files = async (dir: string, prefix: string) =>
+    (await walk(dir, new Set([STATE_DIR])).catch(() => [])).filter((e) => e.kind !== 'dir').map((e) => `${prefix}${e.path}`);
   if (!units) return files(root, '');
   const out: string[] = [];
   for (const u of units) {
@@ -133,7 +145,13 @@ async function currentFiles(root: string, units: readonly string[] | null): Prom
   return out;
 }
 
-async function planChanges(root: string, units: readonly string[] | null, manifest: Manifest, roots: string[], profile: Profile | undefined): Promise<PlannedChanges> {
+async function planChanges(
+  root: string,
+  units: readonly string[] | null,
+  manifest: Manifest,
+  roots: string[],
+  profile: Profile | undefined,
+): Promise<PlannedChanges> {
   const current = new Set(await currentFiles(root, units));
   const next = [...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)];
   const nextSet = new Set(next);
@@ -182,7 +200,13 @@ async function refuseMissingUnits(root: string, units: readonly string[] | null,
   for (const u of units) {
     if (!(await lexists(join(root, ...u.split('/'))))) continue;
     if (paths.some((p) => placeInUnits(p, [u]) === 'inside')) continue;
-    throw errors.badPackageError({ message: `${where} has nothing for ${join(root, u)}, which the install has: installing it would remove ${u}`, hint: 'Give the base archive first and the add-ons after it (e.g. ollama-linux-amd64.tar.zst ollama-linux-amd64-rocm.tar.zst).', phase: 'resolve', changed: false, details: { root: join(root, u) } });
+    throw errors.badPackageError({
+      message: `${where} has nothing for ${join(root, u)}, which the install has: installing it would remove ${u}`,
+      hint: 'Give the base archive first and the add-ons after it (e.g. ollama-linux-amd64.tar.zst ollama-linux-amd64-rocm.tar.zst).',
+      phase: 'resolve',
+      changed: false,
+      details: { root: join(root, u) },
+    });
   }
 }
 
@@ -195,14 +219,27 @@ function resolveError(code: 'ERR_DOWNGRADE', message: string, hint: string, deta
  * restart → health → commit. Slow work (download, verify, stage) happens before the stop.
  */
 export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
-  if (!opts.roots.length) throw errors.usageError({ message: 'apply needs an install root', hint: 'Give --install-dir PATH.', phase: 'usage', changed: false });
+  if (!opts.roots.length)
+    throw errors.usageError({ message: 'apply needs an install root', hint: 'Give --install-dir PATH.', phase: 'usage', changed: false });
   if (opts.feedUrl && isGithubFeed(opts.feedUrl)) return applyFromGithub(opts);
   const archives = opts.archives ?? [];
-  if ([opts.source, opts.feedUrl, archives.length > 0 ? archives : undefined].filter((x) => x !== undefined).length !== 1) throw errors.usageError({ message: 'apply needs exactly one of a package path, --feed URL or archives with --checksums', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR, or llm-upgrade apply A.tar.zst B.tar.zst --checksums sha256sum.txt', phase: 'usage', changed: false });
+  if ([opts.source, opts.feedUrl, archives.length > 0 ? archives : undefined].filter((x) => x !== undefined).length !== 1)
+    throw errors.usageError({
+      message: 'apply needs exactly one of a package path, --feed URL or archives with --checksums',
+      hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR, or llm-upgrade apply A.tar.zst B.tar.zst --checksums sha256sum.txt',
+      phase: 'usage',
+      changed: false,
+    });
   const roots = opts.roots.map((r) => resolve(r));
   const { base: root, units } = installLayout(roots);
   const rootStat = await stat(root).catch(() => null);
-  if (rootStat && !rootStat.isDirectory()) throw errors.usageError({ message: `${root} is a file; apply installs into a directory`, hint: 'Give the install directory as the first --install-dir.', phase: 'usage', changed: false });
+  if (rootStat && !rootStat.isDirectory())
+    throw errors.usageError({
+      message: `${root} is a file; apply installs into a directory`,
+      hint: 'Give the install directory as the first --install-dir.',
+      phase: 'usage',
+      changed: false,
+    });
   const paths = statePaths(root);
   const onEvent = opts.onEvent;
   const graceMs = opts.graceMs ?? DEFAULTS.stopGraceMs;
@@ -210,7 +247,12 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
   const platform = opts.platform ?? platformKey();
   const keyText = opts.publicKey ?? opts.profile?.publicKey;
-  const publicKey = keyText === undefined ? undefined : opts.publicKey !== undefined ? await loadPublicKey(keyText) : parsePublicKey(keyText, `profile ${opts.profile?.name}`);
+  const publicKey =
+    keyText === undefined
+      ? undefined
+      : opts.publicKey !== undefined
+        ? await loadPublicKey(keyText)
+        : parsePublicKey(keyText, `profile ${opts.profile?.name}`);
   const dryRun = opts.dryRun === true;
 
   const lock = dryRun ? null : await acquireLock(root, 'apply');
@@ -231,19 +273,46 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     onEvent?.({ type: 'phase', phase: 'fetch' });
     let sourcePath: string;
     let feedVersion: string | undefined;
-    if (archives.length > 0) return await applyForeign({ opts, roots, root, units, installed, recovered, changedBefore: changed, platform, graceMs, timeoutMs, healthTimeoutMs, dryRun, setPhase: (p) => (phase = p), setChanged: () => (changed = true) });
+    if (archives.length > 0)
+      return await applyForeign({
+        opts,
+        roots,
+        root,
+        units,
+        installed,
+        recovered,
+        changedBefore: changed,
+        platform,
+        graceMs,
+        timeoutMs,
+        healthTimeoutMs,
+        dryRun,
+        setPhase: (p) => (phase = p),
+        setChanged: () => (changed = true),
+      });
     if (opts.feedUrl) {
       const fetchOpts = { timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
       const feed = await fetchFeed(opts.feedUrl, fetchOpts);
       const top = newestFor(feed, platform);
-      if (!top) throw errors.fetchError({ message: `${opts.feedUrl} has no release for ${platform}`, hint: 'Check the feed or pass --platform.', phase: 'fetch', changed: false });
+      if (!top)
+        throw errors.fetchError({
+          message: `${opts.feedUrl} has no release for ${platform}`,
+          hint: 'Check the feed or pass --platform.',
+          phase: 'fetch',
+          changed: false,
+        });
       feedVersion = top.version;
       const from = installed?.version ?? null;
       if (from && semver.eq(from, top.version)) {
         return noopResult(from, top.version, opts.feedUrl, root, recovered, changed);
       }
       if (from && semver.lt(top.version, from) && !opts.allowDowngrade) {
-        throw resolveError('ERR_DOWNGRADE', `the feed's newest ${platform} release ${top.version} is older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: top.version });
+        throw resolveError(
+          'ERR_DOWNGRADE',
+          `the feed's newest ${platform} release ${top.version} is older than the installed ${from}`,
+          'Pass --allow-downgrade to install an older version.',
+          { from, to: top.version },
+        );
       }
       if (dryRun) {
         sourcePath = '';
@@ -252,7 +321,28 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
         changed = true;
       }
       if (dryRun) {
-        return { ok: true, from, to: top.version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, restarted: null, healthy: null, files: 0, bytes: top.asset.size, signed: false, journalSteps: 0, recovered, source: top.asset.url, root, warnings: ['dry run with --feed: the package was not downloaded, so the file plan is not known'] };
+        return {
+          ok: true,
+          from,
+          to: top.version,
+          phase: 'plan',
+          changed: false,
+          stopped: [],
+          downtimeMs: 0,
+          filesInPlaceMs: 0,
+          rolledBack: false,
+          dryRun: true,
+          restarted: null,
+          healthy: null,
+          files: 0,
+          bytes: top.asset.size,
+          signed: false,
+          journalSteps: 0,
+          recovered,
+          source: top.asset.url,
+          root,
+          warnings: ['dry run with --feed: the package was not downloaded, so the file plan is not known'],
+        };
       }
     } else sourcePath = resolve(opts.source!);
 
@@ -264,28 +354,68 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
     const verified = await verifyPackage(source, { publicKey, platform, onProgress: (p) => onEvent?.({ type: 'verify', ...p }) });
     const manifest = verified.manifest;
     if (feedVersion && !semver.eq(feedVersion, manifest.version)) {
-      throw errors.badPackageError({ message: `${sourcePath}: the feed says ${feedVersion}, the package's manifest says ${manifest.version}`, hint: 'The feed and the package disagree; tell the publisher.', phase: 'verify', changed: false });
+      throw errors.badPackageError({
+        message: `${sourcePath}: the feed says ${feedVersion}, the package's manifest says ${manifest.version}`,
+        hint: 'The feed and the package disagree; tell the publisher.',
+        phase: 'verify',
+        changed: false,
+      });
     }
 
     refuseOutsideUnits(manifest, units, sourcePath);
 
     // ---- resolve versions
     if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
-      throw errors.badPackageError({ message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the package; pass --replace-product to replace one product with another.', phase: 'resolve', changed, details: { installed: installed.name, package: manifest.name } });
+      throw errors.badPackageError({
+        message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`,
+        hint: 'Check the package; pass --replace-product to replace one product with another.',
+        phase: 'resolve',
+        changed,
+        details: { installed: installed.name, package: manifest.name },
+      });
     }
     // A dry run runs nothing from the package: only the installed product's own version command.
-    const from = installed?.version ?? (await versionOfInstall(root, dryRun ? opts.profile?.versionCommand : (manifest.smoke ?? opts.profile?.versionCommand)));
+    const from =
+      installed?.version ??
+      (await versionOfInstall(root, dryRun ? opts.profile?.versionCommand : (manifest.smoke ?? opts.profile?.versionCommand)));
     if (!installed && !units) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
     await refuseMissingUnits(root, units, manifest, sourcePath);
     if (from && semver.eq(from, manifest.version)) return noopResult(from, manifest.version, sourcePath, root, recovered, changed);
     if (from && semver.lt(manifest.version, from) && !opts.allowDowngrade) {
-      throw resolveError('ERR_DOWNGRADE', `${sourcePath} holds ${manifest.name} ${manifest.version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: manifest.version });
+      throw resolveError(
+        'ERR_DOWNGRADE',
+        `${sourcePath} holds ${manifest.name} ${manifest.version}, older than the installed ${from}`,
+        'Pass --allow-downgrade to install an older version.',
+        { from, to: manifest.version },
+      );
     }
     const files = manifest.files.length + (manifest.links?.length ?? 0);
     const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
     if (dryRun) {
       const plan = await planChanges(root, units, manifest, roots, opts.profile);
-      return { ok: true, from, to: manifest.version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, plan, restarted: null, healthy: null, files, bytes, signed: verified.signed, journalSteps: 0, recovered, source: sourcePath, root, warnings: [] };
+      return {
+        ok: true,
+        from,
+        to: manifest.version,
+        phase: 'plan',
+        changed: false,
+        stopped: [],
+        downtimeMs: 0,
+        filesInPlaceMs: 0,
+        rolledBack: false,
+        dryRun: true,
+        plan,
+        restarted: null,
+        healthy: null,
+        files,
+        bytes,
+        signed: verified.signed,
+        journalSteps: 0,
+        recovered,
+        source: sourcePath,
+        root,
+        warnings: [],
+      };
     }
 
     // ---- stage (pass 2, same file system as the root)
@@ -301,23 +431,53 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
 
     // ---- stop → swap → check → restart → health → commit
     const tx = await runTransaction({
-      kind: 'apply', roots, profile: opts.profile, stageDir: paths.staging, from, to: manifest.version,
-      fromManifest: installed, toManifest: manifest, stagedIdentities: identities, restart: opts.restart !== false,
-      graceMs, timeoutMs, healthTimeoutMs, stayUpMs: opts.stayUpMs, onEvent, signal: opts.signal,
+      kind: 'apply',
+      roots,
+      profile: opts.profile,
+      stageDir: paths.staging,
+      from,
+      to: manifest.version,
+      fromManifest: installed,
+      toManifest: manifest,
+      stagedIdentities: identities,
+      restart: opts.restart !== false,
+      graceMs,
+      timeoutMs,
+      healthTimeoutMs,
+      stayUpMs: opts.stayUpMs,
+      onEvent,
+      signal: opts.signal,
     }).catch(async (e: unknown) => {
       // Staging holds the new version's files a kept journal may still move back: it goes only with the journal.
       if (!(await lexists(paths.journal).catch(() => true))) await removeTree(paths.staging).catch(() => undefined);
       throw e;
     });
     return {
-      ok: true, from, to: manifest.version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs,
-      rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, files, bytes, signed: verified.signed, journalSteps: tx.journalSteps, recovered,
-      source: opts.feedUrl ?? sourcePath, root, warnings: tx.warnings,
+      ok: true,
+      from,
+      to: manifest.version,
+      phase: 'commit',
+      changed: true,
+      stopped: tx.stopped,
+      downtimeMs: tx.downtimeMs,
+      filesInPlaceMs: tx.filesInPlaceMs,
+      rolledBack: false,
+      restarted: tx.restarted,
+      healthy: tx.healthy,
+      files,
+      bytes,
+      signed: verified.signed,
+      journalSteps: tx.journalSteps,
+      recovered,
+      source: opts.feedUrl ?? sourcePath,
+      root,
+      warnings: tx.warnings,
     };
   } catch (e) {
     // Keep a partial download for the next run to resume; a complete one that then failed
     // (verify, stage) is not trusted again, so it goes; drop an empty downloads directory.
-    for (const f of await walk(paths.downloads).catch(() => [])) if (f.kind === 'file' && !f.path.endsWith('.part')) await removeTree(join(paths.downloads, f.path)).catch(() => undefined);
+    for (const f of await walk(paths.downloads).catch(() => []))
+      if (f.kind === 'file' && !f.path.endsWith('.part')) await removeTree(join(paths.downloads, f.path)).catch(() => undefined);
     if ((await walk(paths.downloads).catch(() => [])).length === 0) await removeTree(paths.downloads).catch(() => undefined);
     // Staged but not yet handed to the transaction (a full disk or an interrupt while staging).
     if (!(await lexists(paths.journal).catch(() => true))) await removeTree(paths.staging).catch(() => undefined);
@@ -363,7 +523,14 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
   c.setPhase('fetch');
   const fetchOpts = { timeoutMs: c.timeoutMs, allowInsecureRedirect: opts.allowInsecureRedirect === true };
   if (archives.some((a) => /^https?:\/\//i.test(a))) c.setChanged();
-  const resolved = await resolveForeignArchives({ archives, checksums: opts.checksums, sha256ByName: opts.sha256ByName, downloads: paths.downloads, fetch: fetchOpts, onEvent });
+  const resolved = await resolveForeignArchives({
+    archives,
+    checksums: opts.checksums,
+    sha256ByName: opts.sha256ByName,
+    downloads: paths.downloads,
+    fetch: fetchOpts,
+    onEvent,
+  });
 
   throwIfInterrupted(opts.signal, 'fetch', c.changedBefore);
   c.setPhase('verify');
@@ -371,15 +538,36 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
   // A dry run writes nothing into the install: it verifies into a temporary directory.
   const staging = c.dryRun ? await mkdtemp(join(tmpdir(), 'llm-upgrade-dry-run-')) : paths.staging;
   try {
-    const tree = await stageForeignArchives(resolved, staging, { units, onProgress: (p) => onEvent?.({ type: 'verify', bytes: p.readBytes, entries: p.files }) });
+    const tree = await stageForeignArchives(resolved, staging, {
+      units,
+      onProgress: (p) => onEvent?.({ type: 'verify', bytes: p.readBytes, entries: p.files }),
+    });
     if (!c.dryRun) c.setChanged();
     const version = await versionOfStaged(staging, opts.version, opts.profile?.versionCommand, Math.min(c.timeoutMs, 15_000));
-    const manifest: Manifest = { name: productOf(resolved[0]!.name), version, platform: c.platform, files: tree.files, ...(tree.links.length ? { links: tree.links } : {}) };
-    if (tree.files.length === 0 && tree.links.length === 0) throw errors.badPackageError({ message: `${label} hold no files`, hint: 'Give the release archives themselves.', phase: 'verify', changed: false });
+    const manifest: Manifest = {
+      name: productOf(resolved[0]!.name),
+      version,
+      platform: c.platform,
+      files: tree.files,
+      ...(tree.links.length ? { links: tree.links } : {}),
+    };
+    if (tree.files.length === 0 && tree.links.length === 0)
+      throw errors.badPackageError({
+        message: `${label} hold no files`,
+        hint: 'Give the release archives themselves.',
+        phase: 'verify',
+        changed: false,
+      });
 
     c.setPhase('resolve');
     if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
-      throw errors.badPackageError({ message: `${label} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`, hint: 'Check the archives; pass --replace-product to replace one product with another.', phase: 'resolve', changed: false, details: { installed: installed.name, package: manifest.name } });
+      throw errors.badPackageError({
+        message: `${label} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`,
+        hint: 'Check the archives; pass --replace-product to replace one product with another.',
+        phase: 'resolve',
+        changed: false,
+        details: { installed: installed.name, package: manifest.name },
+      });
     }
     const from = installed?.version ?? (await versionOfInstall(root, opts.profile?.versionCommand));
     if (!installed && !units) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
@@ -387,11 +575,38 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
     const files = manifest.files.length + (manifest.links?.length ?? 0);
     if (from && semver.eq(from, version)) return noopResult(from, version, label, root, c.recovered, c.changedBefore);
     if (from && semver.lt(version, from) && !opts.allowDowngrade) {
-      throw resolveError('ERR_DOWNGRADE', `${label} hold ${manifest.name} ${version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: version });
+      throw resolveError(
+        'ERR_DOWNGRADE',
+        `${label} hold ${manifest.name} ${version}, older than the installed ${from}`,
+        'Pass --allow-downgrade to install an older version.',
+        { from, to: version },
+      );
     }
     if (c.dryRun) {
       const plan = await planChanges(root, units, manifest, roots, opts.profile);
-      return { ok: true, from, to: version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, plan, restarted: null, healthy: null, files, bytes: tree.bytes, signed: false, journalSteps: 0, recovered: c.recovered, source: label, root, warnings: [] };
+      return {
+        ok: true,
+        from,
+        to: version,
+        phase: 'plan',
+        changed: false,
+        stopped: [],
+        downtimeMs: 0,
+        filesInPlaceMs: 0,
+        rolledBack: false,
+        dryRun: true,
+        plan,
+        restarted: null,
+        healthy: null,
+        files,
+        bytes: tree.bytes,
+        signed: false,
+        journalSteps: 0,
+        recovered: c.recovered,
+        source: label,
+        root,
+        warnings: [],
+      };
     }
 
     c.setPhase('stage');
@@ -403,14 +618,43 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
     await removeTree(paths.downloads);
 
     const tx = await runTransaction({
-      kind: 'apply', roots, profile: opts.profile, stageDir: staging, from, to: version,
-      fromManifest: installed, toManifest: manifest, stagedIdentities: identities, restart: opts.restart !== false,
-      graceMs: c.graceMs, timeoutMs: c.timeoutMs, healthTimeoutMs: c.healthTimeoutMs, stayUpMs: opts.stayUpMs, onEvent, signal: opts.signal,
+      kind: 'apply',
+      roots,
+      profile: opts.profile,
+      stageDir: staging,
+      from,
+      to: version,
+      fromManifest: installed,
+      toManifest: manifest,
+      stagedIdentities: identities,
+      restart: opts.restart !== false,
+      graceMs: c.graceMs,
+      timeoutMs: c.timeoutMs,
+      healthTimeoutMs: c.healthTimeoutMs,
+      stayUpMs: opts.stayUpMs,
+      onEvent,
+      signal: opts.signal,
     });
     return {
-      ok: true, from, to: version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs,
-      rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, files, bytes: tree.bytes, signed: false, journalSteps: tx.journalSteps, recovered: c.recovered,
-      source: label, root, warnings: tx.warnings,
+      ok: true,
+      from,
+      to: version,
+      phase: 'commit',
+      changed: true,
+      stopped: tx.stopped,
+      downtimeMs: tx.downtimeMs,
+      filesInPlaceMs: tx.filesInPlaceMs,
+      rolledBack: false,
+      restarted: tx.restarted,
+      healthy: tx.healthy,
+      files,
+      bytes: tree.bytes,
+      signed: false,
+      journalSteps: tx.journalSteps,
+      recovered: c.recovered,
+      source: label,
+      root,
+      warnings: tx.warnings,
     };
   } finally {
     // Not (or no longer) in a transaction's hands: a dry run, a no-op, a failure before the swap.
@@ -419,8 +663,36 @@ async function applyForeign(c: ForeignContext): Promise<ApplyResult> {
   }
 }
 
-function noopResult(from: string, to: string, source: string, root: string, recovered: RecoverResult['action'], changed: boolean): ApplyResult {
-  return { ok: true, from, to, phase: 'resolve', changed, noop: true, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, restarted: null, healthy: null, files: 0, bytes: 0, signed: false, journalSteps: 0, recovered, source, root, warnings: [`${to} is already installed; nothing to do`] };
+function noopResult(
+  from: string,
+  to: string,
+  source: string,
+  root: string,
+  recovered: RecoverResult['action'],
+  changed: boolean,
+): ApplyResult {
+  return {
+    ok: true,
+    from,
+    to,
+    phase: 'resolve',
+    changed,
+    noop: true,
+    stopped: [],
+    downtimeMs: 0,
+    filesInPlaceMs: 0,
+    rolledBack: false,
+    restarted: null,
+    healthy: null,
+    files: 0,
+    bytes: 0,
+    signed: false,
+    journalSteps: 0,
+    recovered,
+    source,
+    root,
+    warnings: [`${to} is already installed; nothing to do`],
+  };
 }
 
 /**
@@ -434,16 +706,52 @@ async function applyFromGithub(opts: ApplyOptions): Promise<ApplyResult> {
   const { base: root } = installLayout(roots);
   const platform = opts.platform ?? platformKey();
   const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
-  const gh = await githubArchivesSource({ feed: opts.feedUrl!, roots, profile: opts.profile, platform, ...(opts.github ?? {}), timeoutMs, ...(opts.allowInsecureRedirect ? { allowInsecureRedirect: true } : {}) });
+  const gh = await githubArchivesSource({
+    feed: opts.feedUrl!,
+    roots,
+    profile: opts.profile,
+    platform,
+    ...(opts.github ?? {}),
+    timeoutMs,
+    ...(opts.allowInsecureRedirect ? { allowInsecureRedirect: true } : {}),
+  });
   const installed = await installedManifest(root);
   const from = installed?.version ?? (await versionOfInstall(root, opts.profile?.versionCommand));
   if (from && semver.eq(from, gh.version)) return noopResult(from, gh.version, gh.label, root, 'nothing', false);
   if (from && semver.lt(gh.version, from) && !opts.allowDowngrade) {
-    throw resolveError('ERR_DOWNGRADE', `${gh.label} is ${gh.version}, older than the installed ${from}`, 'Pass --allow-downgrade to install an older version.', { from, to: gh.version });
+    throw resolveError(
+      'ERR_DOWNGRADE',
+      `${gh.label} is ${gh.version}, older than the installed ${from}`,
+      'Pass --allow-downgrade to install an older version.',
+      { from, to: gh.version },
+    );
   }
   if (opts.dryRun) {
     const bytes = gh.resolved.archives.reduce((n, a) => n + a.size, 0);
-    return { ok: true, from, to: gh.version, phase: 'plan', changed: false, stopped: [], downtimeMs: 0, filesInPlaceMs: 0, rolledBack: false, dryRun: true, restarted: null, healthy: null, files: 0, bytes, signed: false, journalSteps: 0, recovered: 'nothing', source: gh.label, root, warnings: [`dry run with --feed ${gh.resolved.feed}: ${gh.resolved.archives.map((a) => a.fileName).join(' + ')} not downloaded, so the file plan is not known`] };
+    return {
+      ok: true,
+      from,
+      to: gh.version,
+      phase: 'plan',
+      changed: false,
+      stopped: [],
+      downtimeMs: 0,
+      filesInPlaceMs: 0,
+      rolledBack: false,
+      dryRun: true,
+      restarted: null,
+      healthy: null,
+      files: 0,
+      bytes,
+      signed: false,
+      journalSteps: 0,
+      recovered: 'nothing',
+      source: gh.label,
+      root,
+      warnings: [
+        `dry run with --feed ${gh.resolved.feed}: ${gh.resolved.archives.map((a) => a.fileName).join(' + ')} not downloaded, so the file plan is not known`,
+      ],
+    };
   }
   const { feedUrl: _feed, github: _github, ...rest } = opts;
   const result = await apply({ ...rest, archives: gh.archives, sha256ByName: gh.sha256ByName, version: gh.version });

@@ -27,7 +27,11 @@ export interface Feed {
   releases: FeedRelease[];
 }
 
-export function fetchError(message: string, hint = 'Check the URL and the network, then run the command again.', details?: ErrorDetails<'ERR_FETCH'>): LlmUpgradeError {
+export function fetchError(
+  message: string,
+  hint = 'Check the URL and the network, then run the command again.',
+  details?: ErrorDetails<'ERR_FETCH'>,
+): LlmUpgradeError {
   return errors.fetchError({ message, hint, phase: 'fetch', changed: false, ...(details ? { details } : {}) });
 }
 
@@ -71,12 +75,21 @@ export function get(url: string, headers: Record<string, string>, opts: FetchOpt
         return;
       }
       if (wasHttps && u.protocol === 'http:' && !opts.allowInsecureRedirect) {
-        reject(fetchError(`${original} redirects from https to plain http (${current}); refused`, 'Use an https URL that stays on https; --allow-insecure-redirect exists for loopback tests only.', { url: original, redirectedTo: current }));
+        reject(
+          fetchError(
+            `${original} redirects from https to plain http (${current}); refused`,
+            'Use an https URL that stays on https; --allow-insecure-redirect exists for loopback tests only.',
+            { url: original, redirectedTo: current },
+          ),
+        );
         return;
       }
       let response: http.IncomingMessage | undefined;
       // A token is for the server it was given for: never follow a redirect to another origin with it.
-      const sent = u.origin === firstOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+      const sent =
+        u.origin === firstOrigin
+          ? headers
+          : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
       const req = lib.get(u, { headers: { 'user-agent': 'llm-upgrade', ...sent } }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
@@ -94,11 +107,14 @@ export function get(url: string, headers: Record<string, string>, opts: FetchOpt
         resolve({ status, headers: res.headers, body: res, finalUrl: u.toString() });
       });
       // The whole request (and, end to end, its body) must finish by the deadline.
-      const timer = setTimeout(() => {
-        const e = new Error(`${original}: no complete answer within ${timeoutMs} ms`);
-        response?.destroy(e);
-        req.destroy(e);
-      }, Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const e = new Error(`${original}: no complete answer within ${timeoutMs} ms`);
+          response?.destroy(e);
+          req.destroy(e);
+        },
+        Math.max(1, deadline - Date.now()),
+      );
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(fetchError(`${current}: ${e.message}`));
@@ -129,16 +145,40 @@ export async function fetchFeed(feedUrl: string, opts: FetchOptions = {}): Promi
   try {
     doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
-    throw errors.badPackageError({ message: `${feedUrl}: feed is not JSON (${(e as Error).message})`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
+    throw errors.badPackageError({
+      message: `${feedUrl}: feed is not JSON (${(e as Error).message})`,
+      hint: 'The feed must be a feed.json as described in the README.',
+      phase: 'fetch',
+      changed: false,
+    });
   }
-  const bad = (what: string) => errors.badPackageError({ message: `${feedUrl}: ${what}`, hint: 'The feed must be a feed.json as described in the README.', phase: 'fetch', changed: false });
+  const bad = (what: string) =>
+    errors.badPackageError({
+      message: `${feedUrl}: ${what}`,
+      hint: 'The feed must be a feed.json as described in the README.',
+      phase: 'fetch',
+      changed: false,
+    });
   if (!isObj(doc) || typeof doc.name !== 'string' || !Array.isArray(doc.releases)) throw bad('needs "name" and "releases"');
   const releases = doc.releases.map((r, i): FeedRelease => {
     if (!isObj(r) || typeof r.version !== 'string' || !isObj(r.platforms)) throw bad(`releases[${i}] needs "version" and "platforms"`);
-    if (!semver.valid(r.version)) throw errors.notSemverError({ message: `${feedUrl}: release version "${r.version}" is not semver`, hint: 'Feed versions must be semver.', phase: 'fetch', changed: false });
+    if (!semver.valid(r.version))
+      throw errors.notSemverError({
+        message: `${feedUrl}: release version "${r.version}" is not semver`,
+        hint: 'Feed versions must be semver.',
+        phase: 'fetch',
+        changed: false,
+      });
     const platforms: Record<string, FeedAsset> = {};
     for (const [key, a] of Object.entries(r.platforms)) {
-      if (!isObj(a) || typeof a.url !== 'string' || typeof a.size !== 'number' || typeof a.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(a.sha256)) throw bad(`releases[${i}].platforms.${key} needs url, size and sha256`);
+      if (
+        !isObj(a) ||
+        typeof a.url !== 'string' ||
+        typeof a.size !== 'number' ||
+        typeof a.sha256 !== 'string' ||
+        !/^[0-9a-f]{64}$/.test(a.sha256)
+      )
+        throw bad(`releases[${i}].platforms.${key} needs url, size and sha256`);
       platforms[key] = { url: new URL(a.url, res.finalUrl).toString(), size: a.size, sha256: a.sha256 };
     }
     return { version: r.version, platforms };
@@ -193,7 +233,8 @@ export async function fetchText(url: string, opts: FetchOptions = {}, maxBytes =
 /** The SHA-256 state of a file's first `bytes` bytes (a resumed download hashes what it already has once). */
 async function hashPrefix(path: string, bytes: number): Promise<{ hash: Hash; bytes: number }> {
   const hash = createHash('sha256');
-  if (bytes > 0) for await (const c of createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(c as Buffer);
+  if (bytes > 0)
+    for await (const c of createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(c as Buffer);
   return { hash, bytes };
 }
 
@@ -208,13 +249,20 @@ async function sha256File(path: string): Promise<string> {
  * connection and across runs (the `.part` file is kept when the network fails). The size and
  * SHA-256 are checked before the file is handed on; a mismatch deletes it.
  */
-export async function download(asset: DownloadAsset, dir: string, onEvent?: UpgradeEventSink, opts: FetchOptions = {}, attempts = 6): Promise<string> {
+export async function download(
+  asset: DownloadAsset,
+  dir: string,
+  onEvent?: UpgradeEventSink,
+  opts: FetchOptions = {},
+  attempts = 6,
+): Promise<string> {
   await mkdirp(dir);
   const ext = /(\.tar\.zst|\.tar\.gz|\.tgz|\.tar|\.zip)$/i.exec(new URL(asset.url).pathname)?.[1]?.toLowerCase() ?? '.tar.gz';
   const final = join(dir, `${asset.sha256}${ext}`);
   const part = `${final}.part`;
   const finalSize = (await stat(final).catch(() => null))?.size;
-  if (finalSize !== undefined && (asset.size === undefined || finalSize === asset.size) && (await sha256File(final)) === asset.sha256) return final;
+  if (finalSize !== undefined && (asset.size === undefined || finalSize === asset.size) && (await sha256File(final)) === asset.sha256)
+    return final;
   // Unknown until a response says (Content-Length, Content-Range) when the caller knows only the digest.
   let total = asset.size;
   let lastError = '';
@@ -236,7 +284,10 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
     }
     if (res.status === 404 || res.status === 410 || res.status === 403 || res.status === 401) {
       res.body.resume();
-      throw fetchError(`${asset.url}: HTTP ${res.status}`, 'The feed names a file the server does not have; tell the publisher.', { status: res.status, url: asset.url });
+      throw fetchError(`${asset.url}: HTTP ${res.status}`, 'The feed names a file the server does not have; tell the publisher.', {
+        status: res.status,
+        url: asset.url,
+      });
     }
     if (res.status !== 200 && res.status !== 206) {
       res.body.resume();
@@ -254,11 +305,23 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
     try {
       for await (const c of res.body) {
         received += (c as Buffer).length;
-        if (total !== undefined && received > total) throw errors.hashMismatchError({ message: `${asset.url} is larger than the ${total} bytes ${asset.size !== undefined ? 'the feed declares' : 'the server announced'}`, hint: 'The download does not match the feed; tell the publisher.', phase: 'fetch', changed: false });
+        if (total !== undefined && received > total)
+          throw errors.hashMismatchError({
+            message: `${asset.url} is larger than the ${total} bytes ${asset.size !== undefined ? 'the feed declares' : 'the server announced'}`,
+            hint: 'The download does not match the feed; tell the publisher.',
+            phase: 'fetch',
+            changed: false,
+          });
         await fh.write(c as Buffer);
         running.hash.update(c as Buffer);
         running.bytes += (c as Buffer).length;
-        onEvent?.({ type: 'download', url: asset.url, receivedBytes: received, totalBytes: total ?? 0, ...(resume ? { resumedFrom: from } : {}) });
+        onEvent?.({
+          type: 'download',
+          url: asset.url,
+          receivedBytes: received,
+          totalBytes: total ?? 0,
+          ...(resume ? { resumedFrom: from } : {}),
+        });
       }
       await fh.sync();
     } catch (e) {
@@ -271,7 +334,13 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         res.body.destroy();
         // A full disk is not the network: no retry. The part stays for a resume once there is room.
-        throw errors.diskFullError({ message: `disk full writing ${part} (${received} of ${total ?? "unknown"} bytes of ${asset.url})`, hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`, phase: 'fetch', changed: false, details: { path: part, url: asset.url } });
+        throw errors.diskFullError({
+          message: `disk full writing ${part} (${received} of ${total ?? 'unknown'} bytes of ${asset.url})`,
+          hint: `Free space on the volume of ${dir} and run the command again; the download resumes.`,
+          phase: 'fetch',
+          changed: false,
+          details: { path: part, url: asset.url },
+        });
       }
       lastError = (e as Error).message;
       onEvent?.({ type: 'download-retry', url: asset.url, attempt, reason: lastError });
@@ -286,11 +355,22 @@ export async function download(asset: DownloadAsset, dir: string, onEvent?: Upgr
     break;
   }
   const size = (await stat(part).catch(() => null))?.size ?? 0;
-  if (total !== undefined ? size !== total : lastError !== '' && size === 0) throw fetchError(`${asset.url}: download incomplete after ${attempts} attempts (${size} of ${total ?? 'unknown'} bytes; last error: ${lastError})`, 'Run the command again; the download resumes where it stopped.');
+  if (total !== undefined ? size !== total : lastError !== '' && size === 0)
+    throw fetchError(
+      `${asset.url}: download incomplete after ${attempts} attempts (${size} of ${total ?? 'unknown'} bytes; last error: ${lastError})`,
+      'Run the command again; the download resumes where it stopped.',
+    );
   const sum = hashed?.bytes === size ? hashed.hash.digest('hex') : await sha256File(part);
   if (sum !== asset.sha256) {
     await unlink(part).catch(() => undefined);
-    throw new LlmUpgradeError({ code: asset.size === undefined ? 'ERR_BAD_CHECKSUM' : 'ERR_HASH_MISMATCH', message: `${asset.url}: SHA-256 ${sum} differs from the ${asset.size === undefined ? 'expected' : "feed's"} ${asset.sha256}`, hint: 'The download was altered or the feed is wrong; do not install it.', phase: 'fetch', changed: false, details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 } });
+    throw new LlmUpgradeError({
+      code: asset.size === undefined ? 'ERR_BAD_CHECKSUM' : 'ERR_HASH_MISMATCH',
+      message: `${asset.url}: SHA-256 ${sum} differs from the ${asset.size === undefined ? 'expected' : "feed's"} ${asset.sha256}`,
+      hint: 'The download was altered or the feed is wrong; do not install it.',
+      phase: 'fetch',
+      changed: false,
+      details: { url: asset.url, sha256: sum, expectedSha256: asset.sha256 },
+    });
   }
   await rename(part, final);
   return final;
@@ -314,7 +394,10 @@ export interface CheckResult {
 /** `check --feed URL`: the newest release for this platform against what is installed. */
 export async function checkFeed(opts: CheckOptions): Promise<CheckResult> {
   const platform = opts.platform ?? platformKey();
-  const feed = await fetchFeed(opts.feedUrl, { ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(opts.allowInsecureRedirect ? { allowInsecureRedirect: true } : {}) });
+  const feed = await fetchFeed(opts.feedUrl, {
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.allowInsecureRedirect ? { allowInsecureRedirect: true } : {}),
+  });
   const top = newestFor(feed, platform);
   const installed = opts.roots.length ? await readInstalledState(opts.roots) : null;
   return {

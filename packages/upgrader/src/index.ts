@@ -5,7 +5,17 @@ export { VERSION } from './version.js';
 export { apply, type ApplyOptions, type ApplyResult, type PlannedChanges } from './apply.js';
 export { rollback, type RollbackOptions, type RollbackResult } from './rollback.js';
 export { recover, recoverUnderLock, type RecoverOptions, type RecoverResult } from './recover.js';
-export { checkFeed, fetchFeed, newestFor, download, type CheckOptions, type CheckResult, type Feed, type FeedRelease, type FeedAsset } from './feed.js';
+export {
+  checkFeed,
+  fetchFeed,
+  newestFor,
+  download,
+  type CheckOptions,
+  type CheckResult,
+  type Feed,
+  type FeedRelease,
+  type FeedAsset,
+} from './feed.js';
 export { pack, type PackOptions, type PackResult } from './pack.js';
 export { parseManifest, serializeManifest, type Manifest, type ManifestFile, type ManifestLink } from './manifest.js';
 export { signManifest, verifyManifestSignature, loadPrivateKey, loadPublicKey, parsePublicKey } from './signature.js';

@@ -17,7 +17,11 @@ export async function readInstalledState(roots: string[]): Promise<InstalledStat
   const layout = roots.length ? installLayout(roots) : null;
   for (const root of layout?.units ? [layout.base] : roots) {
     try {
-      const doc = JSON.parse(await readFile(join(root, STATE_DIR, 'installed.json'), 'utf8')) as { name?: unknown; version?: unknown; platform?: unknown };
+      const doc = JSON.parse(await readFile(join(root, STATE_DIR, 'installed.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+        platform?: unknown;
+      };
       if (typeof doc.version === 'string' && typeof doc.name === 'string') {
         return { name: doc.name, version: doc.version, ...(typeof doc.platform === 'string' ? { platform: doc.platform } : {}), root };
       }

@@ -100,7 +100,14 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
   } catch (e) {
     throw toLlmUpgradeError(e, 'lock', false);
   }
-  const info: LockInfo = { pid: process.pid, startKey: await ownIdentity(), hostname: hostname(), command, since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
+  const info: LockInfo = {
+    pid: process.pid,
+    startKey: await ownIdentity(),
+    hostname: hostname(),
+    command,
+    since: new Date().toISOString(),
+    nonce: randomBytes(8).toString('hex'),
+  };
   const infoText = `${JSON.stringify(info)}\n`;
   const tmp = `${paths.lock}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const cleanupDirs = async () => {
@@ -108,7 +115,13 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
     if (createdRoot === undefined) return;
     // mkdir -p created createdRoot and everything below it down to root: remove that chain if empty.
     for (let dir = root; dir.length >= createdRoot.length; dir = dirname(dir)) {
-      if (!(await rmdir(dir).then(() => true, () => false))) break;
+      if (
+        !(await rmdir(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
       if (dir === createdRoot) break;
     }
   };
@@ -118,7 +131,13 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
       hint: why,
       phase: 'lock',
       changed: false,
-      details: { pid: holder.pid, command: holder.command, since: holder.since, lock: paths.lock, ...(holder.hostname ? { hostname: holder.hostname } : {}) },
+      details: {
+        pid: holder.pid,
+        command: holder.command,
+        since: holder.since,
+        lock: paths.lock,
+        ...(holder.hostname ? { hostname: holder.hostname } : {}),
+      },
     });
   try {
     const fh = await open(tmp, 'wx', 0o644);
@@ -136,11 +155,22 @@ export async function acquireLock(root: string, command: string): Promise<LockHa
       const cur = await readLockFile(paths.lock);
       if (cur.kind === 'absent') continue;
       if (cur.kind === 'unreadable') {
-        throw errors.lockedError({ message: `${paths.lock} exists but cannot be read (${cur.why}); it is not taken over`, hint: `If no upgrader runs for ${root}, delete ${paths.lock} by hand.`, phase: 'lock', changed: false, details: { lock: paths.lock } });
+        throw errors.lockedError({
+          message: `${paths.lock} exists but cannot be read (${cur.why}); it is not taken over`,
+          hint: `If no upgrader runs for ${root}, delete ${paths.lock} by hand.`,
+          phase: 'lock',
+          changed: false,
+          details: { lock: paths.lock },
+        });
       }
       if (await holderAlive(cur.info)) {
         const other = cur.info.hostname !== undefined && cur.info.hostname !== hostname();
-        throw locked(cur.info, other ? `It runs on another machine; if it no longer runs there, delete ${paths.lock} by hand.` : `Wait for pid ${cur.info.pid} to finish; the lock is taken over automatically once that process is gone.`);
+        throw locked(
+          cur.info,
+          other
+            ? `It runs on another machine; if it no longer runs there, delete ${paths.lock} by hand.`
+            : `Wait for pid ${cur.info.pid} to finish; the lock is taken over automatically once that process is gone.`,
+        );
       }
       // Stale: take it over under an exclusive takeover file.
       let mine;

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { LlmUpgradeError } from '@llm-upgrade/core';
+import type { LlmUpgradeError } from '@llm-upgrade/core';
 import { parseManifest } from './manifest.js';
 
 const h = 'a'.repeat(64);
-const base = { name: 'ollama', version: '0.12.3', platform: 'linux-x64', files: [{ path: 'bin/ollama', size: 10, sha256: h, mode: 0o755 }] };
+const base = {
+  name: 'ollama',
+  version: '0.12.3',
+  platform: 'linux-x64',
+  files: [{ path: 'bin/ollama', size: 10, sha256: h, mode: 0o755 }],
+};
 const code = (doc: unknown): string => {
   try {
     parseManifest(JSON.stringify(doc), 'test');
@@ -15,7 +20,10 @@ const code = (doc: unknown): string => {
 
 describe('parseManifest', () => {
   it('accepts a valid manifest with links and smoke', () => {
-    const m = parseManifest(JSON.stringify({ ...base, links: [{ path: 'lib/a.so', link: 'a.so.1' }], smoke: ['bin/ollama', '--version'] }), 't');
+    const m = parseManifest(
+      JSON.stringify({ ...base, links: [{ path: 'lib/a.so', link: 'a.so.1' }], smoke: ['bin/ollama', '--version'] }),
+      't',
+    );
     expect(m.version).toBe('0.12.3');
     expect(m.links).toEqual([{ path: 'lib/a.so', link: 'a.so.1' }]);
   });

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
+import { type LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { collisionKey, MANIFEST_NAME, SIGNATURE_NAME, unsafeLinkReason, unsafePathReason } from './paths.js';
 
 export interface ManifestFile {
@@ -32,11 +32,23 @@ export interface Manifest {
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 function bad(message: string, details?: ErrorDetails<'ERR_BAD_PACKAGE'>): LlmUpgradeError {
-  return errors.badPackageError({ message, hint: 'Rebuild the package with `llm-upgrade pack` or ask its publisher for a valid one.', phase: 'verify', changed: false, ...(details ? { details } : {}) });
+  return errors.badPackageError({
+    message,
+    hint: 'Rebuild the package with `llm-upgrade pack` or ask its publisher for a valid one.',
+    phase: 'verify',
+    changed: false,
+    ...(details ? { details } : {}),
+  });
 }
 
 export function unsafeEntryError(path: string, reason: string): LlmUpgradeError {
-  return errors.unsafeEntryError({ message: `unsafe entry "${path}": ${reason}`, hint: 'The package is refused as a whole and nothing was written; do not install it.', phase: 'verify', changed: false, details: { entry: path, reason } });
+  return errors.unsafeEntryError({
+    message: `unsafe entry "${path}": ${reason}`,
+    hint: 'The package is refused as a whole and nothing was written; do not install it.',
+    phase: 'verify',
+    changed: false,
+    details: { entry: path, reason },
+  });
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -54,7 +66,13 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
   if (typeof name !== 'string' || name.length === 0) throw bad(`${where}: ${MANIFEST_NAME} lacks "name"`);
   if (typeof version !== 'string') throw bad(`${where}: ${MANIFEST_NAME} lacks "version"`);
   if (semver.valid(version) === null) {
-    throw errors.notSemverError({ message: `${where}: version "${version}" is not a semantic version (x.y.z)`, hint: 'Package versions must be semver, e.g. 0.12.3.', phase: 'verify', changed: false, details: { version } });
+    throw errors.notSemverError({
+      message: `${where}: version "${version}" is not a semantic version (x.y.z)`,
+      hint: 'Package versions must be semver, e.g. 0.12.3.',
+      phase: 'verify',
+      changed: false,
+      details: { version },
+    });
   }
   if (platform !== undefined && typeof platform !== 'string') throw bad(`${where}: "platform" must be a string`);
   if (!Array.isArray(files)) throw bad(`${where}: ${MANIFEST_NAME} lacks the "files" array`);
@@ -76,9 +94,11 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
     if (!isObj(f)) throw bad(`${where}: files[${i}] is not an object`);
     const { path, size, sha256, mode } = f;
     if (typeof path !== 'string') throw bad(`${where}: files[${i}] lacks "path"`);
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad(`${where}: files[${i}] (${path}) has no valid "size"`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw bad(`${where}: files[${i}] (${path}) has no valid "size"`);
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw bad(`${where}: files[${i}] (${path}) has no valid "sha256"`);
-    if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw bad(`${where}: files[${i}] (${path}) has no valid "mode"`);
+    if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+      throw bad(`${where}: files[${i}] (${path}) has no valid "mode"`);
     claim(path);
     return { path, size, sha256, mode };
   });
@@ -104,7 +124,8 @@ export function parseManifest(bytes: Buffer | string, where: string): Manifest {
     const argv0 = (smoke as string[])[0]!;
     const reason = unsafePathReason(argv0);
     if (reason) throw unsafeEntryError(argv0, `the smoke command ${reason}`);
-    if (!outFiles.some((f) => f.path === argv0) && !outLinks.some((l) => l.path === argv0)) throw bad(`${where}: the smoke command "${argv0}" is not a file of the package (it must be a relative path to one of its files)`);
+    if (!outFiles.some((f) => f.path === argv0) && !outLinks.some((l) => l.path === argv0))
+      throw bad(`${where}: the smoke command "${argv0}" is not a file of the package (it must be a relative path to one of its files)`);
   }
   return {
     name,

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import semver from 'semver';
-import { LlmUpgradeError, platformKey, errors } from '@llm-upgrade/core';
+import { type LlmUpgradeError, platformKey, errors } from '@llm-upgrade/core';
 import { tarStream, type TarWriteEntry } from './archive/tar.js';
 import { writeZip } from './archive/zip.js';
 import { walk } from './fsutil.js';
@@ -65,9 +65,16 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const out = resolve(opts.out);
   const format = /\.zip$/i.test(out) ? 'zip' : /\.(tar\.gz|tgz)$/i.test(out) ? 'tar.gz' : null;
   if (!format) throw usage(`--out ${out}: the name must end in .tar.gz, .tgz or .zip`, 'The extension chooses the archive format.');
-  if (!semver.valid(opts.version)) throw errors.notSemverError({ message: `--version "${opts.version}" is not a semantic version`, hint: 'Use x.y.z, e.g. 0.12.3.', phase: 'pack', changed: false });
+  if (!semver.valid(opts.version))
+    throw errors.notSemverError({
+      message: `--version "${opts.version}" is not a semantic version`,
+      hint: 'Use x.y.z, e.g. 0.12.3.',
+      phase: 'pack',
+      changed: false,
+    });
   if (!opts.name) throw usage('pack needs --name', 'Name the product, e.g. --name ollama.');
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw usage(`${dir} is not a directory`, 'pack DIR takes the directory whose files make the new version.');
+  if (!(await stat(dir).catch(() => null))?.isDirectory())
+    throw usage(`${dir} is not a directory`, 'pack DIR takes the directory whose files make the new version.');
 
   let smoke = opts.smoke;
   if (!smoke) {
@@ -112,11 +119,39 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
 
   const fileMode = new Map(files.map((f) => [f.path, f]));
   const entries: TarWriteEntry[] = [
-    { path: MANIFEST_NAME, type: 'file', mode: 0o644, size: mBytes.length, content: async function* () { yield mBytes; } },
-    ...(sig ? [{ path: SIGNATURE_NAME, type: 'file' as const, mode: 0o644, size: sig.length, content: async function* () { yield sig; } }] : []),
+    {
+      path: MANIFEST_NAME,
+      type: 'file',
+      mode: 0o644,
+      size: mBytes.length,
+      content: async function* () {
+        yield mBytes;
+      },
+    },
+    ...(sig
+      ? [
+          {
+            path: SIGNATURE_NAME,
+            type: 'file' as const,
+            mode: 0o644,
+            size: sig.length,
+            content: async function* () {
+              yield sig;
+            },
+          },
+        ]
+      : []),
   ];
   const payload: TarWriteEntry[] = [
-    ...files.map((f): TarWriteEntry => ({ path: f.path, type: 'file', mode: f.mode, size: f.size, content: () => createReadStream(join(dir, f.path), { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer> })),
+    ...files.map(
+      (f): TarWriteEntry => ({
+        path: f.path,
+        type: 'file',
+        mode: f.mode,
+        size: f.size,
+        content: () => createReadStream(join(dir, f.path), { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
+      }),
+    ),
     ...links.map((l): TarWriteEntry => ({ path: l.path, type: 'symlink', mode: 0o777, size: 0, linkname: l.link })),
   ].sort(byPath);
   entries.push(...payload);
@@ -137,5 +172,18 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const archive = await hashFile(out);
   const bytes = files.reduce((n, f) => n + f.size, 0);
   opts.onEvent?.({ type: 'pack', files: files.length, bytes });
-  return { ok: true, out, format, name: manifest.name, version: manifest.version, platform: manifest.platform!, files: files.length, links: links.length, bytes, signed: sig !== undefined, size: archive.size, sha256: archive.sha256 };
+  return {
+    ok: true,
+    out,
+    format,
+    name: manifest.name,
+    version: manifest.version,
+    platform: manifest.platform!,
+    files: files.length,
+    links: links.length,
+    bytes,
+    signed: sig !== undefined,
+    size: archive.size,
+    sha256: archive.sha256,
+  };
 }

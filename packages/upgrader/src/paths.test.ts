@@ -3,10 +3,25 @@ import { collisionKey, unsafeLinkReason, unsafePathReason } from './paths.js';
 
 describe('unsafePathReason', () => {
   it('accepts plain relative paths', () => {
-    for (const p of ['a', 'bin/ollama', 'lib/ollama/cuda_v12/libggml-cuda.so', '.hidden', 'a..b/c']) expect(unsafePathReason(p), p).toBeNull();
+    for (const p of ['a', 'bin/ollama', 'lib/ollama/cuda_v12/libggml-cuda.so', '.hidden', 'a..b/c'])
+      expect(unsafePathReason(p), p).toBeNull();
   });
   it('refuses absolute, parent, empty segments, backslashes, drive letters, NUL and our state dir', () => {
-    for (const p of ['/etc/passwd', '../x', 'a/../../x', 'a//b', './a', 'a/./b', 'a\\b', 'C:/x', 'c:x', 'a\0b', '', '.llm-upgrade/installed.json', 'a/']) {
+    for (const p of [
+      '/etc/passwd',
+      '../x',
+      'a/../../x',
+      'a//b',
+      './a',
+      'a/./b',
+      'a\\b',
+      'C:/x',
+      'c:x',
+      'a\0b',
+      '',
+      '.llm-upgrade/installed.json',
+      'a/',
+    ]) {
       expect(unsafePathReason(p), JSON.stringify(p)).not.toBeNull();
     }
   });

@@ -56,7 +56,12 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
   const healthTimeoutMs = opts.healthTimeoutMs ?? timeoutMs;
   const thawed = await thawFrozen(opts.onEvent);
   const journal = await readJournal(paths.journal).catch((e) => {
-    throw errors.internalError({ message: `cannot read ${paths.journal}: ${(e as Error).message}`, hint: 'Inspect the journal by hand; the moves it lists are renames between the root, .llm-upgrade/staging and .llm-upgrade/swap-backup.', phase: 'recover', changed: false });
+    throw errors.internalError({
+      message: `cannot read ${paths.journal}: ${(e as Error).message}`,
+      hint: 'Inspect the journal by hand; the moves it lists are renames between the root, .llm-upgrade/staging and .llm-upgrade/swap-backup.',
+      phase: 'recover',
+      changed: false,
+    });
   });
   if (!journal) {
     // A crash while staging leaves only staging behind: nothing of the install was touched.
@@ -65,7 +70,16 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
     if (await lexists(paths.swapBackup)) {
       if ((await walk(paths.swapBackup)).every((e) => e.kind === 'dir')) await removeTree(paths.swapBackup);
     }
-    return { ok: true, action: 'nothing', from: null, to: null, movesUndone: 0, thawed, restarted: null, changed: leftovers || thawed.length > 0 };
+    return {
+      ok: true,
+      action: 'nothing',
+      from: null,
+      to: null,
+      movesUndone: 0,
+      thawed,
+      restarted: null,
+      changed: leftovers || thawed.length > 0,
+    };
   }
   const base = { from: journal.from, to: journal.to, thawed };
   try {
@@ -79,7 +93,8 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
       await deleteJournal(paths.journal);
       let restarted: string | null = null;
       if (journal.restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0) {
-        restarted = (await restartOld(opts.roots, journal.restart, journal.from, { timeoutMs, healthTimeoutMs, onEvent: opts.onEvent }))?.how ?? null;
+        restarted =
+          (await restartOld(opts.roots, journal.restart, journal.from, { timeoutMs, healthTimeoutMs, onEvent: opts.onEvent }))?.how ?? null;
       }
       if (journal.kind === 'apply') await removeTree(journal.stageDir);
       if ((await walk(journal.backupDir).catch(() => [])).every((e) => e.kind === 'dir')) await removeTree(journal.backupDir);
@@ -87,7 +102,11 @@ export async function recoverUnderLock(opts: RecoverOptions): Promise<RecoverRes
       return { ok: true, action: 'rolled-back', ...base, movesUndone: 0, restarted, changed: true };
     }
     const writer = new JournalWriter(paths.journal, journal, opts.onEvent);
-    const rb = await rollBackTransaction(writer, { roots: opts.roots, profile: opts.profile, graceMs, timeoutMs, healthTimeoutMs, onEvent: opts.onEvent }, `interrupted during ${journal.state}`);
+    const rb = await rollBackTransaction(
+      writer,
+      { roots: opts.roots, profile: opts.profile, graceMs, timeoutMs, healthTimeoutMs, onEvent: opts.onEvent },
+      `interrupted during ${journal.state}`,
+    );
     opts.onEvent?.({ type: 'recovered', action: 'rolled-back', moves: rb.moved });
     return { ok: true, action: 'rolled-back', ...base, movesUndone: rb.moved, restarted: rb.restarted, changed: true };
   } catch (e) {

@@ -50,10 +50,22 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   const lock = await acquireLock(root, 'rollback');
   try {
     const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
-    await recoverUnderLock({ roots, profile: opts.profile, graceMs: opts.graceMs, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs, onEvent: opts.onEvent });
+    await recoverUnderLock({
+      roots,
+      profile: opts.profile,
+      graceMs: opts.graceMs,
+      timeoutMs,
+      healthTimeoutMs: opts.healthTimeoutMs,
+      onEvent: opts.onEvent,
+    });
     const meta = await readBackupMeta(root);
     if (!meta || !(await lexists(paths.backupFiles))) {
-      throw errors.noBackupError({ message: `no backup to roll back to in ${paths.backup}`, hint: 'Rollback restores the version the last `apply` replaced; there was none here.', phase: 'rollback', changed: false });
+      throw errors.noBackupError({
+        message: `no backup to roll back to in ${paths.backup}`,
+        hint: 'Rollback restores the version the last `apply` replaced; there was none here.',
+        phase: 'rollback',
+        changed: false,
+      });
     }
     // The kept backup is what the last *committed* transaction replaced (a failed, rolled-back
     // apply never touches it). After a fresh install that is nothing at all.
@@ -74,11 +86,35 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       installed = null;
     }
     const tx = await runTransaction({
-      kind: 'rollback', roots, profile: opts.profile, stageDir: paths.backupFiles, from: installed?.version ?? null, to: meta.version,
-      fromManifest: installed, toManifest: meta.manifest, restart: opts.restart !== false,
-      graceMs: opts.graceMs ?? DEFAULTS.stopGraceMs, timeoutMs, healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs, onEvent: opts.onEvent, signal: opts.signal,
+      kind: 'rollback',
+      roots,
+      profile: opts.profile,
+      stageDir: paths.backupFiles,
+      from: installed?.version ?? null,
+      to: meta.version,
+      fromManifest: installed,
+      toManifest: meta.manifest,
+      restart: opts.restart !== false,
+      graceMs: opts.graceMs ?? DEFAULTS.stopGraceMs,
+      timeoutMs,
+      healthTimeoutMs: opts.healthTimeoutMs ?? timeoutMs,
+      onEvent: opts.onEvent,
+      signal: opts.signal,
     });
-    return { ok: true, from: installed?.version ?? null, to: meta.version, phase: 'commit', changed: true, stopped: tx.stopped, downtimeMs: tx.downtimeMs, filesInPlaceMs: tx.filesInPlaceMs, rolledBack: false, restarted: tx.restarted, healthy: tx.healthy, journalSteps: tx.journalSteps };
+    return {
+      ok: true,
+      from: installed?.version ?? null,
+      to: meta.version,
+      phase: 'commit',
+      changed: true,
+      stopped: tx.stopped,
+      downtimeMs: tx.downtimeMs,
+      filesInPlaceMs: tx.filesInPlaceMs,
+      rolledBack: false,
+      restarted: tx.restarted,
+      healthy: tx.healthy,
+      journalSteps: tx.journalSteps,
+    };
   } finally {
     await lock.release();
   }

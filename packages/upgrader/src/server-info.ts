@@ -3,7 +3,13 @@ import { currentOs, type Profile, type ScopedProcess } from '@llm-upgrade/core';
 import { healthUrlFor, recordProcesses } from './apply/record.js';
 
 /** Where systemd looks for system units (systemd.unit(5)), most specific first. */
-const SYSTEMD_UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
+const SYSTEMD_UNIT_DIRS = [
+  '/etc/systemd/system',
+  '/run/systemd/system',
+  '/usr/local/lib/systemd/system',
+  '/usr/lib/systemd/system',
+  '/lib/systemd/system',
+];
 
 export interface ServicePresence {
   /** Unit name, e.g. `ollama.service`. */

@@ -17,14 +17,20 @@ describe('watch service', () => {
   });
 
   it('renders a system unit and a user unit', () => {
-    const sys = renderSystemdUnit({ execStart: ['/usr/bin/node', '/opt/llm-upgrade/main.js', 'watch', '--install-dir', '/opt/my ollama'], user: false });
+    const sys = renderSystemdUnit({
+      execStart: ['/usr/bin/node', '/opt/llm-upgrade/main.js', 'watch', '--install-dir', '/opt/my ollama'],
+      user: false,
+    });
     expect(sys).toContain('ExecStart=/usr/bin/node /opt/llm-upgrade/main.js watch --install-dir "/opt/my ollama"\n');
     expect(sys).toContain('WantedBy=multi-user.target');
     const user = renderSystemdUnit({ execStart: ['/usr/bin/llm-upgrade', 'watch'], user: true });
     expect(user).toContain('WantedBy=default.target');
     expect(systemdUnitPath(true, { HOME: '/home/a' })).toBe('/home/a/.config/systemd/user/llm-upgrade-watch.service');
     expect(systemdUnitPath(false, {})).toBe('/etc/systemd/system/llm-upgrade-watch.service');
-    expect(systemctlSteps('install', true)).toEqual([['systemctl', '--user', 'daemon-reload'], ['systemctl', '--user', 'enable', '--now', 'llm-upgrade-watch.service']]);
+    expect(systemctlSteps('install', true)).toEqual([
+      ['systemctl', '--user', 'daemon-reload'],
+      ['systemctl', '--user', 'enable', '--now', 'llm-upgrade-watch.service'],
+    ]);
     expect(systemctlSteps('uninstall', false)[0]).toEqual(['systemctl', 'disable', '--now', 'llm-upgrade-watch.service']);
   });
 
@@ -32,7 +38,13 @@ describe('watch service', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-upgrade-unit-'));
     try {
       const file = join(dir, 'llm-upgrade-watch.service');
-      writeFileSync(file, renderSystemdUnit({ execStart: [process.execPath, '/opt/llm upgrade/main.js', 'watch', '--install-dir', '/opt/ollama', '--grace', '2s'], user: false }));
+      writeFileSync(
+        file,
+        renderSystemdUnit({
+          execStart: [process.execPath, '/opt/llm upgrade/main.js', 'watch', '--install-dir', '/opt/ollama', '--grace', '2s'],
+          user: false,
+        }),
+      );
       const r = spawnSync('systemd-analyze', ['verify', '--man=no', file], { encoding: 'utf8' });
       // verify prints nothing for a clean unit; it may still warn about the host (no systemd running here).
       expect(r.stderr).not.toMatch(/llm-upgrade-watch\.service:\d+:/);
@@ -44,8 +56,24 @@ describe('watch service', () => {
   });
 
   it('renders the scheduled task at logon', () => {
-    const args = scheduledTaskArgs('install', ['C:\\Program Files\\llm-upgrade\\llm-upgrade.exe', 'watch', '--install-dir', 'C:\\Users\\a\\AppData\\Local\\Programs\\Ollama']);
-    expect(args).toEqual(['/Create', '/TN', 'llm-upgrade watch', '/TR', '"C:\\Program Files\\llm-upgrade\\llm-upgrade.exe" watch --install-dir C:\\Users\\a\\AppData\\Local\\Programs\\Ollama', '/SC', 'ONLOGON', '/RL', 'LIMITED', '/F']);
+    const args = scheduledTaskArgs('install', [
+      'C:\\Program Files\\llm-upgrade\\llm-upgrade.exe',
+      'watch',
+      '--install-dir',
+      'C:\\Users\\a\\AppData\\Local\\Programs\\Ollama',
+    ]);
+    expect(args).toEqual([
+      '/Create',
+      '/TN',
+      'llm-upgrade watch',
+      '/TR',
+      '"C:\\Program Files\\llm-upgrade\\llm-upgrade.exe" watch --install-dir C:\\Users\\a\\AppData\\Local\\Programs\\Ollama',
+      '/SC',
+      'ONLOGON',
+      '/RL',
+      'LIMITED',
+      '/F',
+    ]);
     expect(scheduledTaskArgs('uninstall', [])).toEqual(['/Delete', '/TN', 'llm-upgrade watch', '/F']);
     expect(windowsQuote('C:\\a b\\')).toBe('"C:\\a b\\\\"');
   });

@@ -51,8 +51,14 @@ export function systemdUnitPath(user: boolean, env: NodeJS.ProcessEnv): string {
 export function systemctlSteps(action: 'install' | 'uninstall', user: boolean): string[][] {
   const base = user ? ['systemctl', '--user'] : ['systemctl'];
   return action === 'install'
-    ? [[...base, 'daemon-reload'], [...base, 'enable', '--now', `${SERVICE_NAME}.service`]]
-    : [[...base, 'disable', '--now', `${SERVICE_NAME}.service`], [...base, 'daemon-reload']];
+    ? [
+        [...base, 'daemon-reload'],
+        [...base, 'enable', '--now', `${SERVICE_NAME}.service`],
+      ]
+    : [
+        [...base, 'disable', '--now', `${SERVICE_NAME}.service`],
+        [...base, 'daemon-reload'],
+      ];
 }
 
 /** A Windows command-line word (CommandLineToArgvW rules). */

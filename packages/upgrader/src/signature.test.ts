@@ -9,7 +9,11 @@ describe('Ed25519 manifest signatures', () => {
 
   it('verifies with the key as PEM, raw base64 and SPKI base64', () => {
     const der = publicKey.export({ type: 'spki', format: 'der' });
-    for (const text of [publicKey.export({ type: 'spki', format: 'pem' }).toString(), der.subarray(12).toString('base64'), der.toString('base64')]) {
+    for (const text of [
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      der.subarray(12).toString('base64'),
+      der.toString('base64'),
+    ]) {
       expect(() => verifyManifestSignature(manifest, sig, parsePublicKey(text, 't'), 'pkg')).not.toThrow();
     }
   });

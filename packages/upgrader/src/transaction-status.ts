@@ -31,7 +31,12 @@ export async function transactionStatus(root: string): Promise<TransactionStatus
     ownerAlive = false;
   }
   return {
-    kind: j.kind, state: j.state, from: j.from, to: j.to, ownerAlive, ownerPid: j.owner.pid,
+    kind: j.kind,
+    state: j.state,
+    from: j.from,
+    to: j.to,
+    ownerAlive,
+    ownerPid: j.owner.pid,
     recoverWill: j.state === 'committed' ? 'finish the commit' : 'roll back',
     ran: j.restart.wasRunning ? (j.restart.processes ?? []).map((p) => ({ pid: p.pid, argv: p.argv })) : [],
     updatedAt: j.updatedAt,

@@ -14,7 +14,20 @@ const src: Record<string, string> = {};
 async function packVersion(version: string, ext: 'tar.gz' | 'zip', extra: Record<string, string> = {}, signKey?: string): Promise<string> {
   src[version] ??= await makeProductDir(join(base, `src-${version}`), version, extra);
   const out = join(base, `tool-${version}${signKey ? '-signed' : ''}.${ext}`);
-  const r = await runCli(['pack', src[version]!, '--name', 'tool', '--version', version, '--smoke', 'bin/tool --version', '--out', out, '--json', ...(signKey ? ['--sign-key', signKey] : [])]);
+  const r = await runCli([
+    'pack',
+    src[version]!,
+    '--name',
+    'tool',
+    '--version',
+    version,
+    '--smoke',
+    'bin/tool --version',
+    '--out',
+    out,
+    '--json',
+    ...(signKey ? ['--sign-key', signKey] : []),
+  ]);
   expect(r.code, r.stderr).toBe(0);
   expect(r.json.version).toBe(version);
   return out;
@@ -40,7 +53,8 @@ afterAll(async () => {
   await kit.cleanup();
 });
 
-const installed = async (root: string) => JSON.parse(await readFile(join(root, '.llm-upgrade', 'installed.json'), 'utf8')) as { version: string };
+const installed = async (root: string) =>
+  JSON.parse(await readFile(join(root, '.llm-upgrade', 'installed.json'), 'utf8')) as { version: string };
 
 describe('pack', () => {
   it('is deterministic and readable by GNU tar and unzip', async () => {
@@ -186,8 +200,14 @@ describe('lock', () => {
     expect((await runCli(['apply', pkg['1']!, '--install-dir', root])).code).toBe(0);
     // Pause a real upgrader right after its first journal write: it holds the lock.
     let holderPid = 0;
-    const holder = runCli(['apply', pkg['2']!, '--install-dir', root, '--json'], { env: { LLM_UPGRADE_TEST_PAUSE_AT_STEP: '1' }, onSpawn: (pid) => (holderPid = pid) });
-    await waitFor(async () => (await readFile(join(root, '.llm-upgrade', 'journal.json'), 'utf8').catch(() => '')).includes('"seq":1'), { timeoutMs: 20_000, what: 'the first journal write' });
+    const holder = runCli(['apply', pkg['2']!, '--install-dir', root, '--json'], {
+      env: { LLM_UPGRADE_TEST_PAUSE_AT_STEP: '1' },
+      onSpawn: (pid) => (holderPid = pid),
+    });
+    await waitFor(async () => (await readFile(join(root, '.llm-upgrade', 'journal.json'), 'utf8').catch(() => '')).includes('"seq":1'), {
+      timeoutMs: 20_000,
+      what: 'the first journal write',
+    });
     kit.track(holderPid);
     const r = await runCli(['apply', pkg['3']!, '--install-dir', root, '--json']);
     expect(r.code).toBe(5);

@@ -27,7 +27,9 @@ describe('bin/llm-upgrade.js', () => {
   it('prints the package version', async () => {
     const r = await runBin(['--version']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(REPO, 'packages/upgrader/package.json'), 'utf8')) as { version: string }).version);
+    expect(r.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(REPO, 'packages/upgrader/package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 
   it('holders through the bundle finds what dist/cli/main.js finds', async () => {

@@ -87,7 +87,10 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     const how = Object.fromEntries(r.json.stopped.map((p: { pid: number; how: string }) => [p.pid, p.how]));
     expect(how).toEqual({ [server]: 'terminated', [engine]: 'killed', [orphan]: 'terminated' });
     for (const pid of [server, engine, orphan]) expect(identityOf(pid)).toBeNull();
-    const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const events = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(events[0]!.type).toBe('start');
     expect(events.at(-1)).toMatchObject({ type: 'result', exitCode: 0 });
     expect(events.some((e) => e.type === 'signal')).toBe(true);
@@ -101,7 +104,9 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '200ms', '--timeout', '1500ms', '--json']);
     expect(r.code, r.stderr).toBe(3);
     expect(r.json.ok).toBe(false);
-    expect(r.json.holders).toEqual(expect.arrayContaining([expect.objectContaining({ pid: foreign.pid, path: inst.lib, kind: 'fd', inScope: false })]));
+    expect(r.json.holders).toEqual(
+      expect.arrayContaining([expect.objectContaining({ pid: foreign.pid, path: inst.lib, kind: 'fd', inScope: false })]),
+    );
     expect(isAlive(foreign.pid)).toBe(true);
     const human = await runCli(['stop', '--install-dir', inst.root, '--timeout', '500ms']);
     expect(human.code).toBe(3);
@@ -116,13 +121,17 @@ describe('llm-upgrade status / sweep / stop / holders', () => {
     expect(r.json).toMatchObject({ clean: false, complete: expect.any(Boolean), unknown: expect.any(Array) });
     const mine = r.json.holders.filter((h: { pid: number }) => h.pid === engine);
     expect(mine.map((h: { kind: string }) => h.kind)).toContain('exe');
-    for (const h of r.json.holders) expect(Object.keys(h)).toEqual(expect.arrayContaining(['pid', 'name', 'exe', 'path', 'kind', 'inScope']));
+    for (const h of r.json.holders)
+      expect(Object.keys(h)).toEqual(expect.arrayContaining(['pid', 'name', 'exe', 'path', 'kind', 'inScope']));
   });
 
   it('bad usage exits 2 with the error shape under --json', async () => {
     const r = await runCli(['stop', '--grace', 'soon', '--json']);
     expect(r.code).toBe(2);
-    expect(r.json).toEqual({ ok: false, error: expect.objectContaining({ code: 'ERR_USAGE', phase: 'usage', changed: false, hint: expect.any(String) }) });
+    expect(r.json).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'ERR_USAGE', phase: 'usage', changed: false, hint: expect.any(String) }),
+    });
   });
 });
 
@@ -154,17 +163,30 @@ describe('scope arguments, locks and interrupts (issue 9)', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
-  it.each(['/', '/usr', '/usr/bin', '/usr/local', '/usr/local/bin', '/bin', '/sbin', '/lib', '/etc', '/var', '/opt', '/home', '/root', '/tmp', homedir()])(
-    'refuses the broad root %s (exit 2 ERR_ROOT_TOO_BROAD) for every command, dry run included',
-    async (root) => {
-      for (const command of ['stop', 'sweep', 'status', 'holders']) {
-        const r = await runCli([command, '--install-dir', root, '--dry-run', '--json']);
-        expect(r.code, `${command} ${root}: ${r.stderr}`).toBe(2);
-        expect(r.json.error).toMatchObject({ code: 'ERR_ROOT_TOO_BROAD', changed: false, hint: expect.stringContaining('--install-dir') });
-        expect(r.json.error.message).toContain(root);
-      }
-    },
-  );
+  it.each([
+    '/',
+    '/usr',
+    '/usr/bin',
+    '/usr/local',
+    '/usr/local/bin',
+    '/bin',
+    '/sbin',
+    '/lib',
+    '/etc',
+    '/var',
+    '/opt',
+    '/home',
+    '/root',
+    '/tmp',
+    homedir(),
+  ])('refuses the broad root %s (exit 2 ERR_ROOT_TOO_BROAD) for every command, dry run included', async (root) => {
+    for (const command of ['stop', 'sweep', 'status', 'holders']) {
+      const r = await runCli([command, '--install-dir', root, '--dry-run', '--json']);
+      expect(r.code, `${command} ${root}: ${r.stderr}`).toBe(2);
+      expect(r.json.error).toMatchObject({ code: 'ERR_ROOT_TOO_BROAD', changed: false, hint: expect.stringContaining('--install-dir') });
+      expect(r.json.error.message).toContain(root);
+    }
+  });
 
   it('a single file in a system directory is a fine root', async () => {
     const r = await runCli(['holders', '--install-dir', '/usr/bin/env', '--json']);
@@ -197,9 +219,16 @@ describe('scope arguments, locks and interrupts (issue 9)', () => {
     await waitFor(() => descendantsOf([storm.pid]).size > 20, { what: 'the storm to grow' });
     const log = join(await kit.makeTempDir(), 'stop.log');
     let cli = 0;
-    const sent = waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('"freeze"'), { intervalMs: 2, timeoutMs: 20_000, what: 'the freeze' }).then(() => process.kill(cli, 'SIGINT'));
+    const sent = waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('"freeze"'), {
+      intervalMs: 2,
+      timeoutMs: 20_000,
+      what: 'the freeze',
+    }).then(() => process.kill(cli, 'SIGINT'));
     // The hold keeps the tree frozen for a while, so the signal lands during the freeze even on a loaded machine.
-    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '50ms', '--log-file', log], { onSpawn: (pid) => (cli = pid), env: { LLM_UPGRADE_TEST_FREEZE_HOLD_MS: '3000' } });
+    const r = await runCli(['stop', '--install-dir', inst.root, '--grace', '50ms', '--log-file', log], {
+      onSpawn: (pid) => (cli = pid),
+      env: { LLM_UPGRADE_TEST_FREEZE_HOLD_MS: '3000' },
+    });
     await sent;
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain('SIGINT received');

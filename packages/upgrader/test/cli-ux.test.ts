@@ -21,7 +21,10 @@ const PTY = fileURLToPath(new URL('./run-in-pty.py', import.meta.url));
 
 /** Runs the CLI on a pseudo-terminal, answering its question with `answer` ('-': never answer). */
 async function runInPty(args: string[], answer: string): Promise<{ output: string; code: number; asked: boolean }> {
-  const r = await runProcess('python3', [PTY, JSON.stringify([process.execPath, CLI, ...args]), answer], { env: { ...process.env, NO_COLOR: '1', PTY_TIMEOUT: '60' }, timeoutMs: 90_000 });
+  const r = await runProcess('python3', [PTY, JSON.stringify([process.execPath, CLI, ...args]), answer], {
+    env: { ...process.env, NO_COLOR: '1', PTY_TIMEOUT: '60' },
+    timeoutMs: 90_000,
+  });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { output: string; code: number; asked: boolean };
 }
@@ -29,9 +32,18 @@ async function runInPty(args: string[], answer: string): Promise<{ output: strin
 /** Exactly one `error [CODE…]: …` line and one hint on stderr. */
 function expectOneError(r: CliRun, code: string): void {
   const lines = r.stderr.split('\n');
-  expect(lines.filter((l) => l.startsWith('error [')), r.stderr).toHaveLength(1);
-  expect(lines.filter((l) => l.startsWith(`error [${code}`)), r.stderr).toHaveLength(1);
-  expect(lines.filter((l) => l.trim().startsWith('hint:')), r.stderr).toHaveLength(1);
+  expect(
+    lines.filter((l) => l.startsWith('error [')),
+    r.stderr,
+  ).toHaveLength(1);
+  expect(
+    lines.filter((l) => l.startsWith(`error [${code}`)),
+    r.stderr,
+  ).toHaveLength(1);
+  expect(
+    lines.filter((l) => l.trim().startsWith('hint:')),
+    r.stderr,
+  ).toHaveLength(1);
 }
 
 async function runningServer() {
@@ -85,7 +97,10 @@ describe('usage errors: exit 2, one error line, did you mean', () => {
       expect(r.stdout).toBe('');
       const j = await runCli([...argv, '--json']);
       expect(j.code).toBe(2);
-      expect(j.json).toEqual({ ok: false, error: expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringContaining(message), hint: expect.any(String) }) });
+      expect(j.json).toEqual({
+        ok: false,
+        error: expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringContaining(message), hint: expect.any(String) }),
+      });
     });
   }
   it('help for a known topic still works', async () => {
@@ -127,7 +142,10 @@ describe('check --exit-code', () => {
   let server: Server;
   let feedUrl = '';
   beforeAll(async () => {
-    const feed = JSON.stringify({ name: 'tool', releases: [{ version: '2.0.0', platforms: { [platformKey()]: { url: 'v2.tar.gz', size: 1, sha256: 'a'.repeat(64) } } }] });
+    const feed = JSON.stringify({
+      name: 'tool',
+      releases: [{ version: '2.0.0', platforms: { [platformKey()]: { url: 'v2.tar.gz', size: 1, sha256: 'a'.repeat(64) } } }],
+    });
     server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(feed));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     feedUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/feed.json`;
@@ -168,7 +186,9 @@ describe('apply wording', () => {
 
     const pkg = join(base, 'tool-1.0.0.tar.gz');
     const src = await makeProductDir(join(base, 'src'), '1.0.0');
-    expect((await runCli(['pack', src, '--name', 'tool', '--version', '1.0.0', '--smoke', 'bin/tool --version', '--out', pkg])).code).toBe(0);
+    expect((await runCli(['pack', src, '--name', 'tool', '--version', '1.0.0', '--smoke', 'bin/tool --version', '--out', pkg])).code).toBe(
+      0,
+    );
     const first = await runCli(['apply', pkg, '--install-dir', root, '--verbose']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain(`upgraded ${root}: nothing installed → 1.0.0`);
@@ -191,11 +211,17 @@ describe('completion scripts', () => {
       return false;
     }
   };
-  for (const [shell, check] of [['bash', ['bash', '-n']], ['zsh', ['zsh', '-n']], ['fish', ['fish', '--no-execute']], ['powershell', null]] as const) {
+  for (const [shell, check] of [
+    ['bash', ['bash', '-n']],
+    ['zsh', ['zsh', '-n']],
+    ['fish', ['fish', '--no-execute']],
+    ['powershell', null],
+  ] as const) {
     it(`${shell}: prints a script that completes commands and options${check && which(check[0]) ? ', and the shell parses it' : ''}`, async () => {
       const r = await runCli(['completion', shell]);
       expect(r.code, r.stderr).toBe(0);
-      for (const word of ['status', 'rollback', 'completion', '--install-dir', '--grace', '--allow-downgrade', '--exit-code']) expect(r.stdout).toContain(word.replace(/^--/, shell === 'fish' ? '' : '--'));
+      for (const word of ['status', 'rollback', 'completion', '--install-dir', '--grace', '--allow-downgrade', '--exit-code'])
+        expect(r.stdout).toContain(word.replace(/^--/, shell === 'fish' ? '' : '--'));
       if (check && which(check[0])) {
         const file = join(await kit.makeTempDir('llm-upgrade-completion-'), `c.${shell}`);
         await writeFile(file, r.stdout);
@@ -207,7 +233,10 @@ describe('completion scripts', () => {
     const r = await runCli(['completion', 'bash']);
     const file = join(await kit.makeTempDir('llm-upgrade-completion-'), 'c.bash');
     await writeFile(file, r.stdout);
-    const out = execFileSync('bash', ['-c', `source ${file}; COMP_WORDS=(llm-upgrade rol); COMP_CWORD=1; _llm_upgrade; echo "\${COMPREPLY[*]}"; COMP_WORDS=(llm-upgrade --install-dir /x stop --gr); COMP_CWORD=4; _llm_upgrade; echo "\${COMPREPLY[*]}"`]).toString();
+    const out = execFileSync('bash', [
+      '-c',
+      `source ${file}; COMP_WORDS=(llm-upgrade rol); COMP_CWORD=1; _llm_upgrade; echo "\${COMPREPLY[*]}"; COMP_WORDS=(llm-upgrade --install-dir /x stop --gr); COMP_CWORD=4; _llm_upgrade; echo "\${COMPREPLY[*]}"`,
+    ]).toString();
     expect(out.split('\n').slice(0, 2)).toEqual(['rollback', '--grace']);
   });
 });
@@ -252,7 +281,9 @@ describe('on a terminal, stop and apply ask first (default no)', () => {
     const base = await kit.makeTempDir('llm-upgrade-ux-');
     const pkg = join(base, 'tool-1.0.0.tar.gz');
     const src = await makeProductDir(join(base, 'src'), '1.0.0');
-    expect((await runCli(['pack', src, '--name', 'tool', '--version', '1.0.0', '--smoke', 'bin/tool --version', '--out', pkg])).code).toBe(0);
+    expect((await runCli(['pack', src, '--name', 'tool', '--version', '1.0.0', '--smoke', 'bin/tool --version', '--out', pkg])).code).toBe(
+      0,
+    );
     const root = join(base, 'install');
     const no = await runInPty(['apply', pkg, '--install-dir', root], 'n');
     expect(no.asked, no.output).toBe(true);

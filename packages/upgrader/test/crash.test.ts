@@ -27,7 +27,10 @@ beforeAll(async () => {
   const v2 = await makeProductDir(join(base, 'v2'), '2.0.0', { 'lib/new-in-2.so': 'new only', 'share/x': 'file in 2' });
   v1Pkg = join(base, 'v1.tar.gz');
   v2Pkg = join(base, 'v2.tar.gz');
-  for (const [dir, v, out] of [[v1, '1.0.0', v1Pkg], [v2, '2.0.0', v2Pkg]] as const) {
+  for (const [dir, v, out] of [
+    [v1, '1.0.0', v1Pkg],
+    [v2, '2.0.0', v2Pkg],
+  ] as const) {
     expect((await runCli(['pack', dir, '--name', 'tool', '--version', v, '--smoke', 'bin/tool --version', '--out', out])).code).toBe(0);
   }
   oldDigest = await treeDigest(v1);
@@ -40,7 +43,10 @@ beforeAll(async () => {
   const r = await runCli(['apply', v2Pkg, '--install-dir', probe, '--json', '--log-file', logFile]);
   expect(r.code, r.stderr).toBe(0);
   totalSteps = r.json.journalSteps;
-  const events = (await readFile(logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; seq?: number });
+  const events = (await readFile(logFile, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; state?: string; seq?: number });
   commitStep = events.find((e) => e.type === 'journal' && e.state === 'committed')!.seq!;
   expect(totalSteps).toBeGreaterThanOrEqual(8);
   expect(commitStep).toBe(totalSteps);
@@ -74,7 +80,9 @@ describe('crash at every journal step', () => {
   it('recovers to all-old before the commit and all-new from it on', async () => {
     for (let step = 1; step <= totalSteps; step++) {
       const root = freshRoot();
-      const crashed = await runCli(['apply', v2Pkg, '--install-dir', root, '--json'], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step) } });
+      const crashed = await runCli(['apply', v2Pkg, '--install-dir', root, '--json'], {
+        env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step) },
+      });
       expect(crashed.signal, `step ${step} of ${totalSteps}: ${crashed.code} ${crashed.stdout} ${crashed.stderr}`).toBe('SIGKILL');
       expect(existsSync(join(root, '.llm-upgrade', 'journal.json'))).toBe(true);
       const rec = await runCli(['recover', '--install-dir', root, '--json']);
@@ -91,7 +99,9 @@ describe('crash at every journal step', () => {
   it('survives recover itself being killed mid-rollback', async () => {
     for (const step of [3, Math.floor((totalSteps + 3) / 2), totalSteps - 1]) {
       const root = freshRoot();
-      expect((await runCli(['apply', v2Pkg, '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step) } })).signal).toBe('SIGKILL');
+      expect(
+        (await runCli(['apply', v2Pkg, '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: String(step) } })).signal,
+      ).toBe('SIGKILL');
       // The undo writes nothing before it moves (a full disk must not stop it): die after its first undone move.
       const killed = await runCli(['recover', '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_IN_UNDO_AFTER: '1' } });
       expect(killed.signal).toBe('SIGKILL');
@@ -107,7 +117,9 @@ describe('crash at every journal step', () => {
 
   it('the next apply recovers by itself and then upgrades', async () => {
     const root = freshRoot();
-    expect((await runCli(['apply', v2Pkg, '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '5' } })).signal).toBe('SIGKILL');
+    expect((await runCli(['apply', v2Pkg, '--install-dir', root], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '5' } })).signal).toBe(
+      'SIGKILL',
+    );
     const r = await runCli(['apply', v2Pkg, '--install-dir', root, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json).toMatchObject({ recovered: 'rolled-back', from: '1.0.0', to: '2.0.0' });
@@ -147,7 +159,9 @@ describe('crash at random moments', () => {
       seen[await expectConsistent(root)]++;
     }
     // Print the spread so a run that never hit the middle is visible in the log.
-    console.log(`random kills: ${seen.old} ended all-old, ${seen.new} all-new (clean run ${span} ms); journal state at the kill: ${JSON.stringify(at)}`);
+    console.log(
+      `random kills: ${seen.old} ended all-old, ${seen.new} all-new (clean run ${span} ms); journal state at the kill: ${JSON.stringify(at)}`,
+    );
     expect(seen.old + seen.new).toBe(30);
   }, 180_000);
 });

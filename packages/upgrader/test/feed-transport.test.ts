@@ -59,7 +59,8 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   res.writeHead(200, { 'content-length': body.length }).end(body);
 }
 
-const listen = (s: http.Server | https.Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+const listen = (s: http.Server | https.Server) =>
+  new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
 
 beforeAll(async () => {
   ensureBuilt();
@@ -78,7 +79,27 @@ beforeAll(async () => {
   files.set('/new/big-feed.json', Buffer.from(JSON.stringify({ name: 'tool', releases: [await feedFor(big, '2.0.0', 'big.tar.gz')] })));
   certFile = join(base, 'cert.pem');
   const keyFile = join(base, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'pipe' },
+  );
   plain = http.createServer(handler);
   secure = https.createServer({ key: await readFile(keyFile), cert: await readFile(certFile) }, handler);
   httpUrl = `http://127.0.0.1:${await listen(plain)}`;
@@ -116,7 +137,10 @@ describe('feed transport', () => {
     const root = join(base, 'insecure-root');
     const refused = await runCli(['apply', '--feed', `${httpsUrl}/to-http/feed.json`, '--install-dir', root, '--json'], { env });
     expect(refused.code).toBe(2);
-    const allowed = await runCli(['apply', '--feed', `${httpsUrl}/to-http/feed.json`, '--install-dir', root, '--allow-insecure-redirect', '--json'], { env });
+    const allowed = await runCli(
+      ['apply', '--feed', `${httpsUrl}/to-http/feed.json`, '--install-dir', root, '--allow-insecure-redirect', '--json'],
+      { env },
+    );
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(allowed.json.to).toBe('1.0.0');
   });

@@ -32,14 +32,17 @@ beforeAll(async () => {
   const r2 = await runCli(['pack', v2Src, '--name', 'tool', '--version', '2.0.0', '--smoke', 'bin/tool --version', '--out', p2, '--json']);
   files.set('/rel/v1.tar.gz', await readFile(p1));
   files.set('/rel/pkgs/v2.zip', await readFile(p2));
-  const feed = (v2: { url: string; sha256?: string }) => Buffer.from(JSON.stringify({
-    name: 'tool',
-    releases: [
-      { version: '1.0.0', platforms: { [platform]: { url: 'v1.tar.gz', size: r1.json.size, sha256: r1.json.sha256 } } },
-      { version: '2.0.0', platforms: { [platform]: { url: v2.url, size: r2.json.size, sha256: v2.sha256 ?? r2.json.sha256 } } },
-      { version: '9.0.0', platforms: { 'plan9-mips': { url: 'nope.tar.gz', size: 1, sha256: '0'.repeat(64) } } },
-    ],
-  }));
+  const feed = (v2: { url: string; sha256?: string }) =>
+    Buffer.from(
+      JSON.stringify({
+        name: 'tool',
+        releases: [
+          { version: '1.0.0', platforms: { [platform]: { url: 'v1.tar.gz', size: r1.json.size, sha256: r1.json.sha256 } } },
+          { version: '2.0.0', platforms: { [platform]: { url: v2.url, size: r2.json.size, sha256: v2.sha256 ?? r2.json.sha256 } } },
+          { version: '9.0.0', platforms: { 'plan9-mips': { url: 'nope.tar.gz', size: 1, sha256: '0'.repeat(64) } } },
+        ],
+      }),
+    );
   files.set('/rel/feed.json', feed({ url: 'pkgs/v2.zip' }));
   files.set('/rel/feed-404.json', feed({ url: 'pkgs/missing.zip' }));
   files.set('/rel/feed-badhash.json', feed({ url: 'pkgs/v2.zip', sha256: 'ab'.repeat(32) }));

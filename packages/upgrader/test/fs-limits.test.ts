@@ -48,7 +48,11 @@ describe.skipIf(cannotMount !== null)('file-system limits', () => {
     v1Pkg = join(base, 'v1.tar.gz');
     v2Pkg = join(base, 'v2.tar.gz');
     bigPkg = join(base, 'big.tar.gz');
-    for (const [dir, v, out] of [[v1, '1.0.0', v1Pkg], [v2, '2.0.0', v2Pkg], [big, '3.0.0', bigPkg]] as const) {
+    for (const [dir, v, out] of [
+      [v1, '1.0.0', v1Pkg],
+      [v2, '2.0.0', v2Pkg],
+      [big, '3.0.0', bigPkg],
+    ] as const) {
       expect((await runCli(['pack', dir, '--name', 'tool', '--version', v, '--out', out])).code).toBe(0);
     }
   }, 60_000);

@@ -4,16 +4,33 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layOutOllamaInstall, makeOllamaRelease, startGithubApi, TestKit, type FakeRelease, type GithubApiServer, type OllamaInstall, type OllamaRelease } from '@llm-upgrade/testkit';
+import {
+  layOutOllamaInstall,
+  makeOllamaRelease,
+  startGithubApi,
+  TestKit,
+  type FakeRelease,
+  type GithubApiServer,
+  type OllamaInstall,
+  type OllamaRelease,
+} from '@llm-upgrade/testkit';
 import { ensureBuilt, runCli, treeDigest } from './helpers.js';
 import { runProcess } from '@llm-upgrade/testkit';
 
 const kit = new TestKit();
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 const TOKEN = 'ghp_test-token-never-logged';
 
 /** Every asset Ollama publishes for linux-amd64, plus sha256sum.txt. */
-function releaseOf(r: OllamaRelease, tag: string, extra: Partial<FakeRelease> = {}, override: Record<string, Partial<{ digest: string | null; data: Buffer }>> = {}): FakeRelease {
+function releaseOf(
+  r: OllamaRelease,
+  tag: string,
+  extra: Partial<FakeRelease> = {},
+  override: Record<string, Partial<{ digest: string | null; data: Buffer }>> = {},
+): FakeRelease {
   const files = [r.base, r.rocm, r.baseTgz, r.rocmTgz, r.baseZip, r.rocmZip, r.sha256sums];
   return { tag, ...extra, assets: files.map((file) => ({ name: basename(file), file, ...(override[basename(file)] ?? {}) })) };
 }
@@ -45,8 +62,18 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       const install = await installV1();
       const r = await runCli(['check', ...gh(), ...scopeOf(install), '--exit-code', '--json']);
       expect(r.code, r.stderr).toBe(10);
-      expect(r.json).toMatchObject({ ok: true, feed: 'github:o/r', platform: 'linux-x64', installed: '1.0.0', updateAvailable: true, latest: { version: '2.0.0', tag: 'v2.0.0', prerelease: false } });
-      expect(r.json.latest.assets.map((a: { name: string }) => a.name)).toEqual(['ollama-linux-amd64.tar.zst', 'ollama-linux-amd64-rocm.tar.zst']);
+      expect(r.json).toMatchObject({
+        ok: true,
+        feed: 'github:o/r',
+        platform: 'linux-x64',
+        installed: '1.0.0',
+        updateAvailable: true,
+        latest: { version: '2.0.0', tag: 'v2.0.0', prerelease: false },
+      });
+      expect(r.json.latest.assets.map((a: { name: string }) => a.name)).toEqual([
+        'ollama-linux-amd64.tar.zst',
+        'ollama-linux-amd64-rocm.tar.zst',
+      ]);
       expect(r.json.latest.assets[1].sha256).toBe(v2.sha256['ollama-linux-amd64-rocm.tar.zst']);
     });
 
@@ -62,7 +89,9 @@ describe('check and apply --feed github:OWNER/REPO', () => {
 
     it('finds an install.sh install on PATH (no --install-dir)', async () => {
       const install = await installV1();
-      const r = await runCli(['check', ...gh(), '--profile', 'ollama', '--json'], { env: { PATH: `${install.binDir}:${process.env.PATH}` } });
+      const r = await runCli(['check', ...gh(), '--profile', 'ollama', '--json'], {
+        env: { PATH: `${install.binDir}:${process.env.PATH}` },
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.json).toMatchObject({ installed: '1.0.0', latest: { version: '2.0.0' } });
       expect(r.json.latest.assets).toHaveLength(2);
@@ -78,7 +107,16 @@ describe('check and apply --feed github:OWNER/REPO', () => {
     it('--pre takes the newest pre-release; without it the latest release', async () => {
       const install = await installV1();
       const v3 = await makeOllamaRelease(kit, { version: '3.0.0-rc.1' });
-      const pre = await startGithubApi({ owner: 'o', repo: 'r', releases: [releaseOf(v3, 'v3.0.0-rc.1', { prerelease: true }), { tag: 'v9.0.0', draft: true, assets: [] }, releaseOf(v2, 'v2.0.0'), releaseOf(v1, 'v1.0.0')] });
+      const pre = await startGithubApi({
+        owner: 'o',
+        repo: 'r',
+        releases: [
+          releaseOf(v3, 'v3.0.0-rc.1', { prerelease: true }),
+          { tag: 'v9.0.0', draft: true, assets: [] },
+          releaseOf(v2, 'v2.0.0'),
+          releaseOf(v1, 'v1.0.0'),
+        ],
+      });
       try {
         const stable = await runCli(['check', '--feed', 'github:o/r', '--github-api', pre.url, ...scopeOf(install), '--json']);
         expect(stable.json.latest).toMatchObject({ version: '2.0.0', prerelease: false });
@@ -95,13 +133,21 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       const install = await installV1();
       const priv = await startGithubApi({ owner: 'o', repo: 'r', token: TOKEN, releases: [releaseOf(v2, 'v2.0.0')] });
       try {
-        const ok = await runCli(['check', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json', '--verbose'], { env: { GITHUB_TOKEN: TOKEN } });
+        const ok = await runCli(['check', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json', '--verbose'], {
+          env: { GITHUB_TOKEN: TOKEN },
+        });
         expect(ok.code, ok.stderr).toBe(0);
         expect(priv.requests.filter((q) => q.path.startsWith('/repos/')).every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
         expect(`${ok.stdout}${ok.stderr}`).not.toContain(TOKEN);
-        const anonymous = await runCli(['check', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json'], { env: { GITHUB_TOKEN: '' } });
+        const anonymous = await runCli(['check', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json'], {
+          env: { GITHUB_TOKEN: '' },
+        });
         expect(anonymous.code).toBe(2);
-        expect(anonymous.json.error).toMatchObject({ code: 'ERR_FETCH', message: expect.stringContaining('not found'), hint: expect.stringContaining('GITHUB_TOKEN') });
+        expect(anonymous.json.error).toMatchObject({
+          code: 'ERR_FETCH',
+          message: expect.stringContaining('not found'),
+          hint: expect.stringContaining('GITHUB_TOKEN'),
+        });
       } finally {
         await priv.close();
       }
@@ -114,7 +160,11 @@ describe('check and apply --feed github:OWNER/REPO', () => {
         try {
           const r = await runCli(['check', ...gh(), ...scopeOf(install), '--json'], { env: { GITHUB_TOKEN: '' } });
           expect(r.code).toBe(2);
-          expect(r.json.error).toMatchObject({ code: 'ERR_FETCH', message: expect.stringContaining('rate limit'), hint: expect.stringContaining('GITHUB_TOKEN') });
+          expect(r.json.error).toMatchObject({
+            code: 'ERR_FETCH',
+            message: expect.stringContaining('rate limit'),
+            hint: expect.stringContaining('GITHUB_TOKEN'),
+          });
         } finally {
           api.rateLimit(null);
         }
@@ -131,12 +181,18 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       expect(tag.json.error.message).toContain('release v7.7.7 not found');
       const arm = await runCli(['check', ...gh(), ...scopeOf(install), '--platform', 'linux-arm64', '--json']);
       expect(arm.code).toBe(2);
-      expect(arm.json.error.message).toMatch(/looked for ollama-linux-arm64\.tar\.zst, ollama-linux-arm64\.tgz; it has ollama-linux-amd64\.tar\.zst, /);
+      expect(arm.json.error.message).toMatch(
+        /looked for ollama-linux-arm64\.tar\.zst, ollama-linux-arm64\.tgz; it has ollama-linux-amd64\.tar\.zst, /,
+      );
     });
 
     it('sha256sum.txt and the API digest must agree', async () => {
       const install = await installV1();
-      const bad = await startGithubApi({ owner: 'o', repo: 'r', releases: [releaseOf(v2, 'v2.0.0', {}, { 'ollama-linux-amd64.tar.zst': { digest: `sha256:${'0'.repeat(64)}` } })] });
+      const bad = await startGithubApi({
+        owner: 'o',
+        repo: 'r',
+        releases: [releaseOf(v2, 'v2.0.0', {}, { 'ollama-linux-amd64.tar.zst': { digest: `sha256:${'0'.repeat(64)}` } })],
+      });
       try {
         const r = await runCli(['check', '--feed', 'github:o/r', '--github-api', bad.url, ...scopeOf(install), '--json']);
         expect(r.code).toBe(2);
@@ -153,7 +209,9 @@ describe('check and apply --feed github:OWNER/REPO', () => {
     it('installs the v2 base and the v2 rocm add-on into an install.sh install found on PATH; the other tool is untouched', async () => {
       const install = await installV1();
       const other = await sha256(install.othertool);
-      const r = await runCli(['apply', ...gh(), '--profile', 'ollama', '--json'], { env: { PATH: `${install.binDir}:${process.env.PATH}` } });
+      const r = await runCli(['apply', ...gh(), '--profile', 'ollama', '--json'], {
+        env: { PATH: `${install.binDir}:${process.env.PATH}` },
+      });
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
       expect(r.json).toMatchObject({ ok: true, from: '1.0.0', to: '2.0.0' });
       expect(await versionOf(install)).toBe('ollama version is 2.0.0');
@@ -178,9 +236,14 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       expect(same.code, same.stderr).toBe(0);
       expect(same.json).toMatchObject({ ok: true, noop: true, from: '1.0.0', to: '1.0.0' });
       // sha256sum.txt is read to know the digests; no archive was fetched.
-      const fetched = downloads().slice(n0).map((q) => q.path);
+      const fetched = downloads()
+        .slice(n0)
+        .map((q) => q.path);
       expect(fetched.length).toBeGreaterThan(0);
-      expect(fetched.every((p) => p.endsWith('/sha256sum.txt')), fetched.join(', ')).toBe(true);
+      expect(
+        fetched.every((p) => p.endsWith('/sha256sum.txt')),
+        fetched.join(', '),
+      ).toBe(true);
       expect(await treeDigest(install.prefix)).toBe(before);
     });
 
@@ -189,7 +252,11 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       const before = await treeDigest(install.prefix);
       const flipped = Buffer.from(await readFile(v2.base));
       flipped[flipped.length >> 1] = flipped[flipped.length >> 1]! ^ 0xff;
-      const bad = await startGithubApi({ owner: 'o', repo: 'r', releases: [releaseOf(v2, 'v2.0.0', {}, { 'ollama-linux-amd64.tar.zst': { data: flipped, digest: null } })] });
+      const bad = await startGithubApi({
+        owner: 'o',
+        repo: 'r',
+        releases: [releaseOf(v2, 'v2.0.0', {}, { 'ollama-linux-amd64.tar.zst': { data: flipped, digest: null } })],
+      });
       try {
         const r = await runCli(['apply', '--feed', 'github:o/r', '--github-api', bad.url, ...scopeOf(install), '--json']);
         expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
@@ -206,7 +273,9 @@ describe('check and apply --feed github:OWNER/REPO', () => {
       try {
         const size = (await readFile(v2.base)).length;
         priv.dropOnce('ollama-linux-amd64.tar.zst', Math.floor(size / 3));
-        const r = await runCli(['apply', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json'], { env: { GITHUB_TOKEN: TOKEN } });
+        const r = await runCli(['apply', '--feed', 'github:o/r', '--github-api', priv.url, ...scopeOf(install), '--json'], {
+          env: { GITHUB_TOKEN: TOKEN },
+        });
         expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
         expect(await versionOf(install)).toBe('ollama version is 2.0.0');
         const gets = priv.requests.filter((q) => q.path.endsWith('/ollama-linux-amd64.tar.zst'));

@@ -43,7 +43,11 @@ export async function readReadyFile(file: string, timeoutMs = 15_000): Promise<R
 
 /** Resolves with the time (ms since `since`) at which every pid was gone, or rejects after timeoutMs. */
 export async function allGone(pids: readonly number[], since: number, timeoutMs: number): Promise<number> {
-  await waitFor(() => pids.every(isGone), { timeoutMs, intervalMs: 10, what: `pids ${pids.join(', ')} gone (left: ${pids.filter((p) => !isGone(p)).join(', ')})` });
+  await waitFor(() => pids.every(isGone), {
+    timeoutMs,
+    intervalMs: 10,
+    what: `pids ${pids.join(', ')} gone (left: ${pids.filter((p) => !isGone(p)).join(', ')})`,
+  });
   return Date.now() - since;
 }
 
@@ -56,10 +60,15 @@ export interface CliProcess {
 
 /** Starts `llm-upgrade args...` in the background (stdin closed, output collected). */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   child.stdout!.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return { child, pid: child.pid!, exit, stderr: () => err };
 }

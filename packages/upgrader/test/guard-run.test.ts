@@ -94,7 +94,7 @@ describe('llm-upgrade run', () => {
     expect(run.stderr()).toContain('ERR_USAGE');
   });
 
-  it('exits with the command\'s own status', async () => {
+  it("exits with the command's own status", async () => {
     const run = startCli(['run', '--', 'sh', '-c', 'exit 7']);
     expect((await run.exit).code).toBe(7);
   });

@@ -25,9 +25,16 @@ export interface CliRun {
 }
 
 /** Runs `llm-upgrade args...` as a child process (stdin not a TTY, so --yes is implied). */
-export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliRun> {
-  const r = await runProcess(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, timeoutMs: opts.timeoutMs ?? 90_000, ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}) });
-  let json: any = undefined;
+export async function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+): Promise<CliRun> {
+  const r = await runProcess(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    timeoutMs: opts.timeoutMs ?? 90_000,
+    ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
+  });
+  let json: any;
   try {
     json = JSON.parse(r.stdout);
   } catch {
@@ -58,7 +65,12 @@ export async function treeDigest(dir: string, opts: { skipState?: boolean } = {}
         lines.push(`d ${p} ${(st.mode & 0o7777).toString(8)}`);
         await visit(p);
       } else if (st.isSymbolicLink()) lines.push(`l ${p} -> ${await readlink(join(dir, p))}`);
-      else lines.push(`f ${p} ${(st.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(join(dir, p))).digest('hex')}`);
+      else
+        lines.push(
+          `f ${p} ${(st.mode & 0o7777).toString(8)} ${createHash('sha256')
+            .update(await readFile(join(dir, p)))
+            .digest('hex')}`,
+        );
     }
   };
   await visit('');

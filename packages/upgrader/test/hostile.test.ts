@@ -28,7 +28,12 @@ interface Case {
   args?: string[];
 }
 
-const tarCase = (name: string, code: string | RegExp, entries: (outside: string) => CraftEntry[], manifest?: (m: Record<string, unknown>, outside: string) => Record<string, unknown> | null): Case => ({
+const tarCase = (
+  name: string,
+  code: string | RegExp,
+  entries: (outside: string) => CraftEntry[],
+  manifest?: (m: Record<string, unknown>, outside: string) => Record<string, unknown> | null,
+): Case => ({
   name,
   code,
   build: async (file) => {
@@ -43,34 +48,121 @@ const cases: Case[] = [
   tarCase('absolute path', 'ERR_UNSAFE_ENTRY', (o) => [...goodEntries(), { name: join(o, 'evil-abs'), content: 'x' }]),
   tarCase('dot-dot path', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: '../outside/evil-dotdot', content: 'x' }]),
   tarCase('dot-dot inside a path', 'ERR_UNSAFE_ENTRY', () => [{ name: 'lib/../../outside/evil', content: 'x' }, ...goodEntries()]),
-  tarCase('symlink leaving the root (relative)', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/escape', type: '2', linkname: '../../outside' }]),
-  tarCase('symlink leaving the root (absolute)', 'ERR_UNSAFE_ENTRY', (o) => [...goodEntries(), { name: 'lib/abs', type: '2', linkname: o }]),
-  tarCase('symlink climbing through another link', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'here', type: '2', linkname: 'lib' }, { name: 'lib/up', type: '2', linkname: 'x/../..' }],
-    (m) => ({ ...m, links: [{ path: 'here', link: 'lib' }] })),
-  tarCase('file written through a link in the package', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lnk', type: '2', linkname: 'lib' }, { name: 'lnk/evil', content: 'x' }],
-    (m) => ({ ...m, links: [{ path: 'lnk', link: 'lib' }], files: [...(m.files as object[]), { path: 'lnk/evil', size: 1, sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881', mode: 420 }] })),
+  tarCase('symlink leaving the root (relative)', 'ERR_UNSAFE_ENTRY', () => [
+    ...goodEntries(),
+    { name: 'lib/escape', type: '2', linkname: '../../outside' },
+  ]),
+  tarCase('symlink leaving the root (absolute)', 'ERR_UNSAFE_ENTRY', (o) => [
+    ...goodEntries(),
+    { name: 'lib/abs', type: '2', linkname: o },
+  ]),
+  tarCase(
+    'symlink climbing through another link',
+    'ERR_UNSAFE_ENTRY',
+    () => [...goodEntries(), { name: 'here', type: '2', linkname: 'lib' }, { name: 'lib/up', type: '2', linkname: 'x/../..' }],
+    (m) => ({ ...m, links: [{ path: 'here', link: 'lib' }] }),
+  ),
+  tarCase(
+    'file written through a link in the package',
+    'ERR_UNSAFE_ENTRY',
+    () => [...goodEntries(), { name: 'lnk', type: '2', linkname: 'lib' }, { name: 'lnk/evil', content: 'x' }],
+    (m) => ({
+      ...m,
+      links: [{ path: 'lnk', link: 'lib' }],
+      files: [
+        ...(m.files as object[]),
+        { path: 'lnk/evil', size: 1, sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881', mode: 420 },
+      ],
+    }),
+  ),
   tarCase('hardlink', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/hl', type: '1', linkname: '/etc/passwd' }]),
   tarCase('character device', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/tty', type: '3' }]),
   tarCase('block device', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/disk', type: '4' }]),
   tarCase('fifo', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/pipe', type: '6' }]),
   tarCase('duplicate entry', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/libcore.so', content: 'core 2.0.0\n' }]),
-  tarCase('entries differing only by case', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'LIB/libcore.so', content: 'core 2.0.0\n' }]),
+  tarCase('entries differing only by case', 'ERR_UNSAFE_ENTRY', () => [
+    ...goodEntries(),
+    { name: 'LIB/libcore.so', content: 'core 2.0.0\n' },
+  ]),
   tarCase('entry not in the manifest', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: 'lib/extra.so', content: 'surprise' }]),
   tarCase('entry before the manifest, not in it', 'ERR_UNSAFE_ENTRY', () => [{ name: 'lib/early.so', content: 'x' }]),
-  tarCase('entry in the state directory', 'ERR_UNSAFE_ENTRY', () => [...goodEntries(), { name: '.llm-upgrade/installed.json', content: '{}' }]),
-  tarCase('size mismatch', 'ERR_HASH_MISMATCH', () => [{ name: 'bin/tool', content: good[0]!.content, mode: 0o755 }, { name: 'lib/libcore.so', content: 'core 2.0.0 and more\n' }]),
-  tarCase('hash mismatch (same size)', 'ERR_HASH_MISMATCH', () => [{ name: 'bin/tool', content: good[0]!.content, mode: 0o755 }, { name: 'lib/libcore.so', content: 'core 6.6.6\n' }]),
+  tarCase('entry in the state directory', 'ERR_UNSAFE_ENTRY', () => [
+    ...goodEntries(),
+    { name: '.llm-upgrade/installed.json', content: '{}' },
+  ]),
+  tarCase('size mismatch', 'ERR_HASH_MISMATCH', () => [
+    { name: 'bin/tool', content: good[0]!.content, mode: 0o755 },
+    { name: 'lib/libcore.so', content: 'core 2.0.0 and more\n' },
+  ]),
+  tarCase('hash mismatch (same size)', 'ERR_HASH_MISMATCH', () => [
+    { name: 'bin/tool', content: good[0]!.content, mode: 0o755 },
+    { name: 'lib/libcore.so', content: 'core 6.6.6\n' },
+  ]),
   tarCase('file missing from the package', 'ERR_BAD_PACKAGE', () => [goodEntries()[0]!]),
-  tarCase('expands past the manifest size', 'ERR_HASH_MISMATCH', () => [goodEntries()[0]!, { name: 'lib/libcore.so', content: Buffer.alloc(64 * 1024 * 1024) }]),
-  tarCase('version not semver', 'ERR_NOT_SEMVER', () => goodEntries(), (m) => ({ ...m, version: 'latest' })),
-  tarCase('manifest without files', 'ERR_BAD_PACKAGE', () => goodEntries(), (m) => ({ name: m.name, version: m.version })),
-  tarCase('manifest without name', 'ERR_BAD_PACKAGE', () => goodEntries(), (m) => ({ ...m, name: undefined })),
-  tarCase('manifest with a bad sha256', 'ERR_BAD_PACKAGE', () => goodEntries(), (m) => ({ ...m, files: (m.files as { path: string }[]).map((f) => ({ ...f, sha256: 'nothex' })) })),
-  tarCase('manifest listing a path twice', 'ERR_UNSAFE_ENTRY', () => goodEntries(), (m) => ({ ...m, files: [...(m.files as object[]), (m.files as object[])[0]] })),
-  tarCase('manifest with an absolute path', 'ERR_UNSAFE_ENTRY', () => goodEntries(), (m, o) => ({ ...m, files: [...(m.files as object[]), { path: join(o, 'x'), size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', mode: 420 }] })),
-  tarCase('no manifest', 'ERR_BAD_PACKAGE', () => goodEntries(), () => null),
-  tarCase('manifest is not JSON', 'ERR_BAD_PACKAGE', () => [{ name: 'llm-upgrade.json', content: '{"name": "tool", ' }, ...goodEntries()], () => null),
-  tarCase('wrong platform', 'ERR_BAD_PACKAGE', () => goodEntries(), (m) => ({ ...m, platform: 'plan9-mips' })),
+  tarCase('expands past the manifest size', 'ERR_HASH_MISMATCH', () => [
+    goodEntries()[0]!,
+    { name: 'lib/libcore.so', content: Buffer.alloc(64 * 1024 * 1024) },
+  ]),
+  tarCase(
+    'version not semver',
+    'ERR_NOT_SEMVER',
+    () => goodEntries(),
+    (m) => ({ ...m, version: 'latest' }),
+  ),
+  tarCase(
+    'manifest without files',
+    'ERR_BAD_PACKAGE',
+    () => goodEntries(),
+    (m) => ({ name: m.name, version: m.version }),
+  ),
+  tarCase(
+    'manifest without name',
+    'ERR_BAD_PACKAGE',
+    () => goodEntries(),
+    (m) => ({ ...m, name: undefined }),
+  ),
+  tarCase(
+    'manifest with a bad sha256',
+    'ERR_BAD_PACKAGE',
+    () => goodEntries(),
+    (m) => ({ ...m, files: (m.files as { path: string }[]).map((f) => ({ ...f, sha256: 'nothex' })) }),
+  ),
+  tarCase(
+    'manifest listing a path twice',
+    'ERR_UNSAFE_ENTRY',
+    () => goodEntries(),
+    (m) => ({ ...m, files: [...(m.files as object[]), (m.files as object[])[0]] }),
+  ),
+  tarCase(
+    'manifest with an absolute path',
+    'ERR_UNSAFE_ENTRY',
+    () => goodEntries(),
+    (m, o) => ({
+      ...m,
+      files: [
+        ...(m.files as object[]),
+        { path: join(o, 'x'), size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', mode: 420 },
+      ],
+    }),
+  ),
+  tarCase(
+    'no manifest',
+    'ERR_BAD_PACKAGE',
+    () => goodEntries(),
+    () => null,
+  ),
+  tarCase(
+    'manifest is not JSON',
+    'ERR_BAD_PACKAGE',
+    () => [{ name: 'llm-upgrade.json', content: '{"name": "tool", ' }, ...goodEntries()],
+    () => null,
+  ),
+  tarCase(
+    'wrong platform',
+    'ERR_BAD_PACKAGE',
+    () => goodEntries(),
+    (m) => ({ ...m, platform: 'plan9-mips' }),
+  ),
   {
     name: 'truncated archive',
     code: 'ERR_BAD_PACKAGE',
@@ -112,7 +204,14 @@ const cases: Case[] = [
     name: 'zip: dot-dot entry',
     code: 'ERR_UNSAFE_ENTRY',
     build: async (file) => {
-      await writeFile(file, rawZip([{ name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) }, ...good.map((f) => ({ name: f.path, content: f.content })), { name: '../outside/evil-zip', content: 'x' }]));
+      await writeFile(
+        file,
+        rawZip([
+          { name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) },
+          ...good.map((f) => ({ name: f.path, content: f.content })),
+          { name: '../outside/evil-zip', content: 'x' },
+        ]),
+      );
       return file;
     },
   },
@@ -120,7 +219,14 @@ const cases: Case[] = [
     name: 'zip: absolute entry',
     code: 'ERR_UNSAFE_ENTRY',
     build: async (file) => {
-      await writeFile(file, rawZip([{ name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) }, ...good.map((f) => ({ name: f.path, content: f.content })), { name: join(outside, 'evil-zip-abs'), content: 'x' }]));
+      await writeFile(
+        file,
+        rawZip([
+          { name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) },
+          ...good.map((f) => ({ name: f.path, content: f.content })),
+          { name: join(outside, 'evil-zip-abs'), content: 'x' },
+        ]),
+      );
       return file;
     },
   },
@@ -128,7 +234,14 @@ const cases: Case[] = [
     name: 'zip: symlink leaving the root',
     code: 'ERR_UNSAFE_ENTRY',
     build: async (file) => {
-      await writeFile(file, rawZip([{ name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) }, ...good.map((f) => ({ name: f.path, content: f.content })), { name: 'lib/out', content: '../../outside', mode: 0o120777 }]));
+      await writeFile(
+        file,
+        rawZip([
+          { name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) },
+          ...good.map((f) => ({ name: f.path, content: f.content })),
+          { name: 'lib/out', content: '../../outside', mode: 0o120777 },
+        ]),
+      );
       return file;
     },
   },
@@ -136,7 +249,14 @@ const cases: Case[] = [
     name: 'zip: device entry',
     code: 'ERR_UNSAFE_ENTRY',
     build: async (file) => {
-      await writeFile(file, rawZip([{ name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) }, ...good.map((f) => ({ name: f.path, content: f.content })), { name: 'lib/dev', mode: 0o020644 }]));
+      await writeFile(
+        file,
+        rawZip([
+          { name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) },
+          ...good.map((f) => ({ name: f.path, content: f.content })),
+          { name: 'lib/dev', mode: 0o020644 },
+        ]),
+      );
       return file;
     },
   },
@@ -144,7 +264,10 @@ const cases: Case[] = [
     name: 'zip: truncated',
     code: 'ERR_BAD_PACKAGE',
     build: async (file) => {
-      const z = rawZip([{ name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) }, ...good.map((f) => ({ name: f.path, content: f.content }))]);
+      const z = rawZip([
+        { name: 'llm-upgrade.json', content: JSON.stringify(manifestFor('2.0.0', good)) },
+        ...good.map((f) => ({ name: f.path, content: f.content })),
+      ]);
       await writeFile(file, z.subarray(0, z.length - 30));
       return file;
     },
@@ -169,7 +292,10 @@ beforeAll(async () => {
   const managed = join(base, 'managed', 'install');
   expect((await runCli(['apply', pkg, '--install-dir', managed])).code).toBe(0);
   const plain = await makeProductDir(join(base, 'plain', 'install'), '1.0.0');
-  roots = [{ name: 'managed', root: managed }, { name: 'plain', root: plain }];
+  roots = [
+    { name: 'managed', root: managed },
+    { name: 'plain', root: plain },
+  ];
   const pair = generateKeyPairSync('ed25519');
   keyFile = join(base, 'pub.pem');
   await writeFile(keyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -239,8 +365,12 @@ describe('hostile packages are refused, the install untouched', () => {
     const { execFileSync } = await import('node:child_process');
     execFileSync('tar', ['xzf', signed, '-C', extract]);
     const m = (await readFile(join(extract, 'llm-upgrade.json'), 'utf8')).replace('"tool"', '"tooL"');
-    const entries: CraftEntry[] = [{ name: 'llm-upgrade.json', content: m }, { name: 'llm-upgrade.json.sig', content: await readFile(join(extract, 'llm-upgrade.json.sig')) }];
-    for (const p of ['README', 'bin/tool', 'lib/libcore.so', 'lib/sub/data.bin']) entries.push({ name: p, content: await readFile(join(extract, p)) });
+    const entries: CraftEntry[] = [
+      { name: 'llm-upgrade.json', content: m },
+      { name: 'llm-upgrade.json.sig', content: await readFile(join(extract, 'llm-upgrade.json.sig')) },
+    ];
+    for (const p of ['README', 'bin/tool', 'lib/libcore.so', 'lib/sub/data.bin'])
+      entries.push({ name: p, content: await readFile(join(extract, p)) });
     const file = join(pkgDir, 'tampered.tar.gz');
     await writeTarGz(file, entries);
     await expectRefused(file, 'ERR_SIGNATURE', ['--public-key', pub]);

@@ -26,7 +26,10 @@ function deadPid(): number {
 async function staleLock(root: string, extra: Record<string, unknown> = {}): Promise<string> {
   await mkdir(join(root, '.llm-upgrade'), { recursive: true });
   const lock = join(root, '.llm-upgrade', 'lock');
-  await writeFile(lock, `${JSON.stringify({ pid: deadPid(), startKey: '12345', command: 'apply', since: '2026-01-01T00:00:00.000Z', ...extra })}\n`);
+  await writeFile(
+    lock,
+    `${JSON.stringify({ pid: deadPid(), startKey: '12345', command: 'apply', since: '2026-01-01T00:00:00.000Z', ...extra })}\n`,
+  );
   return lock;
 }
 
@@ -49,10 +52,22 @@ describe('lock', () => {
       const root = join(base, `contended-${round}`);
       await staleLock(root);
       const startAt = Date.now() + 1500;
-      const runs = await Promise.all(Array.from({ length: 8 }, () => runProcess(process.execPath, ['--input-type=module', '-e', contender, LOCK_JS, root, String(startAt), '2500'], { timeoutMs: 30_000 })));
+      const runs = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          runProcess(process.execPath, ['--input-type=module', '-e', contender, LOCK_JS, root, String(startAt), '2500'], {
+            timeoutMs: 30_000,
+          }),
+        ),
+      );
       const outs = runs.map((r) => r.stdout.trim());
-      expect(outs.filter((o) => o === 'GOT'), outs.join(',')).toHaveLength(1);
-      expect(outs.filter((o) => o === 'ERR_LOCKED'), outs.join(',')).toHaveLength(7);
+      expect(
+        outs.filter((o) => o === 'GOT'),
+        outs.join(','),
+      ).toHaveLength(1);
+      expect(
+        outs.filter((o) => o === 'ERR_LOCKED'),
+        outs.join(','),
+      ).toHaveLength(7);
     }
   }, 60_000);
 

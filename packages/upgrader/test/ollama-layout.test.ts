@@ -5,7 +5,19 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, identityOf, isAlive, layOutOllamaInstall, makeOllamaRelease, TestKit, versionAt, waitFor, type OllamaInstall, type OllamaRelease, type SpawnedTree } from '@llm-upgrade/testkit';
+import {
+  freePort,
+  identityOf,
+  isAlive,
+  layOutOllamaInstall,
+  makeOllamaRelease,
+  TestKit,
+  versionAt,
+  waitFor,
+  type OllamaInstall,
+  type OllamaRelease,
+  type SpawnedTree,
+} from '@llm-upgrade/testkit';
 import { ensureBuilt, runCli, sh, treeDigest } from './helpers.js';
 
 const kit = new TestKit();
@@ -23,7 +35,11 @@ afterAll(async () => {
 });
 
 /** The CLI as a user runs it: the ollama profile, found through PATH. */
-const cli = (inst: OllamaInstall, args: string[]) => runCli([...args, '--profile', 'ollama', '--json', '--timeout', '60s'], { env: { PATH: `${inst.binDir}:${process.env.PATH}` }, timeoutMs: 150_000 });
+const cli = (inst: OllamaInstall, args: string[]) =>
+  runCli([...args, '--profile', 'ollama', '--json', '--timeout', '60s'], {
+    env: { PATH: `${inst.binDir}:${process.env.PATH}` },
+    timeoutMs: 150_000,
+  });
 
 /** bin/ollama and lib/ollama of the install, as one comparable string. */
 async function ollamaTree(inst: OllamaInstall): Promise<string> {
@@ -42,7 +58,9 @@ async function startAll(inst: OllamaInstall): Promise<Running> {
   const othertool = await kit.spawnTree(inst.othertool, ['serve', '--port', '0']);
   const port = await freePort();
   const so = join(inst.lib, 'libggml-base.so');
-  const server = await kit.spawnTree(inst.bin, ['serve', '--engines', '2', '--', '--model', so], { env: { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}` } });
+  const server = await kit.spawnTree(inst.bin, ['serve', '--engines', '2', '--', '--model', so], {
+    env: { ...process.env, OLLAMA_HOST: `127.0.0.1:${port}` },
+  });
   const crashed = await kit.spawnTree(inst.bin, ['serve', '--orphan', '--crash', '--engines', '1', '--', '--model', so]);
   const orphan = crashed.ready!.engines[0]!;
   await waitFor(() => !isAlive(crashed.pid), { what: 'the crashing server to die' });
@@ -69,11 +87,18 @@ describe('install.sh layout upgraded from Ollama release archives', () => {
     expect(r.json.version).toBe('0.5.1');
     expect(r.json.roots).toEqual([inst.bin, inst.lib]);
     expect(r.json.base).toBe(inst.prefix);
-    expect(r.json.server).toMatchObject({ url: `http://127.0.0.1:${run.port}/api/version`, source: 'socket', ollamaHost: `127.0.0.1:${run.port}`, pid: run.server.pid });
+    expect(r.json.server).toMatchObject({
+      url: `http://127.0.0.1:${run.port}/api/version`,
+      source: 'socket',
+      ollamaHost: `127.0.0.1:${run.port}`,
+      pid: run.server.pid,
+    });
     expect(r.json.services).toEqual([expect.objectContaining({ name: 'ollama.service', manager: 'systemd' })]);
     const text = await runCli(['status', '--profile', 'ollama'], { env: { PATH: `${inst.binDir}:${process.env.PATH}` } });
     expect(text.stdout).toContain('version: 0.5.1 (reported by bin/ollama --version');
-    expect(text.stdout).toContain(`server: http://127.0.0.1:${run.port}/api/version (listening now, pid ${run.server.pid}, OLLAMA_HOST=127.0.0.1:${run.port})`);
+    expect(text.stdout).toContain(
+      `server: http://127.0.0.1:${run.port}/api/version (listening now, pid ${run.server.pid}, OLLAMA_HOST=127.0.0.1:${run.port})`,
+    );
     expect(text.stdout).toMatch(/service: ollama\.service \(/);
   });
 
@@ -119,7 +144,15 @@ describe('install.sh layout upgraded from Ollama release archives', () => {
     const otherKey = identityOf(otherPid);
     const r = await cli(inst, ['apply', v2.base, v2.rocm, '--checksums', v2.sha256sums]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, from: '0.5.1', to: '0.6.0', phase: 'commit', changed: true, root: inst.prefix, healthy: true });
+    expect(r.json).toMatchObject({
+      ok: true,
+      from: '0.5.1',
+      to: '0.6.0',
+      phase: 'commit',
+      changed: true,
+      root: inst.prefix,
+      healthy: true,
+    });
     expect((await sh(inst.bin, ['--version'])).trim()).toBe('ollama version is 0.6.0');
     for (const f of v2.rocmFiles) expect(await readFile(join(inst.prefix, f))).toEqual(await readFile(join(v2.rocmTree, f)));
     expect(await readFile(join(inst.lib, 'libggml-base.so'))).toEqual(await readFile(join(v2.baseTree, 'lib/ollama/libggml-base.so')));
@@ -184,7 +217,19 @@ describe('other archive formats', () => {
   it('our own packages (llm-upgrade pack) on the prefix layout too: bin/ollama + lib/ollama only', async () => {
     const inst = await layOutOllamaInstall(kit, v1);
     const pkg = join(await kit.makeTempDir('ollama-pack-'), 'ollama-0.6.0-linux-x64.tar.gz');
-    let r = await runCli(['pack', v2.baseTree, '--name', 'ollama', '--version', '0.6.0', '--smoke', 'bin/ollama --version', '--out', pkg, '--json']);
+    let r = await runCli([
+      'pack',
+      v2.baseTree,
+      '--name',
+      'ollama',
+      '--version',
+      '0.6.0',
+      '--smoke',
+      'bin/ollama --version',
+      '--out',
+      pkg,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     r = await cli(inst, ['apply', pkg]);
     expect(r.code, r.stdout + r.stderr).toBe(0);

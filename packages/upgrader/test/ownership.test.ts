@@ -23,8 +23,14 @@ async function packDir(dir: string, name: string, version: string, out: string, 
 beforeAll(async () => {
   ensureBuilt();
   base = await kit.makeTempDir('llm-upgrade-own-');
-  for (const v of ['1.0.0', '2.0.0', '3.0.0', '4.0.0']) pkgs[v] = await packDir(await makeProductDir(join(base, `v${v}`), v), 'tool', v, join(base, `tool-${v}.tar.gz`));
-  pkgs.other = await packDir(await makeProductDir(join(base, 'other'), '5.0.0'), 'another-product', '5.0.0', join(base, 'other-5.0.0.tar.gz'));
+  for (const v of ['1.0.0', '2.0.0', '3.0.0', '4.0.0'])
+    pkgs[v] = await packDir(await makeProductDir(join(base, `v${v}`), v), 'tool', v, join(base, `tool-${v}.tar.gz`));
+  pkgs.other = await packDir(
+    await makeProductDir(join(base, 'other'), '5.0.0'),
+    'another-product',
+    '5.0.0',
+    join(base, 'other-5.0.0.tar.gz'),
+  );
   // A package whose own smoke command leaves a mark when it runs.
   const marker = await makeProductDir(join(base, 'marker'), '6.0.0');
   await writeFile(join(marker, 'bin', 'tool'), `#!/bin/sh\ntouch "${join(base, 'smoke-ran')}"\necho "tool version is 6.0.0"\n`);
@@ -90,7 +96,9 @@ describe('rollback after a fresh install', () => {
     expect(await treeDigest(root, { skipState: true })).toBe(before);
     const e = await runCli(['rollback', '--install-dir', root, '--to-empty', '--json']);
     expect(e.code, e.stderr).toBe(0);
-    expect(await treeDigest(root, { skipState: true })).toBe(`f config.yaml 644 ${(await import('node:crypto')).createHash('sha256').update('mine\n').digest('hex')}`);
+    expect(await treeDigest(root, { skipState: true })).toBe(
+      `f config.yaml 644 ${(await import('node:crypto')).createHash('sha256').update('mine\n').digest('hex')}`,
+    );
   });
 
   it('after a failed, rolled-back apply, rollback still refers to the last committed upgrade (the fresh install)', async () => {
@@ -121,9 +129,16 @@ describe('nothing from a package runs before verification or outside the root', 
   it('a smoke command outside the package (absolute, "..", not a package file) is refused before anything is written', async () => {
     const files = [{ path: 'bin/tool', content: '#!/bin/sh\necho "tool version is 1.0.0"\n', mode: 0o755 }];
     const mark = join(base, 'outside-ran');
-    for (const [i, smoke] of [['/bin/sh', '-c', `touch ${mark}; echo 1.0.0`], ['../../bin/sh', '-c', 'echo 1.0.0'], ['bin/other']].entries()) {
+    for (const [i, smoke] of [
+      ['/bin/sh', '-c', `touch ${mark}; echo 1.0.0`],
+      ['../../bin/sh', '-c', 'echo 1.0.0'],
+      ['bin/other'],
+    ].entries()) {
       const pkg = join(base, `smoke-${i}.tar.gz`);
-      await writeTarGz(pkg, [manifestEntry(manifestFor('1.0.0', files, { smoke })), ...files.map((f) => ({ name: f.path, content: f.content, mode: f.mode }))]);
+      await writeTarGz(pkg, [
+        manifestEntry(manifestFor('1.0.0', files, { smoke })),
+        ...files.map((f) => ({ name: f.path, content: f.content, mode: f.mode })),
+      ]);
       const root = fresh();
       const r = await runCli(['apply', pkg, '--install-dir', root, '--json']);
       expect(r.code, r.stdout).toBe(2);
@@ -135,7 +150,7 @@ describe('nothing from a package runs before verification or outside the root', 
 });
 
 describe('product name', () => {
-  it("a package of another product is exit 2 unless --replace-product", async () => {
+  it('a package of another product is exit 2 unless --replace-product', async () => {
     const root = fresh();
     expect((await runCli(['apply', pkgs['1.0.0']!, '--install-dir', root])).code).toBe(0);
     const before = await treeDigest(root);
@@ -153,7 +168,11 @@ describe('product name', () => {
 describe('modes and owners', () => {
   it('under umask 077 directories get the replaced mode (new ones 0755), files the manifest mode, owners are kept', async () => {
     const root = fresh();
-    const umasked = (args: string[]) => runProcess('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', process.execPath, CLI, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 60_000 });
+    const umasked = (args: string[]) =>
+      runProcess('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', process.execPath, CLI, ...args], {
+        env: { ...process.env, NO_COLOR: '1' },
+        timeoutMs: 60_000,
+      });
     const first = await umasked(['apply', pkgs['1.0.0']!, '--install-dir', root]);
     expect(first.code, first.stderr).toBe(0);
     expect((await stat(join(root, 'bin'))).mode & 0o777).toBe(0o755);

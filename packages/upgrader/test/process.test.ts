@@ -13,12 +13,15 @@ const pkgs: Record<string, string> = {};
 const trees: Record<string, SampleInstall> = {};
 
 async function writeProfile(file: string, port: number): Promise<string> {
-  await writeFile(file, JSON.stringify({
-    name: 'fake-ollama',
-    processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
-    startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
-    healthUrl: `http://127.0.0.1:${port}/api/version`,
-  }));
+  await writeFile(
+    file,
+    JSON.stringify({
+      name: 'fake-ollama',
+      processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
+      startCommand: ['bin/ollama', 'serve', '--port', String(port), '--engines', '1'],
+      healthUrl: `http://127.0.0.1:${port}/api/version`,
+    }),
+  );
   return file;
 }
 
@@ -30,9 +33,26 @@ async function runningInstall(): Promise<{ root: string; port: number; profile: 
   const profile = await writeProfile(join(base, `profile-${n}.json`), port);
   const r = await runCli(['apply', pkgs['0.5.0']!, '--install-dir', root, '--profile', profile]);
   expect(r.code, r.stderr).toBe(0);
-  const server = await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--port', String(port), '--engines', '2', '--', '--model', trees['0.5.0']!.model]);
+  const server = await kit.spawnTree(join(root, 'bin', 'ollama'), [
+    'serve',
+    '--port',
+    String(port),
+    '--engines',
+    '2',
+    '--',
+    '--model',
+    trees['0.5.0']!.model,
+  ]);
   // A server that dies right after starting its engine leaves that engine orphaned.
-  const crashed = await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--engines', '1', '--crash', '--', '--hold', join(root, 'lib', 'ollama', 'libggml-base.so')]);
+  const crashed = await kit.spawnTree(join(root, 'bin', 'ollama'), [
+    'serve',
+    '--engines',
+    '1',
+    '--crash',
+    '--',
+    '--hold',
+    join(root, 'lib', 'ollama', 'libggml-base.so'),
+  ]);
   await crashed.exited;
   const orphan = crashed.ready!.engines[0]!;
   expect(identityOf(orphan)).not.toBeNull();
@@ -74,10 +94,30 @@ afterAll(async () => {
 describe('apply over a running install', () => {
   it('stops server, engines and the orphan, swaps, restarts the new version and checks its health', async () => {
     const { root, port, profile, old } = await runningInstall();
-    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '20s', '--json']);
+    const r = await runCli([
+      'apply',
+      pkgs['0.6.0']!,
+      '--install-dir',
+      root,
+      '--profile',
+      profile,
+      '--grace',
+      '2s',
+      '--timeout',
+      '20s',
+      '--json',
+    ]);
     for (const pid of runningUnder(root)) kit.track(pid);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, from: '0.5.0', to: '0.6.0', phase: 'commit', rolledBack: false, restarted: 'recorded', healthy: true });
+    expect(r.json).toMatchObject({
+      ok: true,
+      from: '0.5.0',
+      to: '0.6.0',
+      phase: 'commit',
+      rolledBack: false,
+      restarted: 'recorded',
+      healthy: true,
+    });
     const stoppedPids = (r.json.stopped as { pid: number }[]).map((p) => p.pid);
     for (const pid of old) {
       expect(stoppedPids).toContain(pid);
@@ -94,7 +134,10 @@ describe('apply over a running install', () => {
   it('a health check that fails rolls back and starts the old version again (exit 4)', async () => {
     const { root, port, profile, old } = await runningInstall();
     const before = await treeDigest(root, { skipState: true });
-    const r = await runCli(['apply', pkgs['0.7.0-bad-health']!, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '6s', '--json'], { timeoutMs: 120_000 });
+    const r = await runCli(
+      ['apply', pkgs['0.7.0-bad-health']!, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '6s', '--json'],
+      { timeoutMs: 120_000 },
+    );
     for (const pid of runningUnder(root)) kit.track(pid);
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.json.error.code).toBe('ERR_HEALTH');
@@ -109,7 +152,19 @@ describe('apply over a running install', () => {
   it('a smoke post-check that fails rolls back (exit 4)', async () => {
     const { root, port, profile } = await runningInstall();
     const before = await treeDigest(root, { skipState: true });
-    const r = await runCli(['apply', pkgs['0.8.0-bad-smoke']!, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '10s', '--json']);
+    const r = await runCli([
+      'apply',
+      pkgs['0.8.0-bad-smoke']!,
+      '--install-dir',
+      root,
+      '--profile',
+      profile,
+      '--grace',
+      '2s',
+      '--timeout',
+      '10s',
+      '--json',
+    ]);
     for (const pid of runningUnder(root)) kit.track(pid);
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.json.error.code).toBe('ERR_POST_CHECK');
@@ -121,11 +176,27 @@ describe('apply over a running install', () => {
   it('a file held open by a foreign process stops the upgrade before any swap (exit 3)', async () => {
     const { root, profile } = await runningInstall();
     const held = join(root, 'lib', 'ollama', 'libggml-base.so');
-    const holder = spawn(process.execPath, ['-e', `require('fs').openSync(${JSON.stringify(held)}, 'r'); console.log('open'); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const holder = spawn(
+      process.execPath,
+      ['-e', `require('fs').openSync(${JSON.stringify(held)}, 'r'); console.log('open'); setInterval(() => {}, 1000)`],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     kit.track(holder.pid!);
     await new Promise((r) => holder.stdout!.once('data', r));
     const before = await treeDigest(root);
-    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile, '--grace', '1s', '--timeout', '3s', '--json']);
+    const r = await runCli([
+      'apply',
+      pkgs['0.6.0']!,
+      '--install-dir',
+      root,
+      '--profile',
+      profile,
+      '--grace',
+      '1s',
+      '--timeout',
+      '3s',
+      '--json',
+    ]);
     for (const pid of runningUnder(root)) kit.track(pid);
     holder.kill('SIGKILL');
     expect(r.code, r.stdout + r.stderr).toBe(3);
@@ -133,12 +204,17 @@ describe('apply over a running install', () => {
     expect(r.json.error.message).toContain(`pid ${holder.pid}`);
     expect(r.json.error.message).toContain(held);
     // The server it stopped was started again, its output going to .llm-upgrade/ollama.log: nothing else changed.
-    expect((await treeDigest(root)).split('\n').filter((l) => !l.startsWith('f .llm-upgrade/ollama.log ')).join('\n')).toBe(before);
+    expect(
+      (await treeDigest(root))
+        .split('\n')
+        .filter((l) => !l.startsWith('f .llm-upgrade/ollama.log '))
+        .join('\n'),
+    ).toBe(before);
   });
 });
 
 describe('recover after an upgrader died with processes frozen', () => {
-  it('continues (SIGCONT) exactly the processes the dead upgrader recorded as frozen, never a Ctrl-Z\'d one', async () => {
+  it("continues (SIGCONT) exactly the processes the dead upgrader recorded as frozen, never a Ctrl-Z'd one", async () => {
     const { root, profile, old } = await runningInstall();
     // The upgrader dies after its first journal write, just as its forced stop had frozen part of
     // the tree. The freeze and its record (what freezeKill writes before each SIGSTOP) are made
@@ -154,9 +230,14 @@ describe('recover after an upgrader died with processes frozen', () => {
     for (const pid of [...frozen, userStopped]) process.kill(pid, 'SIGSTOP');
     await waitFor(() => [...frozen, userStopped].every((pid) => readStat(pid)?.state === 'T'), { what: 'processes to stop' });
     const frozenDir = await kit.makeTempDir('llm-upgrade-frozen-');
-    await writeFile(join(frozenDir, `${owner.pid}.json`), JSON.stringify({ owner, frozen: frozen.map((pid) => ({ pid, startKey: identityOf(pid) })) }));
+    await writeFile(
+      join(frozenDir, `${owner.pid}.json`),
+      JSON.stringify({ owner, frozen: frozen.map((pid) => ({ pid, startKey: identityOf(pid) })) }),
+    );
     try {
-      const r = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json'], { env: { LLM_UPGRADE_FROZEN_DIR: frozenDir } });
+      const r = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json'], {
+        env: { LLM_UPGRADE_FROZEN_DIR: frozenDir },
+      });
       expect(r.code, r.stderr).toBe(0);
       expect([...r.json.thawed].sort()).toEqual([...frozen].sort());
       for (const pid of frozen) {
@@ -166,10 +247,14 @@ describe('recover after an upgrader died with processes frozen', () => {
       expect(readStat(userStopped)?.state).toBe('T');
       expect(r.json.action).toBe('rolled-back');
       // A second recover (and a no-op apply) finds no record left and continues nothing.
-      const again = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json'], { env: { LLM_UPGRADE_FROZEN_DIR: frozenDir } });
+      const again = await runCli(['recover', '--install-dir', root, '--profile', profile, '--json'], {
+        env: { LLM_UPGRADE_FROZEN_DIR: frozenDir },
+      });
       expect(again.json.thawed).toEqual([]);
       expect(readStat(userStopped)?.state).toBe('T');
-      const noop = await runCli(['apply', pkgs['0.5.0']!, '--install-dir', root, '--profile', profile, '--json'], { env: { LLM_UPGRADE_FROZEN_DIR: frozenDir } });
+      const noop = await runCli(['apply', pkgs['0.5.0']!, '--install-dir', root, '--profile', profile, '--json'], {
+        env: { LLM_UPGRADE_FROZEN_DIR: frozenDir },
+      });
       expect(noop.code, noop.stderr).toBe(0);
       expect(readStat(userStopped)?.state).toBe('T');
     } finally {
@@ -199,9 +284,15 @@ describe('self-relaunch', () => {
     const first = JSON.parse(await readFile(out, 'utf8')) as { relaunched: boolean; pid: number; waitingFor: number };
     expect(first.relaunched).toBe(true);
     kit.track(first.pid);
-    await waitFor(async () => (await readFile(join(root, '.llm-upgrade', 'installed.json'), 'utf8')).includes('"0.6.0"'), { timeoutMs: 30_000, what: 'the detached upgrader to finish' });
+    await waitFor(async () => (await readFile(join(root, '.llm-upgrade', 'installed.json'), 'utf8')).includes('"0.6.0"'), {
+      timeoutMs: 30_000,
+      what: 'the detached upgrader to finish',
+    });
     await waitFor(() => identityOf(first.pid) === null, { timeoutMs: 10_000, what: 'the detached upgrader to exit' });
-    const results = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; exitCode?: number; result?: { to?: string } });
+    const results = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; exitCode?: number; result?: { to?: string } });
     expect(results.filter((e) => e.type === 'result').map((e) => e.exitCode)).toEqual([0, 0]);
     expect(results.find((e) => e.type === 'result' && e.result?.to === '0.6.0')).toBeDefined();
   });

@@ -20,7 +20,18 @@ beforeAll(async () => {
   base = await kit.makeTempDir('llm-upgrade-restart-');
   for (const v of ['0.5.0', '0.6.0']) {
     trees[v] = await kit.makeSampleInstall({ version: v, base: join(base, `tree-${v}`) });
-    const r = await runCli(['pack', trees[v]!.root, '--name', 'ollama', '--version', v, '--smoke', 'bin/ollama --version', '--out', join(base, `ollama-${v}.tar.gz`)]);
+    const r = await runCli([
+      'pack',
+      trees[v]!.root,
+      '--name',
+      'ollama',
+      '--version',
+      v,
+      '--smoke',
+      'bin/ollama --version',
+      '--out',
+      join(base, `ollama-${v}.tar.gz`),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     pkgs[v] = join(base, `ollama-${v}.tar.gz`);
   }
@@ -64,7 +75,11 @@ describe('restart what ran, as it ran', () => {
     const [now, ...more] = topLevelUnder(root);
     expect(more).toEqual([]);
     expect(now).not.toBe(old.pid);
-    expect(cmdline(now!)).toEqual(cmdline(old.pid === now ? now : now!).slice(0, 1).concat(['serve', '--port', String(port), '--engines', '1']));
+    expect(cmdline(now!)).toEqual(
+      cmdline(old.pid === now ? now : now!)
+        .slice(0, 1)
+        .concat(['serve', '--port', String(port), '--engines', '1']),
+    );
     expect(cmdline(now!)[0]).toBe(join(root, 'bin', 'ollama'));
     expect(readlinkSync(`/proc/${now}/cwd`)).toBe(cwd);
     expect(environ(now!)).toContain(`OLLAMA_MODELS=${join(cwd, 'models')}`);
@@ -96,7 +111,9 @@ describe('restart what ran, as it ran', () => {
     for (const pid of runningUnder(root)) kit.track(pid);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json.healthy).toBeNull();
-    expect(r.json.warnings.join('\n')).toMatch(/did not answer before the upgrade either, so the health gate checked that the new server stays up 3 s/);
+    expect(r.json.warnings.join('\n')).toMatch(
+      /did not answer before the upgrade either, so the health gate checked that the new server stays up 3 s/,
+    );
     const [now] = topLevelUnder(root);
     expect(now).toBeDefined();
     expect(now).not.toBe(old.pid);
@@ -108,9 +125,14 @@ describe('restart what ran, as it ran', () => {
     const root = await installed();
     const broken = join(base, `broken-${n}`);
     execFileSync('cp', ['-a', trees['0.6.0']!.root, broken]);
-    await writeFile(join(broken, 'bin', 'ollama'), '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 0.7.0"; exit 0; fi\necho "cannot start: $*" >&2\nexit 3\n');
+    await writeFile(
+      join(broken, 'bin', 'ollama'),
+      '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 0.7.0"; exit 0; fi\necho "cannot start: $*" >&2\nexit 3\n',
+    );
     const pkg = join(base, `broken-${n}.tar.gz`);
-    expect((await runCli(['pack', broken, '--name', 'ollama', '--version', '0.7.0', '--smoke', 'bin/ollama --version', '--out', pkg])).code).toBe(0);
+    expect(
+      (await runCli(['pack', broken, '--name', 'ollama', '--version', '0.7.0', '--smoke', 'bin/ollama --version', '--out', pkg])).code,
+    ).toBe(0);
     const old = await kit.spawnTree(join(root, 'bin', 'ollama'), ['engine']);
     const before = await treeDigest(root, { skipState: true });
     const r = await runCli(['apply', pkg, '--install-dir', root, '--grace', '2s', '--timeout', '20s', '--json']);
@@ -139,9 +161,28 @@ describe('restart what ran, as it ran', () => {
     const port = await freePort();
     // The profile asks /health, which this server does not serve (404): not healthy before either.
     const profile = join(base, `profile-${n}.json`);
-    await writeFile(profile, JSON.stringify({ name: 'fake-ollama', processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] }, healthUrl: 'http://127.0.0.1:11434/health' }));
+    await writeFile(
+      profile,
+      JSON.stringify({
+        name: 'fake-ollama',
+        processes: { supervisor: [], server: ['ollama'], engine: ['llama-server'] },
+        healthUrl: 'http://127.0.0.1:11434/health',
+      }),
+    );
     await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--port', String(port)]);
-    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--profile', profile, '--grace', '2s', '--timeout', '20s', '--json']);
+    const r = await runCli([
+      'apply',
+      pkgs['0.6.0']!,
+      '--install-dir',
+      root,
+      '--profile',
+      profile,
+      '--grace',
+      '2s',
+      '--timeout',
+      '20s',
+      '--json',
+    ]);
     for (const pid of runningUnder(root)) kit.track(pid);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json.warnings.join('\n')).toContain(`http://127.0.0.1:${port}/health did not answer before the upgrade either`);
@@ -155,13 +196,25 @@ describe('interrupts', () => {
     const root = await installed();
     const port = await freePort();
     const cwd = await kit.makeTempDir('llm-upgrade-cwd-');
-    await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--port', String(port)], { cwd, env: { ...process.env, MY_SETTING: 'after recover too' } });
+    await kit.spawnTree(join(root, 'bin', 'ollama'), ['serve', '--port', String(port)], {
+      cwd,
+      env: { ...process.env, MY_SETTING: 'after recover too' },
+    });
     // Journal write 3: the first step of moves is done (1: stopping, 2: swapping).
-    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--grace', '2s', '--json'], { env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '3' } });
+    const r = await runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--grace', '2s', '--json'], {
+      env: { LLM_UPGRADE_TEST_CRASH_AT_STEP: '3' },
+    });
     expect(r.signal).toBe('SIGKILL');
     expect(runningUnder(root)).toEqual([]);
     const st = await runCli(['status', '--install-dir', root, '--json']);
-    expect(st.json.transaction).toMatchObject({ kind: 'apply', state: 'swapping', from: '0.5.0', to: '0.6.0', ownerAlive: false, recoverWill: 'roll back' });
+    expect(st.json.transaction).toMatchObject({
+      kind: 'apply',
+      state: 'swapping',
+      from: '0.5.0',
+      to: '0.6.0',
+      ownerAlive: false,
+      recoverWill: 'roll back',
+    });
     expect(st.json.transaction.ran[0].argv.slice(1)).toEqual(['serve', '--port', String(port)]);
     const human = await runCli(['status', '--install-dir', root]);
     expect(human.stderr).toContain('run "llm-upgrade recover" to finish it');
@@ -189,7 +242,10 @@ describe('interrupts', () => {
       const delayMs = Math.max(0, Math.round(frac * 4000));
       const log = join(base, `sigint-${n}.log`);
       let child = 0;
-      const run = runCli(['apply', pkgs['0.6.0']!, '--install-dir', root, '--grace', '2s', '--timeout', '20s', '--json', '--log-file', log], { onSpawn: (pid) => (child = pid) });
+      const run = runCli(
+        ['apply', pkgs['0.6.0']!, '--install-dir', root, '--grace', '2s', '--timeout', '20s', '--json', '--log-file', log],
+        { onSpawn: (pid) => (child = pid) },
+      );
       await waitFor(() => existsSync(log) && statSync(log).size > 0, { timeoutMs: 20_000, intervalMs: 10, what: 'the first logged event' });
       await sleep(delayMs);
       try {
@@ -210,7 +266,10 @@ describe('interrupts', () => {
       expect(rec.code, rec.stderr).toBe(0);
       const version = r.code === 0 ? '0.6.0' : '0.5.0';
       expect(await treeDigest(root, { skipState: true })).toBe(digest);
-      await waitFor(async () => (await versionAt(port)) === version, { timeoutMs: 15_000, what: `the ${version} server on port ${port} (${delayMs} ms)` });
+      await waitFor(async () => (await versionAt(port)) === version, {
+        timeoutMs: 15_000,
+        what: `the ${version} server on port ${port} (${delayMs} ms)`,
+      });
       for (const pid of runningUnder(root)) kit.track(pid);
     }
     console.log(`SIGINT outcomes: ${outcomes.join(', ')}`);

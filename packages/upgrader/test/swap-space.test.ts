@@ -47,7 +47,10 @@ describe.skipIf(cannotMount !== null)('space at every step of the swap', () => {
     const v2 = await makeProductDir(join(base, 'v2'), '2.0.0', { 'etc/new.conf': 'new\n' });
     const v1Pkg = join(base, 'v1.tar.gz');
     v2Pkg = join(base, 'v2.tar.gz');
-    for (const [dir, v, out] of [[v1, '1.0.0', v1Pkg], [v2, '2.0.0', v2Pkg]] as const) {
+    for (const [dir, v, out] of [
+      [v1, '1.0.0', v1Pkg],
+      [v2, '2.0.0', v2Pkg],
+    ] as const) {
       expect((await runCli(['pack', dir, '--name', 'tool', '--version', v, '--smoke', 'bin/tool', '--out', out])).code).toBe(0);
     }
     disk = join(base, 'disk');
@@ -84,7 +87,9 @@ describe.skipIf(cannotMount !== null)('space at every step of the swap', () => {
     remount(limit);
     let r;
     try {
-      r = await runCli(['apply', v2Pkg, '--install-dir', work, '--json'], { env: preflight ? {} : { LLM_UPGRADE_TEST_SKIP_PREFLIGHT: '1' } });
+      r = await runCli(['apply', v2Pkg, '--install-dir', work, '--json'], {
+        env: preflight ? {} : { LLM_UPGRADE_TEST_SKIP_PREFLIGHT: '1' },
+      });
     } finally {
       remount(ROOMY);
     }
@@ -129,9 +134,18 @@ describe.skipIf(cannotMount !== null)('space at every step of the swap', () => {
       beforeSwap = /\/(stage|lock)\/changed=false/.test(line) ? beforeSwap + 1 : 0;
     }
     console.log(log.join('\n'));
-    expect(log.some((l) => l.includes('preflight true') && /\/stage\/changed=false/.test(l)), 'the pre-flight refused some').toBe(true);
-    expect(log.some((l) => l.includes('preflight true') && l.endsWith('ok')), 'the pre-flight let enough through').toBe(true);
-    expect(log.some((l) => l.includes('preflight false') && l.includes('changed=true')), 'the sweep reached the swap').toBe(true);
+    expect(
+      log.some((l) => l.includes('preflight true') && /\/stage\/changed=false/.test(l)),
+      'the pre-flight refused some',
+    ).toBe(true);
+    expect(
+      log.some((l) => l.includes('preflight true') && l.endsWith('ok')),
+      'the pre-flight let enough through',
+    ).toBe(true);
+    expect(
+      log.some((l) => l.includes('preflight false') && l.includes('changed=true')),
+      'the sweep reached the swap',
+    ).toBe(true);
     return log;
   }
 

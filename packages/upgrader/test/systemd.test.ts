@@ -5,7 +5,19 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootContainer, freePort, layOutOllamaInstall, makeOllamaRelease, nspawnUnavailable, TestKit, versionAt, waitFor, type Container, type OllamaInstall, type OllamaRelease } from '@llm-upgrade/testkit';
+import {
+  bootContainer,
+  freePort,
+  layOutOllamaInstall,
+  makeOllamaRelease,
+  nspawnUnavailable,
+  TestKit,
+  versionAt,
+  waitFor,
+  type Container,
+  type OllamaInstall,
+  type OllamaRelease,
+} from '@llm-upgrade/testkit';
 import { CLI, ensureBuilt, REPO } from './helpers.js';
 import { runProcess } from '@llm-upgrade/testkit';
 
@@ -16,7 +28,10 @@ const kit = new TestKit();
 const INSIDE = '/srv/llmu-systemd';
 const UNIT = 'ollama.service';
 
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspawn', () => {
   let c: Container;
@@ -33,7 +48,14 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
   /** apply of a release's base + rocm archives with its sha256sum.txt, as a user would from a download. */
   const applyArgs = (version: string) => {
     const rel = `${INSIDE}/release-${version}`;
-    return ['apply', `${rel}/ollama-linux-amd64.tar.zst`, `${rel}/ollama-linux-amd64-rocm.tar.zst`, '--checksums', `${rel}/sha256sum.txt`, ...scope];
+    return [
+      'apply',
+      `${rel}/ollama-linux-amd64.tar.zst`,
+      `${rel}/ollama-linux-amd64-rocm.tar.zst`,
+      '--checksums',
+      `${rel}/sha256sum.txt`,
+      ...scope,
+    ];
   };
 
   const cli = (args: string[]) => c.exec(['/usr/bin/node', CLI, ...args, '--json'], { env: { NO_COLOR: '1' }, timeoutMs: 240_000 });
@@ -63,13 +85,24 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     hashes['2.0.0'] = await sha256(join(v2.baseTree, 'bin/ollama'));
     // A 2.0.1 whose server dies after a second (a shell script, so its main process's exe is
     // the shell): the health gate must fail and the unit must run 2.0.0 again.
-    await makeOllamaRelease(kit, { version: '2.0.1', outDir: join(host, 'release-2.0.1'), extraFiles: { 'bin/ollama': '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 2.0.1"; exit 0; fi\nsleep 1\nexit 3\n' } });
+    await makeOllamaRelease(kit, {
+      version: '2.0.1',
+      outDir: join(host, 'release-2.0.1'),
+      extraFiles: {
+        'bin/ollama': '#!/bin/sh\nif [ "$1" = --version ]; then echo "ollama version is 2.0.1"; exit 0; fi\nsleep 1\nexit 3\n',
+      },
+    });
     systemdHash = await sha256('/usr/lib/systemd/systemd');
     hashes['2.0.1'] = await sha256((await runProcess('readlink', ['-f', '/bin/sh'])).stdout.trim());
     install = await layOutOllamaInstall(kit, v1, { prefix: join(host, 'usr/local'), addOns: [v1.rocm] });
 
     try {
-      c = await bootContainer({ binds: [{ host, container: INSIDE }, { host: REPO, readOnly: true }] });
+      c = await bootContainer({
+        binds: [
+          { host, container: INSIDE },
+          { host: REPO, readOnly: true },
+        ],
+      });
     } catch (e) {
       // systemd-nspawn is here but cannot boot a container on this machine (no cgroup delegation, a sandbox).
       cannotBoot = `systemd-nspawn cannot boot here: ${(e as Error).message.split('\n')[0]}`;
@@ -107,7 +140,7 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     expect(versionOf(await exeHash(await mainPid()))).toBe('1.0.0');
   });
 
-  it('upgrades: systemctl stop first (no respawn of v1), swap, systemctl start, health from the unit\'s new process', async ({ skip }) => {
+  it("upgrades: systemctl stop first (no respawn of v1), swap, systemctl start, health from the unit's new process", async ({ skip }) => {
     if (cannotBoot) skip(cannotBoot);
     const before = await mainPid();
     const startsBefore = (await starts()).length;
@@ -145,13 +178,21 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     // The broken version started (maybe several times, Restart=always) and then only 2.0.0 again.
     expect(during.length).toBeGreaterThanOrEqual(2);
     expect(during.at(-1)).toBe('2.0.0');
-    expect(during.slice(0, -1).every((v) => v === '2.0.1'), during.join(', ')).toBe(true);
+    expect(
+      during.slice(0, -1).every((v) => v === '2.0.1'),
+      during.join(', '),
+    ).toBe(true);
   });
 
-  it('killed mid-swap: the unit stays stopped (no respawn of a half-swapped install); recover rolls back and starts it on the old version', async ({ skip }) => {
+  it('killed mid-swap: the unit stays stopped (no respawn of a half-swapped install); recover rolls back and starts it on the old version', async ({
+    skip,
+  }) => {
     if (cannotBoot) skip(cannotBoot);
     const startsBefore = (await starts()).length;
-    const crashed = await c.exec(['/usr/bin/node', CLI, ...applyArgs('2.0.1'), '--json'], { env: { NO_COLOR: '1', LLM_UPGRADE_TEST_CRASH_AT_STEP: '4' }, timeoutMs: 240_000 });
+    const crashed = await c.exec(['/usr/bin/node', CLI, ...applyArgs('2.0.1'), '--json'], {
+      env: { NO_COLOR: '1', LLM_UPGRADE_TEST_CRASH_AT_STEP: '4' },
+      timeoutMs: 240_000,
+    });
     expect(crashed.code, crashed.stderr).not.toBe(0);
     expect((await c.exec(['systemctl', 'is-active', UNIT])).stdout.trim()).toBe('inactive');
     expect(await versionAt(port)).toBeNull();
@@ -165,12 +206,19 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
     expect((await starts()).slice(startsBefore).map((s) => versionOf(s.hash))).toEqual(['2.0.0']);
   });
 
-  it('a unit waiting between two Restart=always starts (no process at that instant) is stopped through systemd and started on the new files', async ({ skip }) => {
+  it('a unit waiting between two Restart=always starts (no process at that instant) is stopped through systemd and started on the new files', async ({
+    skip,
+  }) => {
     if (cannotBoot) skip(cannotBoot);
     // Slow the restart down, then kill the main process: the unit sits in auto-restart, with no process.
-    const slow = await c.sh(`mkdir -p /etc/systemd/system/${UNIT}.d && printf '[Service]\\nRestartSec=120s\\n' > /etc/systemd/system/${UNIT}.d/slow.conf && systemctl daemon-reload && systemctl kill -s SIGKILL ${UNIT}`);
+    const slow = await c.sh(
+      `mkdir -p /etc/systemd/system/${UNIT}.d && printf '[Service]\\nRestartSec=120s\\n' > /etc/systemd/system/${UNIT}.d/slow.conf && systemctl daemon-reload && systemctl kill -s SIGKILL ${UNIT}`,
+    );
     expect(slow.code, slow.stderr).toBe(0);
-    await waitFor(async () => (await c.exec(['systemctl', 'show', '-p', 'SubState', '--value', UNIT])).stdout.trim() === 'auto-restart', { timeoutMs: 30_000, what: 'the unit waiting to restart' });
+    await waitFor(async () => (await c.exec(['systemctl', 'show', '-p', 'SubState', '--value', UNIT])).stdout.trim() === 'auto-restart', {
+      timeoutMs: 30_000,
+      what: 'the unit waiting to restart',
+    });
     expect(await mainPid()).toBe(0);
     const startsBefore = (await starts()).length;
     const r = await cli([...applyArgs('1.0.0'), '--allow-downgrade']);

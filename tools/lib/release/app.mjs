@@ -22,9 +22,11 @@ export function loadApp(appDir) {
   };
   need('name');
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(app.name)) throw new Error(`${file}: name "${app.name}" must be a plain file-name-safe word`);
-  if (typeof app.platforms !== 'object' || !app.platforms || !Object.keys(app.platforms).length) throw new Error(`${file}: "platforms" must name at least one platform`);
+  if (typeof app.platforms !== 'object' || !app.platforms || !Object.keys(app.platforms).length)
+    throw new Error(`${file}: "platforms" must name at least one platform`);
   for (const [key, p] of Object.entries(app.platforms)) {
-    if (p.smoke !== undefined && (!Array.isArray(p.smoke) || !p.smoke.every((s) => typeof s === 'string'))) throw new Error(`${file}: platforms.${key}.smoke must be an argv array`);
+    if (p.smoke !== undefined && (!Array.isArray(p.smoke) || !p.smoke.every((s) => typeof s === 'string')))
+      throw new Error(`${file}: platforms.${key}.smoke must be an argv array`);
   }
   const installers = ['productName', 'manufacturer', 'upgradeCode', 'installDirName'].every((f) => typeof app[f] === 'string' && app[f]);
   return { ...app, dir, file, installers };

@@ -91,7 +91,10 @@ export async function writeFeeds({ name, version, assets, outDir, createChannel 
   }
   const older = (channel?.releases ?? [])
     .filter((r) => r.version !== version)
-    .map((r) => ({ version: r.version, platforms: Object.fromEntries(Object.entries(r.platforms ?? {}).map(([k, a]) => [k, { ...a, url: rebase(a.url, parent, out) }])) }));
+    .map((r) => ({
+      version: r.version,
+      platforms: Object.fromEntries(Object.entries(r.platforms ?? {}).map(([k, a]) => [k, { ...a, url: rebase(a.url, parent, out) }])),
+    }));
   const feed = { name, releases: withRelease(older, entryFor(version, assets, out)) };
   const feedFile = join(out, 'feed.json');
   await writeJson(feedFile, feed);
@@ -111,4 +114,3 @@ export async function writeSha256Sums(outDir, artifacts) {
   await writeFile(file, `${lines.join('\n')}\n`);
   return file;
 }
-

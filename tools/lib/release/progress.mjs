@@ -19,15 +19,18 @@ export class Progress {
     let timer;
     if (this.tty) {
       let f = 0;
-      timer = setInterval(() => this.stream.write(`\r${FRAMES[f++ % FRAMES.length]} ${label} ${((Date.now() - started) / 1000).toFixed(0)}s`), 120);
+      timer = setInterval(
+        () => this.stream.write(`\r${FRAMES[f++ % FRAMES.length]} ${label} ${((Date.now() - started) / 1000).toFixed(0)}s`),
+        120,
+      );
     } else this.stream.write(`… ${label}\n`);
     try {
       const result = await fn();
       const ms = Date.now() - started;
-      const skipped = Boolean(result && result.skipped);
+      const skipped = Boolean(result?.skipped);
       this.timings.push({ step: title, ms, skipped });
       this.clear(timer);
-      const note = result && result.note ? ` — ${result.note}` : '';
+      const note = result?.note ? ` — ${result.note}` : '';
       this.stream.write(`${skipped ? '↺' : '✓'} ${label} (${skipped ? 'unchanged, ' : ''}${(ms / 1000).toFixed(1)} s)${note}\n`);
       return result;
     } catch (e) {

@@ -62,8 +62,13 @@ function publicKeyOf(keyFile) {
   const seed = Buffer.from(text.trim(), 'base64');
   const key = text.includes('-----BEGIN')
     ? createPrivateKey(text)
-    : createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
-  if (key.asymmetricKeyType !== 'ed25519') throw new ReleaseUsageError(`${keyFile} is a ${key.asymmetricKeyType} key; manifests are signed with Ed25519`);
+    : createPrivateKey({
+        key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+        format: 'der',
+        type: 'pkcs8',
+      });
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new ReleaseUsageError(`${keyFile} is a ${key.asymmetricKeyType} key; manifests are signed with Ed25519`);
   return createPublicKey(key).export({ type: 'spki', format: 'pem' });
 }
 
@@ -119,7 +124,9 @@ export async function runRelease(opts) {
 
   progress.info(`release ${app.name} ${version} from ${app.dir} → ${outDir}`);
   if (!signing) {
-    progress.warn('no code-signing certificate (set WINDOWS_CERTIFICATE_FILE and WINDOWS_CERTIFICATE_PASSWORD): the Windows upgrader, the MSI and the NSIS installer and uninstaller will be UNSIGNED; they are marked so in the summary');
+    progress.warn(
+      'no code-signing certificate (set WINDOWS_CERTIFICATE_FILE and WINDOWS_CERTIFICATE_PASSWORD): the Windows upgrader, the MSI and the NSIS installer and uninstaller will be UNSIGNED; they are marked so in the summary',
+    );
   } else if (process.platform !== 'win32' && !(await hasTool('osslsigncode'))) {
     throw new ReleaseUsageError('a certificate is set but osslsigncode is not installed (apt-get install osslsigncode, or npm run setup)');
   }
@@ -129,7 +136,10 @@ export async function runRelease(opts) {
     if (opts.skipBuild) return { skipped: true, note: '--skip-build' };
     const r = await sh`npx nx run-many -t build --outputStyle=static`;
     const cached = /read the output from the cache instead of running the command for (\d+) out of (\d+)/.exec(r.stdout);
-    return { skipped: Boolean(cached && cached[1] === cached[2]), note: cached ? `${cached[1]}/${cached[2]} from the nx cache` : undefined };
+    return {
+      skipped: Boolean(cached && cached[1] === cached[2]),
+      note: cached ? `${cached[1]}/${cached[2]} from the nx cache` : undefined,
+    };
   });
 
   // 2. single executables (build-sea keeps its own stamp and reuses unchanged outputs)
@@ -163,7 +173,13 @@ export async function runRelease(opts) {
     // What the app ships is signed too: every PE file of the Windows payload, before the zip
     // and the installers are made from it.
     if (payloads['win32-x64']) {
-      const r = await signPayload({ dir: payloads['win32-x64'], outDir: join(work, 'payload-signed', 'win32-x64'), cacheDir: join(work, 'pe-signed'), signing, identity: signingIdentity(signing) });
+      const r = await signPayload({
+        dir: payloads['win32-x64'],
+        outDir: join(work, 'payload-signed', 'win32-x64'),
+        cacheDir: join(work, 'pe-signed'),
+        signing,
+        identity: signingIdentity(signing),
+      });
       payloads['win32-x64'] = r.dir;
       for (const f of r.files) payloadFiles.push({ platform: 'win32-x64', ...f });
     }
@@ -178,17 +194,28 @@ export async function runRelease(opts) {
     for (const [platform, dir] of Object.entries(payloads)) {
       const out = join(outDir, `${app.name}-${version}-${platform}.${archiveFormat(platform)}`);
       const smoke = app.platforms[platform]?.smoke;
-      const r = await sh`${process.execPath} ${cli} pack ${dir} --name ${app.name} --version ${version} --platform ${platform} ${smoke ? ['--smoke', smoke.join(' ')] : []} ${signKey ? ['--sign-key', signKey] : []} --out ${out} --json`;
+      const r =
+        await sh`${process.execPath} ${cli} pack ${dir} --name ${app.name} --version ${version} --platform ${platform} ${smoke ? ['--smoke', smoke.join(' ')] : []} ${signKey ? ['--sign-key', signKey] : []} --out ${out} --json`;
       const result = JSON.parse(r.stdout);
-      archives[platform] = await add(out, { kind: 'archive', platform, signed: result.signed ? true : null, signature: result.signed ? 'ed25519 manifest' : null });
-      if (archives[platform].sha256 !== result.sha256) throw new Error(`${out}: pack reported sha256 ${result.sha256}, the file has ${archives[platform].sha256}`);
+      archives[platform] = await add(out, {
+        kind: 'archive',
+        platform,
+        signed: result.signed ? true : null,
+        signature: result.signed ? 'ed25519 manifest' : null,
+      });
+      if (archives[platform].sha256 !== result.sha256)
+        throw new Error(`${out}: pack reported sha256 ${result.sha256}, the file has ${archives[platform].sha256}`);
     }
     if (signKey) {
       const pub = join(outDir, `${app.name}-manifest-key.pub.pem`);
       await writeFile(pub, publicKeyOf(signKey));
       await add(pub, { kind: 'public-key' });
     }
-    return { note: Object.values(archives).map((a) => a.name).join(', ') };
+    return {
+      note: Object.values(archives)
+        .map((a) => a.name)
+        .join(', '),
+    };
   });
 
   // 5. upgrader executables (the win32 one signed: it runs as SYSTEM from the MSI)
@@ -214,78 +241,150 @@ export async function runRelease(opts) {
       await rename(tmp, dest);
       await cache.record('upgrader-win32', key, [dest]);
     }
-    winExe = await add(dest, { kind: 'upgrader', platform: 'win32-x64', signed: Boolean(signing), signature: signing ? 'authenticode' : null });
+    winExe = await add(dest, {
+      kind: 'upgrader',
+      platform: 'win32-x64',
+      signed: Boolean(signing),
+      signature: signing ? 'authenticode' : null,
+    });
     return { skipped: Boolean(fresh), note: signing ? 'signed' : 'UNSIGNED' };
   });
 
   // 6. installers, MSI, NSIS and Inno Setup side by side (makensis and ISCC are the slow ones)
   const installerParts = [];
   await progress.step('build installers (MSI, NSIS, Inno Setup)', async () => {
-    const why = !payloads['win32-x64'] ? 'no win32-x64 payload' : !winExe ? 'no Windows upgrader' : !app.installers ? `${app.file} has no productName/manufacturer/upgradeCode/installDirName` : null;
+    const why = !payloads['win32-x64']
+      ? 'no win32-x64 payload'
+      : !winExe
+        ? 'no Windows upgrader'
+        : !app.installers
+          ? `${app.file} has no productName/manufacturer/upgradeCode/installDirName`
+          : null;
     if (why) {
       progress.warn(`installers skipped: ${why}`);
       return { note: 'skipped' };
     }
-    if (msiVersion(version) !== version) progress.warn(`MSI/NSIS version is ${msiVersion(version)}: Windows Installer versions have no pre-release part`);
-    const { file: descriptionFile, description } = await writeDescription({ file: join(work, 'installer', 'description.json'), app, version, payloadDir: payloads['win32-x64'], upgraderExe: winExe.file });
-    const common = hashOf(description, winExe.sha256, await treeHash(payloads['win32-x64']), await treeHash(join(repoRoot, 'packages/installer-hooks/dist')), signingIdentity(signing));
+    if (msiVersion(version) !== version)
+      progress.warn(`MSI/NSIS version is ${msiVersion(version)}: Windows Installer versions have no pre-release part`);
+    const { file: descriptionFile, description } = await writeDescription({
+      file: join(work, 'installer', 'description.json'),
+      app,
+      version,
+      payloadDir: payloads['win32-x64'],
+      upgraderExe: winExe.file,
+    });
+    const common = hashOf(
+      description,
+      winExe.sha256,
+      await treeHash(payloads['win32-x64']),
+      await treeHash(join(repoRoot, 'packages/installer-hooks/dist')),
+      signingIdentity(signing),
+    );
     const base = `${app.name}-${version}-win32-x64`;
     const jobs = [];
     let reused = 0;
     if (await hasTool('wixl')) {
-      jobs.push((async () => {
-        const out = join(outDir, `${base}.msi`);
-        const key = hashOf('msi', common);
-        if (await cache.fresh('msi', key)) reused++;
-        else {
-          cache.forget('msi');
-          await buildMsiFile({ repoRoot, descriptionFile, outFile: out, workDir: join(work, 'msi') });
-          if (signing) await signWindowsFiles([out], signing);
-          await cache.record('msi', key, [out]);
-        }
-        return add(out, { kind: 'msi', platform: 'win32-x64', signed: Boolean(signing), signature: signing ? 'authenticode' : null });
-      })());
+      jobs.push(
+        (async () => {
+          const out = join(outDir, `${base}.msi`);
+          const key = hashOf('msi', common);
+          if (await cache.fresh('msi', key)) reused++;
+          else {
+            cache.forget('msi');
+            await buildMsiFile({ repoRoot, descriptionFile, outFile: out, workDir: join(work, 'msi') });
+            if (signing) await signWindowsFiles([out], signing);
+            await cache.record('msi', key, [out]);
+          }
+          return add(out, { kind: 'msi', platform: 'win32-x64', signed: Boolean(signing), signature: signing ? 'authenticode' : null });
+        })(),
+      );
     } else progress.warn('wixl is not installed (apt-get install wixl msitools): no MSI');
     if (await hasTool('makensis')) {
-      jobs.push((async () => {
-        const out = join(outDir, `${base}-setup.exe`);
-        const recordDir = join(work, 'nsis-signed');
-        const key = hashOf('nsis', common, readFileSync(join(repoRoot, 'installers/nsis/example.nsi')));
-        const fresh = await cache.fresh('nsis', key);
-        if (fresh) reused++;
-        else {
-          cache.forget('nsis');
-          await buildNsisFile({ repoRoot, descriptionFile, outFile: out, workDir: join(work, 'nsis'), sign: Boolean(signing), recordDir: signing ? recordDir : null });
-          await cache.record('nsis', key, signing ? [out, join(recordDir, 'uninstall.exe')] : [out]);
-        }
-        const a = await add(out, { kind: 'nsis', platform: 'win32-x64', signed: Boolean(signing), signature: signing ? 'authenticode' : null });
-        const uninstaller = join(recordDir, 'uninstall.exe');
-        installerParts.push(signing && existsSync(uninstaller)
-          ? { name: 'uninstall.exe', in: a.name, signed: true, signature: 'authenticode', copy: relative(outDir, uninstaller), sha256: (await hashFile(uninstaller)).sha256 }
-          : { name: 'uninstall.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null });
-        return a;
-      })());
+      jobs.push(
+        (async () => {
+          const out = join(outDir, `${base}-setup.exe`);
+          const recordDir = join(work, 'nsis-signed');
+          const key = hashOf('nsis', common, readFileSync(join(repoRoot, 'installers/nsis/example.nsi')));
+          const fresh = await cache.fresh('nsis', key);
+          if (fresh) reused++;
+          else {
+            cache.forget('nsis');
+            await buildNsisFile({
+              repoRoot,
+              descriptionFile,
+              outFile: out,
+              workDir: join(work, 'nsis'),
+              sign: Boolean(signing),
+              recordDir: signing ? recordDir : null,
+            });
+            await cache.record('nsis', key, signing ? [out, join(recordDir, 'uninstall.exe')] : [out]);
+          }
+          const a = await add(out, {
+            kind: 'nsis',
+            platform: 'win32-x64',
+            signed: Boolean(signing),
+            signature: signing ? 'authenticode' : null,
+          });
+          const uninstaller = join(recordDir, 'uninstall.exe');
+          installerParts.push(
+            signing && existsSync(uninstaller)
+              ? {
+                  name: 'uninstall.exe',
+                  in: a.name,
+                  signed: true,
+                  signature: 'authenticode',
+                  copy: relative(outDir, uninstaller),
+                  sha256: (await hashFile(uninstaller)).sha256,
+                }
+              : { name: 'uninstall.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null },
+          );
+          return a;
+        })(),
+      );
     } else progress.warn('makensis is not installed (apt-get install nsis): no NSIS installer');
     const innoWhy = await innoUnavailableReason(repoRoot);
     if (!innoWhy) {
-      jobs.push((async () => {
-        const out = join(outDir, `${base}-inno-setup.exe`);
-        const recordDir = join(work, 'inno-signed');
-        const key = hashOf('inno', common);
-        const fresh = await cache.fresh('inno', key);
-        if (fresh) reused++;
-        else {
-          cache.forget('inno');
-          await buildInnoFile({ repoRoot, description: { ...description, payloadDir: payloads['win32-x64'], upgraderExe: winExe.file }, outFile: out, workDir: join(work, 'inno'), signing, recordDir: signing ? recordDir : null });
-          await cache.record('inno', key, signing ? [out, join(recordDir, 'uninstall.exe')] : [out]);
-        }
-        const a = await add(out, { kind: 'inno', platform: 'win32-x64', signed: Boolean(signing), signature: signing ? 'authenticode' : null });
-        const uninstaller = join(recordDir, 'uninstall.exe');
-        installerParts.push(signing && existsSync(uninstaller)
-          ? { name: 'unins000.exe', in: a.name, signed: true, signature: 'authenticode', copy: relative(outDir, uninstaller), sha256: (await hashFile(uninstaller)).sha256 }
-          : { name: 'unins000.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null });
-        return a;
-      })());
+      jobs.push(
+        (async () => {
+          const out = join(outDir, `${base}-inno-setup.exe`);
+          const recordDir = join(work, 'inno-signed');
+          const key = hashOf('inno', common);
+          const fresh = await cache.fresh('inno', key);
+          if (fresh) reused++;
+          else {
+            cache.forget('inno');
+            await buildInnoFile({
+              repoRoot,
+              description: { ...description, payloadDir: payloads['win32-x64'], upgraderExe: winExe.file },
+              outFile: out,
+              workDir: join(work, 'inno'),
+              signing,
+              recordDir: signing ? recordDir : null,
+            });
+            await cache.record('inno', key, signing ? [out, join(recordDir, 'uninstall.exe')] : [out]);
+          }
+          const a = await add(out, {
+            kind: 'inno',
+            platform: 'win32-x64',
+            signed: Boolean(signing),
+            signature: signing ? 'authenticode' : null,
+          });
+          const uninstaller = join(recordDir, 'uninstall.exe');
+          installerParts.push(
+            signing && existsSync(uninstaller)
+              ? {
+                  name: 'unins000.exe',
+                  in: a.name,
+                  signed: true,
+                  signature: 'authenticode',
+                  copy: relative(outDir, uninstaller),
+                  sha256: (await hashFile(uninstaller)).sha256,
+                }
+              : { name: 'unins000.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null },
+          );
+          return a;
+        })(),
+      );
     } else progress.warn(`no Inno Setup installer: ${innoWhy}`);
     await Promise.all(jobs);
     installerParts.sort((a, b) => (a.in < b.in ? -1 : 1));
@@ -332,7 +431,11 @@ export async function runRelease(opts) {
     artifacts: [...artifacts].sort((a, b) => (a.name < b.name ? -1 : 1)).map(({ file, ...a }) => a),
     installerParts,
     payloadFiles,
-    unsigned: [...unsignedWindows, ...installerParts.filter((p) => !p.signed).map((p) => `${p.name} (in ${p.in})`), ...payloadFiles.filter((f) => !f.signed).map((f) => `${f.file} (payload ${f.platform})`)],
+    unsigned: [
+      ...unsignedWindows,
+      ...installerParts.filter((p) => !p.signed).map((p) => `${p.name} (in ${p.in})`),
+      ...payloadFiles.filter((f) => !f.signed).map((f) => `${f.file} (payload ${f.platform})`),
+    ],
     feed: { file: relative(outDir, feed.feedFile), channel: feed.channelFile, versions: feed.versions },
     warnings: progress.warnings,
     steps: progress.timings,
@@ -348,12 +451,16 @@ export async function runRelease(opts) {
 /** The closing report: the artifact table, the installer parts, the warnings. */
 export function renderReport(summary) {
   const lines = ['', renderTable(summary.artifacts)];
-  for (const p of summary.installerParts) lines.push(`${p.name} inside ${p.in}: ${p.signed ? `signed (${p.signature}; copy at ${p.copy})` : 'NOT signed'}`);
-  for (const f of summary.payloadFiles ?? []) lines.push(`payload ${f.platform} ${f.file}: ${f.signed ? `signed (${f.signature}) ${f.sha256}` : 'NOT signed'}`);
-  lines.push('', `feed: ${join(summary.outDir, summary.feed.file)} (${summary.feed.versions.join(', ')})${summary.feed.channel ? `; channel feed ${summary.feed.channel}` : ''}`);
+  for (const p of summary.installerParts)
+    lines.push(`${p.name} inside ${p.in}: ${p.signed ? `signed (${p.signature}; copy at ${p.copy})` : 'NOT signed'}`);
+  for (const f of summary.payloadFiles ?? [])
+    lines.push(`payload ${f.platform} ${f.file}: ${f.signed ? `signed (${f.signature}) ${f.sha256}` : 'NOT signed'}`);
+  lines.push(
+    '',
+    `feed: ${join(summary.outDir, summary.feed.file)} (${summary.feed.versions.join(', ')})${summary.feed.channel ? `; channel feed ${summary.feed.channel}` : ''}`,
+  );
   lines.push(`summary: ${join(summary.outDir, 'summary.json')}; checksums: ${join(summary.outDir, 'SHA256SUMS')}`);
   if (summary.unsigned.length) lines.push('', `WARNING: unsigned Windows artifacts: ${summary.unsigned.join(', ')}`);
   lines.push(`done in ${(summary.durationMs / 1000).toFixed(1)} s`);
   return `${lines.join('\n')}\n`;
 }
-

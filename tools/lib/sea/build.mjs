@@ -23,7 +23,16 @@ export async function buildSea(opts) {
 }
 
 /** @param {{ repoRoot: string, outDir?: string, targets?: string[], cacheDir?: string, log?: (message: string) => void, printHashes?: boolean, force?: boolean, entry?: string }} options */
-async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, log = () => {}, printHashes = false, force = false, entry }) {
+async function buildSeaLocked({
+  repoRoot,
+  outDir,
+  targets = TARGETS,
+  cacheDir,
+  log = () => {},
+  printHashes = false,
+  force = false,
+  entry,
+}) {
   const root = resolve(repoRoot);
   const out = resolve(root, outDir ?? 'out/sea');
   const cache = resolve(cacheDir ?? defaultCacheDir(root));
@@ -43,7 +52,12 @@ async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, l
     if (!name) throw new Error(`unknown SEA target ${target} (known: ${TARGETS.join(', ')})`);
     const outFile = join(out, name);
     const stampFile = join(work, `${target}.stamp`);
-    const stamp = JSON.stringify({ bundleHash, codeCache: target === 'linux-x64', node: TARBALLS[target === 'win32-x64' ? 'win32-x64' : 'linux-x64'].sha256, koffi: target === 'win32-x64' ? TARBALLS['koffi-win32-x64'].sha256 : null });
+    const stamp = JSON.stringify({
+      bundleHash,
+      codeCache: target === 'linux-x64',
+      node: TARBALLS[target === 'win32-x64' ? 'win32-x64' : 'linux-x64'].sha256,
+      koffi: target === 'win32-x64' ? TARBALLS['koffi-win32-x64'].sha256 : null,
+    });
     const started = Date.now();
     let reused = false;
     if (!force && existsSync(outFile) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
@@ -55,11 +69,23 @@ async function buildSeaLocked({ repoRoot, outDir, targets = TARGETS, cacheDir, l
       await injectBlob({ target, nodeBinary, blob, outFile, postject: join(root, 'node_modules/.bin/postject') });
       writeFileSync(stampFile, stamp);
     }
-    const result = { target, file: outFile, bytes: statSync(outFile).size, sha256: await sha256File(outFile), ms: Date.now() - started, reused };
+    const result = {
+      target,
+      file: outFile,
+      bytes: statSync(outFile).size,
+      sha256: await sha256File(outFile),
+      ms: Date.now() - started,
+      reused,
+    };
     log(`${reused ? 'up to date' : 'built'} ${outFile} (${(result.bytes / 1048576).toFixed(1)} MiB${reused ? '' : `, ${result.ms} ms`})`);
     results.push(result);
   }
-  const manifest = { version, node: NODE_VERSION, bundleSha256: bundleHash, executables: results.map(({ target, file, bytes, sha256 }) => ({ target, file: file.slice(out.length + 1), bytes, sha256 })) };
+  const manifest = {
+    version,
+    node: NODE_VERSION,
+    bundleSha256: bundleHash,
+    executables: results.map(({ target, file, bytes, sha256 }) => ({ target, file: file.slice(out.length + 1), bytes, sha256 })),
+  };
   writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return { outDir: out, version, results, ms: Date.now() - t0 };
 }

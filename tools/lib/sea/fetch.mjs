@@ -34,7 +34,9 @@ export async function fetchPinned(key, cacheDir, { log = () => {}, printHashes =
   if (actual !== pin.sha256) {
     // A corrupt or substituted tarball must never be reused from the cache.
     rmSync(tarball, { force: true });
-    throw new Error(`${tarball}: sha256 ${actual} does not match the pinned ${pin.sha256} (file removed; update tools/lib/sea/pins.mjs only after checking the new release)`);
+    throw new Error(
+      `${tarball}: sha256 ${actual} does not match the pinned ${pin.sha256} (file removed; update tools/lib/sea/pins.mjs only after checking the new release)`,
+    );
   }
   const outDir = join(cacheDir, `${key}-${pin.sha256.slice(0, 12)}`);
   const extracted = join(outDir, pin.member);

@@ -5,7 +5,14 @@ import { membersAndDescendants, parseWatchdogLine } from './watchdog.js';
 import { EXTENDED_LIMIT_INFORMATION_BYTES, killOnCloseLimits } from '../platform/win32/job.js';
 import type { LineageEntry } from './types.js';
 
-const e = (pid: number, ppid: number, startTime: number, live = true): LineageEntry => ({ pid, ppid, startKey: String(startTime), startTime, name: `p${pid}`, live });
+const e = (pid: number, ppid: number, startTime: number, live = true): LineageEntry => ({
+  pid,
+  ppid,
+  startKey: String(startTime),
+  startTime,
+  name: `p${pid}`,
+  live,
+});
 
 describe('Lineage', () => {
   it('follows children of the root and their children, whatever the scan order', () => {
@@ -23,7 +30,7 @@ describe('Lineage', () => {
     expect(l.liveIn(later).map((x) => x.pid)).toEqual([30]);
   });
 
-  it('a stale parent pid reused by a stranger does not pull the stranger\'s children in', () => {
+  it("a stale parent pid reused by a stranger does not pull the stranger's children in", () => {
     const l = new Lineage(10);
     l.update([e(20, 10, 200)]);
     // pid 20 exits and is reused (a new start time); its child started after the reuse
@@ -54,7 +61,10 @@ describe('watchdog', () => {
 
   it('ends live members and their descendants, identity-checked', () => {
     const scan = [e(20, 1, 200), e(30, 20, 300), e(31, 30, 310, false), e(40, 1, 400), e(50, 1, 500)];
-    const members = new Map([[20, '200'], [50, '499']]);
+    const members = new Map([
+      [20, '200'],
+      [50, '499'],
+    ]);
     expect(membersAndDescendants(scan, members).map((x) => x.pid)).toEqual([20, 30]);
   });
 });

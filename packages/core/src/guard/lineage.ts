@@ -19,11 +19,14 @@ export class Lineage {
     const byPid = new Map(entries.map((e) => [e.pid, e]));
     for (const [pid, k] of this.known) {
       const now = byPid.get(pid);
-      if (now && now.startKey !== k.startKey) this.known.delete(pid); // pid reused
+      if (now && now.startKey !== k.startKey)
+        this.known.delete(pid); // pid reused
       else if (now) this.known.set(pid, now);
     }
     const added: LineageEntry[] = [];
-    const pending = entries.filter((e) => e.pid !== this.rootPid && !this.exclude.has(e.pid) && this.known.get(e.pid)?.startKey !== e.startKey);
+    const pending = entries.filter(
+      (e) => e.pid !== this.rootPid && !this.exclude.has(e.pid) && this.known.get(e.pid)?.startKey !== e.startKey,
+    );
     for (let grew = true; grew; ) {
       grew = false;
       for (const e of pending) {

@@ -46,9 +46,18 @@ function resolveCommand(command: string, env: NodeJS.ProcessEnv, os: string): st
   });
 }
 
-function startWatchdog(spawn: typeof import('node:child_process').spawn, cmd: WatchdogCommand, emit: (e: GuardEvent) => void): ChildProcess | null {
+function startWatchdog(
+  spawn: typeof import('node:child_process').spawn,
+  cmd: WatchdogCommand,
+  emit: (e: GuardEvent) => void,
+): ChildProcess | null {
   try {
-    const child = spawn(cmd.file, cmd.args, { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: { ...process.env, ...cmd.env }, windowsHide: true });
+    const child = spawn(cmd.file, cmd.args, {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+      env: { ...process.env, ...cmd.env },
+      windowsHide: true,
+    });
     child.on('error', (e) => emit({ type: 'warning', message: `watchdog: ${e.message}` }));
     child.stdin?.on('error', () => undefined);
     child.unref();
@@ -83,22 +92,40 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   const watchdogCmd = guard.needsWatchdog && opts.watchdog !== false ? (opts.watchdog ?? defaultWatchdog()) : null;
   const watchdog = watchdogCmd ? startWatchdog(spawn, watchdogCmd, emit) : null;
   if (watchdog?.pid) mechanisms.push('watchdog');
-  else if (guard.needsWatchdog) warnings.push('no watchdog: if this process is SIGKILLed, descendants that left CMD\'s tree survive');
+  else if (guard.needsWatchdog) warnings.push("no watchdog: if this process is SIGKILLed, descendants that left CMD's tree survive");
   const tellWatchdog = (line: string) => {
     if (watchdog?.stdin?.writable) watchdog.stdin.write(`${line}\n`);
   };
 
-  const spawnSpec = opts.contain === false ? { file, args: [...(opts.args ?? [])], detached: false, mechanisms: [] } : guard.command(file, opts.args ?? []);
+  const spawnSpec =
+    opts.contain === false ? { file, args: [...(opts.args ?? [])], detached: false, mechanisms: [] } : guard.command(file, opts.args ?? []);
   mechanisms.push(...spawnSpec.mechanisms);
-  const child = spawn(spawnSpec.file, spawnSpec.args, { stdio: opts.stdio ?? 'inherit', cwd: opts.cwd, env, detached: spawnSpec.detached, windowsHide: true });
+  const child = spawn(spawnSpec.file, spawnSpec.args, {
+    stdio: opts.stdio ?? 'inherit',
+    cwd: opts.cwd,
+    env,
+    detached: spawnSpec.detached,
+    windowsHide: true,
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', (e) =>
-      reject(errors.usageError({ message: `cannot run ${opts.command}: ${e.message}`, hint: 'Check the command after `--`.', phase: 'usage', changed: false, cause: e })),
+      reject(
+        errors.usageError({
+          message: `cannot run ${opts.command}: ${e.message}`,
+          hint: 'Check the command after `--`.',
+          phase: 'usage',
+          changed: false,
+          cause: e,
+        }),
+      ),
     );
   });
   let cmdRunning = true;
-  void exited.then(() => (cmdRunning = false), () => (cmdRunning = false));
+  void exited.then(
+    () => (cmdRunning = false),
+    () => (cmdRunning = false),
+  );
   await new Promise<void>((resolve) => {
     child.once('spawn', resolve);
     child.once('error', () => resolve());
@@ -143,7 +170,10 @@ export async function runGuarded(opts: RunGuardedOptions): Promise<GuardResult> 
   };
   const handlers = opts.forwardSignals ? FORWARDED.map((s) => [s, () => forward(s)] as const) : [];
   for (const [s, h] of handlers) process.on(s, h);
-  const onAbort = () => forward(typeof opts.signal?.reason === 'string' && opts.signal.reason.startsWith('SIG') ? (opts.signal.reason as NodeJS.Signals) : 'SIGTERM');
+  const onAbort = () =>
+    forward(
+      typeof opts.signal?.reason === 'string' && opts.signal.reason.startsWith('SIG') ? (opts.signal.reason as NodeJS.Signals) : 'SIGTERM',
+    );
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
 

@@ -147,7 +147,8 @@ export async function watchInstall(opts: WatchOptions): Promise<WatchSummary> {
         const waitStart = Date.now();
         const exited = await waiter.wait(rescanMs, opts.signal);
         // A wait that failed at once must not turn the loop into a busy one.
-        if (exited.length === 0 && !opts.signal.aborted && Date.now() - waitStart < rescanMs / 2) await sleep(rescanMs - (Date.now() - waitStart), opts.signal);
+        if (exited.length === 0 && !opts.signal.aborted && Date.now() - waitStart < rescanMs / 2)
+          await sleep(rescanMs - (Date.now() - waitStart), opts.signal);
         if (exited.length > 0) {
           emit({ type: 'parent-exit', pids: exited });
           forceFull = true;

@@ -61,5 +61,10 @@ export function platformKey(platform: NodeJS.Platform = process.platform, arch: 
 export function currentOs(): 'linux' | 'win32' | 'darwin' {
   const p = process.platform;
   if (p === 'linux' || p === 'win32' || p === 'darwin') return p;
-  throw errors.unsupportedPlatformError({ message: `platform ${p} is not supported`, hint: 'llm-upgrade runs on Linux, Windows and macOS.', phase: 'status', changed: false });
+  throw errors.unsupportedPlatformError({
+    message: `platform ${p} is not supported`,
+    hint: 'llm-upgrade runs on Linux, Windows and macOS.',
+    phase: 'status',
+    changed: false,
+  });
 }

@@ -48,7 +48,7 @@ export function evaluateMsiCondition(condition: string | undefined, props: Recor
     if (op === '=' || op === '<>' || op === '~=') {
       next();
       const lit = next();
-      if (!lit || !lit.startsWith('"')) throw new Error(`expected a string after ${op} in ${condition}`);
+      if (!lit?.startsWith('"')) throw new Error(`expected a string after ${op} in ${condition}`);
       const s = lit.slice(1, -1);
       if (op === '=') return value === s;
       if (op === '<>') return value !== s;

@@ -14,14 +14,40 @@ export function makeTestCert(dir: string): TestCert {
   const keyPem = join(dir, 'key.pem');
   const pfx = join(dir, 'cert.pfx');
   const password = 'test-only';
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-keyout', keyPem, '-out', certPem, '-days', '2', '-subj', '/CN=llm-upgrade test signing', '-addext', 'extendedKeyUsage=codeSigning'], { stdio: 'pipe' });
-  execFileSync('openssl', ['pkcs12', '-export', '-inkey', keyPem, '-in', certPem, '-out', pfx, '-passout', `pass:${password}`], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:3072',
+      '-nodes',
+      '-keyout',
+      keyPem,
+      '-out',
+      certPem,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=llm-upgrade test signing',
+      '-addext',
+      'extendedKeyUsage=codeSigning',
+    ],
+    { stdio: 'pipe' },
+  );
+  execFileSync('openssl', ['pkcs12', '-export', '-inkey', keyPem, '-in', certPem, '-out', pfx, '-passout', `pass:${password}`], {
+    stdio: 'pipe',
+  });
   return { certPem, keyPem, pfx, password };
 }
 
 /** osslsigncode sign (no timestamp server: tests are offline). */
 export function signPe(cert: TestCert, input: string, output: string): void {
-  execFileSync('osslsigncode', ['sign', '-pkcs12', cert.pfx, '-pass', cert.password, '-n', 'llm-upgrade test', '-h', 'sha256', '-in', input, '-out', output], { stdio: 'pipe' });
+  execFileSync(
+    'osslsigncode',
+    ['sign', '-pkcs12', cert.pfx, '-pass', cert.password, '-n', 'llm-upgrade test', '-h', 'sha256', '-in', input, '-out', output],
+    { stdio: 'pipe' },
+  );
 }
 
 export function verifyPe(cert: TestCert, file: string): { status: number | null; output: string } {

@@ -12,7 +12,10 @@ export function makeStandInUpgrader(dir: string): { file: string; kind: 'mingw-e
   const file = join(dir, 'llm-upgrade-stand-in.exe');
   if (hasTool('x86_64-w64-mingw32-gcc')) {
     const src = join(dir, 'stand-in.c');
-    writeFileSync(src, '#include <stdio.h>\nint main(int argc, char **argv) { for (int i = 1; i < argc; i++) printf("%s\\n", argv[i]); return 0; }\n');
+    writeFileSync(
+      src,
+      '#include <stdio.h>\nint main(int argc, char **argv) { for (int i = 1; i < argc; i++) printf("%s\\n", argv[i]); return 0; }\n',
+    );
     execFileSync('x86_64-w64-mingw32-gcc', ['-O2', '-s', '-o', file, src]);
     return { file, kind: 'mingw-exe' };
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { DEFAULTS, LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
+import { DEFAULTS, type LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import semver from 'semver';
 import { lexists } from '../fsutil.js';
 import type { Manifest } from '../manifest.js';
@@ -23,7 +23,13 @@ export async function identityOfFile(path: string): Promise<FileIdentity> {
 }
 
 function postCheckError(message: string, details: ErrorDetails<'ERR_POST_CHECK'> = {}): LlmUpgradeError {
-  return errors.postCheckError({ message, hint: 'The previous version was restored; check the package and the log.', phase: 'post-check', changed: true, details });
+  return errors.postCheckError({
+    message,
+    hint: 'The previous version was restored; check the package and the log.',
+    phase: 'post-check',
+    changed: true,
+    details,
+  });
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -65,7 +71,11 @@ export function resolveUnderRoot(root: string, argv0: string): string {
   return isAbsolute(argv0) ? argv0 : join(root, ...argv0.split('/'));
 }
 
-export function runCommand(file: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string; error?: string }> {
+export function runCommand(
+  file: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string; error?: string }> {
   return new Promise((resolve) => {
     execFile(file, args, { timeout: timeoutMs, maxBuffer: 1 << 20, windowsHide: true }, (err, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
@@ -97,7 +107,10 @@ export async function smokeCheck(root: string, smoke: string[], version: string,
   const r = await runCommand(file, args, timeoutMs);
   const seen = parseVersionOutput(r.output);
   if (r.code !== 0 || seen === null || !semver.eq(seen, version)) {
-    throw postCheckError(`smoke command "${smoke.join(' ')}" ${r.code !== 0 ? `failed (${r.error ?? `exit ${r.code}`})` : `printed version ${seen ?? '(none)'}`}, expected ${version}`, { command: smoke, output: r.output.slice(0, 2000) });
+    throw postCheckError(
+      `smoke command "${smoke.join(' ')}" ${r.code !== 0 ? `failed (${r.error ?? `exit ${r.code}`})` : `printed version ${seen ?? '(none)'}`}, expected ${version}`,
+      { command: smoke, output: r.output.slice(0, 2000) },
+    );
   }
   return seen;
 }
@@ -174,5 +187,11 @@ export async function waitHealthy(url: string, version: string, opts: HealthWait
     await sleepMs(Math.min(pollDelay(attempt), Math.max(0, deadline - Date.now())), signal);
   }
   const log = opts.logFile ? `; the new server's output is in ${opts.logFile}` : '';
-  throw errors.healthError({ message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`, hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.', phase: 'health', changed: true, details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) } });
+  throw errors.healthError({
+    message: `${url} did not report version ${version} within ${timeoutMs} ms (last: ${last})${log}`,
+    hint: opts.logFile ? `Read ${opts.logFile} for why the new version did not come up.` : 'Check the server log of the new version.',
+    phase: 'health',
+    changed: true,
+    details: { url, last, ...(opts.logFile ? { logFile: opts.logFile } : {}) },
+  });
 }

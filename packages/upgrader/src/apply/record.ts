@@ -26,7 +26,20 @@ export async function recordProcesses(running: readonly ScopedProcess[]): Promis
         if (!listening.some((l) => l.address === s.address && l.port === s.port)) listening.push(s);
       }
     }
-    out.push({ pid: p.pid, startKey: p.startKey, name: p.name, role: p.role, exe: p.exe, argv: d.argv, cwd: d.cwd, env: d.env, uid: d.uid, gid: d.gid, listening, logFile: d.stderrFile ?? d.stdoutFile });
+    out.push({
+      pid: p.pid,
+      startKey: p.startKey,
+      name: p.name,
+      role: p.role,
+      exe: p.exe,
+      argv: d.argv,
+      cwd: d.cwd,
+      env: d.env,
+      uid: d.uid,
+      gid: d.gid,
+      listening,
+      logFile: d.stderrFile ?? d.stdoutFile,
+    });
   }
   return out;
 }
@@ -59,7 +72,10 @@ function socketHost(address: string): string {
  * else OLLAMA_HOST in its environment), with the profile's health path; the profile's URL
  * otherwise. null when there is nothing to ask.
  */
-export function healthUrlFor(recorded: readonly RecordedProcess[], profile: Profile | undefined): { url: string; source: HealthPlan['source'] } | null {
+export function healthUrlFor(
+  recorded: readonly RecordedProcess[],
+  profile: Profile | undefined,
+): { url: string; source: HealthPlan['source'] } | null {
   const profileUrl = profile?.healthUrl ? new URL(profile.healthUrl) : null;
   const path = profileUrl ? `${profileUrl.pathname}${profileUrl.search}` : '/api/version';
   const profilePort = profileUrl ? Number(profileUrl.port || (profileUrl.protocol === 'https:' ? 443 : 80)) : 11434;
@@ -76,7 +92,11 @@ export function healthUrlFor(recorded: readonly RecordedProcess[], profile: Prof
 }
 
 /** Asks the health URL once, before the stop: did the running server answer it, and with which version? */
-export async function healthBefore(recorded: readonly RecordedProcess[], profile: Profile | undefined, wasRunning: boolean): Promise<HealthPlan | null> {
+export async function healthBefore(
+  recorded: readonly RecordedProcess[],
+  profile: Profile | undefined,
+  wasRunning: boolean,
+): Promise<HealthPlan | null> {
   const target = healthUrlFor(recorded, profile);
   if (!target) return null;
   if (!wasRunning) return { ...target, answeredBefore: false, versionBefore: null };

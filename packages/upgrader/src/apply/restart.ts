@@ -40,7 +40,11 @@ function isDir(p: string | null): p is string {
   }
 }
 
-async function spawnDetached(file: string, args: string[], opts: { argv0?: string; cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number; logFile: string | null }): Promise<number> {
+async function spawnDetached(
+  file: string,
+  args: string[],
+  opts: { argv0?: string; cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number; logFile: string | null },
+): Promise<number> {
   let fd: number | null = null;
   try {
     fd = opts.logFile ? openSync(opts.logFile, 'a') : null;
@@ -69,7 +73,12 @@ async function spawnDetached(file: string, args: string[], opts: { argv0?: strin
   }
 }
 
-async function startRecorded(rec: RecordedProcess, roots: string[], root: string, fallback: string[] | undefined): Promise<{ pid: number; logFile: string | null }> {
+async function startRecorded(
+  rec: RecordedProcess,
+  roots: string[],
+  root: string,
+  fallback: string[] | undefined,
+): Promise<{ pid: number; logFile: string | null }> {
   // The path it ran from may be gone (a versioned file the new package does not have): then the
   // profile's start binary, still with the recorded arguments, cwd and environment.
   const profileBinary = fallback?.[0] ? resolveUnderRoot(root, fallback[0]) : null;
@@ -78,7 +87,13 @@ async function startRecorded(rec: RecordedProcess, roots: string[], root: string
   const myUid = process.getuid?.();
   const asUser = myUid === 0 && rec.uid !== null && rec.uid !== 0 ? { uid: rec.uid, ...(rec.gid !== null ? { gid: rec.gid } : {}) } : {};
   const logFile = rec.logFile ?? join(statePaths(root).state, `${rec.name.replace(/[^\w.-]/g, '_')}.log`);
-  const pid = await spawnDetached(file, rec.argv.slice(1), { argv0: rec.argv[0]!, cwd: isDir(rec.cwd) ? rec.cwd : root, env: rec.env ?? process.env, ...asUser, logFile });
+  const pid = await spawnDetached(file, rec.argv.slice(1), {
+    argv0: rec.argv[0]!,
+    cwd: isDir(rec.cwd) ? rec.cwd : root,
+    env: rec.env ?? process.env,
+    ...asUser,
+    logFile,
+  });
   return { pid, logFile };
 }
 
@@ -88,7 +103,12 @@ async function startRecorded(rec: RecordedProcess, roots: string[], root: string
  * cwd, environment and user, its output appended to the file it went to before (or
  * `.llm-upgrade/<name>.log`); else the profile's start command. null when nothing was running.
  */
-export async function restartServer(roots: string[], plan: RestartPlan, timeoutMs: number, onEvent?: UpgradeEventSink): Promise<RestartOutcome | null> {
+export async function restartServer(
+  roots: string[],
+  plan: RestartPlan,
+  timeoutMs: number,
+  onEvent?: UpgradeEventSink,
+): Promise<RestartOutcome | null> {
   if (!plan.wasRunning) return null;
   const root = installLayout(roots).base;
   try {
@@ -124,6 +144,12 @@ export async function restartServer(roots: string[], plan: RestartPlan, timeoutM
     onEvent?.({ type: 'restart', how: 'command', pid, logFile });
     return { how: 'command', pids: [pid], logFile };
   } catch (e) {
-    throw errors.healthError({ message: `could not restart the server: ${(e as Error).message}`, hint: 'Check the start command or service; see the log named above.', phase: 'restart', changed: true, cause: e });
+    throw errors.healthError({
+      message: `could not restart the server: ${(e as Error).message}`,
+      hint: 'Check the start command or service; see the log named above.',
+      phase: 'restart',
+      changed: true,
+      cause: e,
+    });
   }
 }

@@ -7,7 +7,9 @@ import { JournalWriter, type Journal } from '../journal.js';
 import { runForward } from './swap.js';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function setup() {
   const base = mkdtempSync(join(tmpdir(), 'llm-upgrade-swap-'));
@@ -30,14 +32,39 @@ function setup() {
 }
 
 function journalFor(root: string, stage: string, backup: string, ops: Journal['ops']): Journal {
-  return { format: 1, txid: 't', kind: 'apply', state: 'swapping', seq: 0, root, stageDir: stage, backupDir: backup, from: null, to: null, fromManifest: null, toManifest: null, restart: { wasRunning: false, services: [] }, ops, done: 0, owner: { pid: process.pid, startKey: null }, updatedAt: '' };
+  return {
+    format: 1,
+    txid: 't',
+    kind: 'apply',
+    state: 'swapping',
+    seq: 0,
+    root,
+    stageDir: stage,
+    backupDir: backup,
+    from: null,
+    to: null,
+    fromManifest: null,
+    toManifest: null,
+    restart: { wasRunning: false, services: [] },
+    ops,
+    done: 0,
+    owner: { pid: process.pid, startKey: null },
+    updatedAt: '',
+  };
 }
 
 describe('swap moves', () => {
   it('plans one backup per old top-level entry, then one install per new one', async () => {
     const { root, stage } = setup();
     const ops = await planMoves(root, stage);
-    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['backup bin', 'backup lib', 'backup share', 'install bin', 'install lib', 'install share']);
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual([
+      'backup bin',
+      'backup lib',
+      'backup share',
+      'install bin',
+      'install lib',
+      'install share',
+    ]);
   });
 
   it('leaves unlisted entries in place, carries user files inside package directories, and undoes it all', async () => {
@@ -46,7 +73,15 @@ describe('swap moves', () => {
     writeFileSync(join(root, 'lib', 'user.so'), 'user lib');
     const listed = new Set(['bin/tool', 'lib/gone.so', 'share/x/y']);
     const ops = await planMoves(root, stage, new Set(['bin', 'lib', 'share']), listed);
-    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['backup bin', 'backup lib', 'backup share', 'install bin', 'install lib', 'install share', 'carry lib/user.so']);
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual([
+      'backup bin',
+      'backup lib',
+      'backup share',
+      'install bin',
+      'install lib',
+      'install share',
+      'carry lib/user.so',
+    ]);
     const writer = new JournalWriter(join(root, '.llm-upgrade', 'journal.json'), journalFor(root, stage, backup, ops));
     await runForward(writer);
     expect(readFileSync(join(root, 'lib', 'user.so'), 'utf8')).toBe('user lib');
@@ -73,7 +108,13 @@ describe('swap moves', () => {
 
   it('rmdir/mkdir moves (journal format 1) replay and undo', async () => {
     const { root, stage, backup } = setup();
-    const ops: Journal['ops'] = [{ op: 'backup', path: 'share/x/y' }, { op: 'rmdir', path: 'share/x' }, { op: 'mkdir', path: 'lib/new' }, { op: 'install', path: 'lib/new/added.so' }, { op: 'install', path: 'share/x' }];
+    const ops: Journal['ops'] = [
+      { op: 'backup', path: 'share/x/y' },
+      { op: 'rmdir', path: 'share/x' },
+      { op: 'mkdir', path: 'lib/new' },
+      { op: 'install', path: 'lib/new/added.so' },
+      { op: 'install', path: 'share/x' },
+    ];
     const writer = new JournalWriter(join(root, '.llm-upgrade', 'journal.json'), journalFor(root, stage, backup, ops));
     await runForward(writer);
     expect(readFileSync(join(root, 'share', 'x'), 'utf8')).toBe('now a file');

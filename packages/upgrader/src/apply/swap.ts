@@ -19,7 +19,13 @@ const abs = (base: string, rel: string) => join(base, ...rel.split('/'));
  * the product's. Moves are per entry at the top of the root — a directory moves as one rename
  * with all its files — so the swap's length does not grow with the file count.
  */
-export async function planMoves(root: string, stageDir: string, owned: ReadonlySet<string> | null = null, listed: ReadonlySet<string> | null = null, units: readonly string[] | null = null): Promise<MoveOp[]> {
+export async function planMoves(
+  root: string,
+  stageDir: string,
+  owned: ReadonlySet<string> | null = null,
+  listed: ReadonlySet<string> | null = null,
+  units: readonly string[] | null = null,
+): Promise<MoveOp[]> {
   if (units) return planUnitMoves(root, stageDir, listed, units);
   const top = async (dir: string, skip: ReadonlySet<string>) => {
     let names: string[];
@@ -34,7 +40,14 @@ export async function planMoves(root: string, stageDir: string, owned: ReadonlyS
   const staged = await top(stageDir, new Set());
   const stagedSet = new Set(staged);
   const current = (await top(root, SKIP)).filter((n) => owned === null || owned.has(n) || stagedSet.has(n));
-  const carries = listed ? await userEntriesInside(root, stageDir, current.filter((n) => stagedSet.has(n)), listed) : [];
+  const carries = listed
+    ? await userEntriesInside(
+        root,
+        stageDir,
+        current.filter((n) => stagedSet.has(n)),
+        listed,
+      )
+    : [];
   return [
     ...current.map((path): MoveOp => ({ op: 'backup', path })),
     ...staged.map((path): MoveOp => ({ op: 'install', path })),
@@ -46,10 +59,22 @@ export async function planMoves(root: string, stageDir: string, owned: ReadonlyS
  * A prefix layout (`bin/ollama` + `lib/ollama` under `/usr/local`): the units are the moves,
  * one rename each, so siblings such as `bin/othertool` are never touched.
  */
-async function planUnitMoves(root: string, stageDir: string, listed: ReadonlySet<string> | null, units: readonly string[]): Promise<MoveOp[]> {
+async function planUnitMoves(
+  root: string,
+  stageDir: string,
+  listed: ReadonlySet<string> | null,
+  units: readonly string[],
+): Promise<MoveOp[]> {
   const current = units.filter((u) => lexistsSync(abs(root, u)));
   const staged = units.filter((u) => lexistsSync(abs(stageDir, u)));
-  const carries = listed ? await userEntriesInside(root, stageDir, current.filter((u) => staged.includes(u)), listed) : [];
+  const carries = listed
+    ? await userEntriesInside(
+        root,
+        stageDir,
+        current.filter((u) => staged.includes(u)),
+        listed,
+      )
+    : [];
   return [
     ...current.map((path): MoveOp => ({ op: 'backup', path })),
     ...staged.map((path): MoveOp => ({ op: 'install', path })),

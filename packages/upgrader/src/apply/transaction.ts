@@ -1,5 +1,21 @@
 import { rename } from 'node:fs/promises';
-import { DEFAULTS, getBackend, hasCode, interruptedError, LlmUpgradeError, scanHolders, stop, throwIfInterrupted, toLlmUpgradeError, type InterruptSignal, type Profile, type ScopedProcess, type StoppedProcess, errors, type OutcomeDetails } from '@llm-upgrade/core';
+import {
+  DEFAULTS,
+  getBackend,
+  hasCode,
+  interruptedError,
+  LlmUpgradeError,
+  scanHolders,
+  stop,
+  throwIfInterrupted,
+  toLlmUpgradeError,
+  type InterruptSignal,
+  type Profile,
+  type ScopedProcess,
+  type StoppedProcess,
+  errors,
+  type OutcomeDetails,
+} from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
 import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
@@ -76,12 +92,20 @@ function signalName(signal: AbortSignal | undefined): InterruptSignal {
 }
 
 /** Best effort, after the old version's files are back: start it as it ran and wait for it. */
-export async function restartOld(roots: string[], plan: RestartPlan, from: string | null, opts: { timeoutMs: number; healthTimeoutMs: number; onEvent?: UpgradeEventSink | undefined }): Promise<RestartOutcome | null> {
+export async function restartOld(
+  roots: string[],
+  plan: RestartPlan,
+  from: string | null,
+  opts: { timeoutMs: number; healthTimeoutMs: number; onEvent?: UpgradeEventSink | undefined },
+): Promise<RestartOutcome | null> {
   try {
     const started = await restartServer(roots, plan, opts.timeoutMs, opts.onEvent);
     const url = plan.health ? (plan.health.answeredBefore ? plan.health.url : null) : (plan.healthUrl ?? null);
     const version = plan.health?.versionBefore ?? from;
-    if (started && url && version) await waitHealthy(url, version, { timeoutMs: opts.healthTimeoutMs, onEvent: opts.onEvent, logFile: started.logFile }).catch(() => undefined);
+    if (started && url && version)
+      await waitHealthy(url, version, { timeoutMs: opts.healthTimeoutMs, onEvent: opts.onEvent, logFile: started.logFile }).catch(
+        () => undefined,
+      );
     return started;
   } catch {
     return null; // the files are back; the report says the old version did not come up
@@ -89,7 +113,15 @@ export async function restartOld(roots: string[], plan: RestartPlan, from: strin
 }
 
 function withRollbackDetails(e: LlmUpgradeError, extra: OutcomeDetails): LlmUpgradeError {
-  return new LlmUpgradeError({ code: e.code, message: e.message, hint: e.hint, phase: e.phase, changed: true, details: { ...(e.details ?? {}), ...extra }, cause: e });
+  return new LlmUpgradeError({
+    code: e.code,
+    message: e.message,
+    hint: e.hint,
+    phase: e.phase,
+    changed: true,
+    details: { ...(e.details ?? {}), ...extra },
+    cause: e,
+  });
 }
 
 function smokeFor(manifest: Manifest | null, profile: Profile | undefined): string[] | undefined {
@@ -98,8 +130,18 @@ function smokeFor(manifest: Manifest | null, profile: Profile | undefined): stri
 }
 
 /** Stops everything in scope and refuses unless nothing survives and nothing holds a file. */
-async function stopAll(opts: TransactionOptions, changedBefore: boolean): Promise<{ stopped: StoppedProcess[]; services: RestartPlan['services']; warnings: string[] }> {
-  const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+async function stopAll(
+  opts: TransactionOptions,
+  changedBefore: boolean,
+): Promise<{ stopped: StoppedProcess[]; services: RestartPlan['services']; warnings: string[] }> {
+  const r = await stop({
+    roots: opts.roots,
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    graceMs: opts.graceMs,
+    timeoutMs: opts.timeoutMs,
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   const blocking = r.holders.filter((h) => h.inScope || h.kind !== 'cwd');
   if (!r.ok || r.survivors.length > 0 || blocking.length > 0) {
     const survivors = r.survivors.map((s) => ({ pid: s.pid, name: s.name, exe: s.exe, why: s.why }));
@@ -125,7 +167,13 @@ async function assertNothingHolds(opts: TransactionOptions): Promise<void> {
   const blocking = rep.holders.filter((h) => h.inScope || h.kind !== 'cwd');
   if (blocking.length) {
     const h = blocking[0]!;
-    throw errors.filesHeldError({ message: `${h.path} is held by ${h.name} (pid ${h.pid}, ${h.exe ?? 'exe unknown'}) just before the swap; nothing was swapped`, hint: 'Something restarted the install or opened its files; stop it and run the upgrade again.', phase: 'holders', changed: true, details: { holders: blocking } });
+    throw errors.filesHeldError({
+      message: `${h.path} is held by ${h.name} (pid ${h.pid}, ${h.exe ?? 'exe unknown'}) just before the swap; nothing was swapped`,
+      hint: 'Something restarted the install or opened its files; stop it and run the upgrade again.',
+      phase: 'holders',
+      changed: true,
+      details: { holders: blocking },
+    });
   }
 }
 
@@ -135,18 +183,36 @@ async function assertNothingHolds(opts: TransactionOptions): Promise<void> {
  * full disk cannot stop it), then drop staging and the journal and start the old version again.
  * When the undo cannot finish, journal and staging stay for `recover`.
  */
-export async function rollBackTransaction(writer: JournalWriter, opts: Pick<TransactionOptions, 'roots' | 'profile' | 'graceMs' | 'timeoutMs' | 'healthTimeoutMs' | 'onEvent'>, reason: string): Promise<{ moved: number; restarted: string | null }> {
+export async function rollBackTransaction(
+  writer: JournalWriter,
+  opts: Pick<TransactionOptions, 'roots' | 'profile' | 'graceMs' | 'timeoutMs' | 'healthTimeoutMs' | 'onEvent'>,
+  reason: string,
+): Promise<{ moved: number; restarted: string | null }> {
   const j = writer.journal;
   // Units first, whether or not their process runs this instant: a crash-looping new version
   // (Restart=always) would otherwise be started again while the old files move back.
   const backend = await getBackend();
   for (const service of j.restart.services) {
-    await backend.stopService(service, opts.timeoutMs).catch((e: unknown) => opts.onEvent?.({ type: 'warning', message: `rollback: ${(e as Error).message}` }));
+    await backend
+      .stopService(service, opts.timeoutMs)
+      .catch((e: unknown) => opts.onEvent?.({ type: 'warning', message: `rollback: ${(e as Error).message}` }));
   }
   if ((await inScopeNow(opts.roots, opts.profile)).length > 0) {
-    const r = await stop({ roots: opts.roots, ...(opts.profile ? { profile: opts.profile } : {}), graceMs: opts.graceMs, timeoutMs: opts.timeoutMs, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
+    const r = await stop({
+      roots: opts.roots,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      graceMs: opts.graceMs,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    });
     if (!r.ok) {
-      throw errors.survivorsError({ message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`, hint: 'Stop those processes, then run `llm-upgrade recover`.', phase: 'rollback', changed: true, details: { survivors: r.survivors, holders: r.holders } });
+      throw errors.survivorsError({
+        message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`,
+        hint: 'Stop those processes, then run `llm-upgrade recover`.',
+        phase: 'rollback',
+        changed: true,
+        details: { survivors: r.survivors, holders: r.holders },
+      });
     }
   }
   const moved = await runBackward({ root: j.root, stageDir: j.stageDir, backupDir: j.backupDir }, j.ops);
@@ -246,7 +312,8 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
   } catch (e) {
     // Nothing moved: drop the journal; if we had ended a running server, start it again.
     await deleteJournal(paths.journal).catch(() => undefined);
-    if (restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0) await restartOld(opts.roots, restart, opts.from, opts);
+    if (restart.wasRunning && (await inScopeNow(opts.roots, opts.profile)).length === 0)
+      await restartOld(opts.roots, restart, opts.from, opts);
     throw toLlmUpgradeError(e, 'stop', true);
   }
 
@@ -285,7 +352,14 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     if (started && opts.to) {
       phase = 'health';
       opts.onEvent?.({ type: 'phase', phase: 'health' });
-      const gate = await healthGate(restart, started, opts.to, { roots: opts.roots, profile: opts.profile, healthTimeoutMs: opts.healthTimeoutMs, stayUpMs: opts.stayUpMs ?? DEFAULTS.healthStayUpMs, onEvent: opts.onEvent, signal: opts.signal });
+      const gate = await healthGate(restart, started, opts.to, {
+        roots: opts.roots,
+        profile: opts.profile,
+        healthTimeoutMs: opts.healthTimeoutMs,
+        stayUpMs: opts.stayUpMs ?? DEFAULTS.healthStayUpMs,
+        onEvent: opts.onEvent,
+        signal: opts.signal,
+      });
       warnings.push(...gate.warnings);
       healthy = gate.how === 'answered' ? true : null;
     }
@@ -295,19 +369,45 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     // instead of rolling back. Everything before this line is undone by any failure or crash.
     await writer.write({ state: 'committed' });
   } catch (e) {
-    const err = opts.signal?.aborted ? interruptedError(signalName(opts.signal), phase === 'commit' ? 'health' : phase, true) : toLlmUpgradeError(e, phase, true);
+    const err = opts.signal?.aborted
+      ? interruptedError(signalName(opts.signal), phase === 'commit' ? 'health' : phase, true)
+      : toLlmUpgradeError(e, phase, true);
     let rb: { moved: number; restarted: string | null };
     try {
       rb = await rollBackTransaction(writer, opts, err.message);
     } catch (rbErr) {
       throw rollbackFailed(err, rbErr);
     }
-    const extra = { rolledBack: true, movesUndone: rb.moved, oldRestarted: rb.restarted, from: opts.from, to: opts.to, ...(started?.logFile ? { logFile: started.logFile } : {}) };
+    const extra = {
+      rolledBack: true,
+      movesUndone: rb.moved,
+      oldRestarted: rb.restarted,
+      from: opts.from,
+      to: opts.to,
+      ...(started?.logFile ? { logFile: started.logFile } : {}),
+    };
     if (hasCode(err, 'ERR_INTERRUPTED')) {
-      throw new LlmUpgradeError({ code: 'ERR_INTERRUPTED', message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`, hint: 'The install is as it was before; run the upgrade again when you are ready.', phase: err.phase, changed: true, details: { ...(err.details ?? { signal: 'SIGINT' as const }), ...extra } });
+      throw new LlmUpgradeError({
+        code: 'ERR_INTERRUPTED',
+        message: `${err.message}: rolled back, ${opts.from ?? 'the previous files'} ${rb.restarted ? 'runs again' : 'is back'}`,
+        hint: 'The install is as it was before; run the upgrade again when you are ready.',
+        phase: err.phase,
+        changed: true,
+        details: { ...(err.details ?? { signal: 'SIGINT' as const }), ...extra },
+      });
     }
     const code = err.code === 'ERR_HEALTH' || err.code === 'ERR_POST_CHECK' || err.code === 'ERR_DISK_FULL' ? err.code : 'ERR_POST_CHECK';
-    const wrapped = code === err.code ? err : new LlmUpgradeError({ code, message: `${err.phase}: ${err.message}`, hint: 'The previous version was restored.', phase: err.phase, changed: true, cause: err });
+    const wrapped =
+      code === err.code
+        ? err
+        : new LlmUpgradeError({
+            code,
+            message: `${err.phase}: ${err.message}`,
+            hint: 'The previous version was restored.',
+            phase: err.phase,
+            changed: true,
+            cause: err,
+          });
     throw withRollbackDetails(wrapped, extra);
   }
   const downtimeMs = performance.now() - t0;
@@ -316,7 +416,24 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
     await finishCommit(writer.journal);
   } catch (e) {
     const err = toLlmUpgradeError(e, 'commit', true);
-    throw new LlmUpgradeError({ code: err.code, message: `${opts.to ?? 'the new version'} is installed and committed, but finishing the commit failed: ${err.message}`, hint: 'Run `llm-upgrade recover` to finish it (it rolls forward).', phase: 'commit', changed: true, details: { committed: true }, cause: e });
+    throw new LlmUpgradeError({
+      code: err.code,
+      message: `${opts.to ?? 'the new version'} is installed and committed, but finishing the commit failed: ${err.message}`,
+      hint: 'Run `llm-upgrade recover` to finish it (it rolls forward).',
+      phase: 'commit',
+      changed: true,
+      details: { committed: true },
+      cause: e,
+    });
   }
-  return { stopped, filesInPlaceMs: Math.round(filesInPlaceMs), downtimeMs: Math.round(downtimeMs), restarted: started?.how ?? null, healthy, moves: writer.journal.ops.length, journalSteps: writer.journal.seq, warnings };
+  return {
+    stopped,
+    filesInPlaceMs: Math.round(filesInPlaceMs),
+    downtimeMs: Math.round(downtimeMs),
+    restarted: started?.how ?? null,
+    healthy,
+    moves: writer.journal.ops.length,
+    journalSteps: writer.journal.seq,
+    warnings,
+  };
 }

@@ -7,7 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ArchiveFormatError, tarStream, walkTar, type RawEntry, type TarWriteEntry } from './tar.js';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const tmp = () => {
   const d = mkdtempSync(join(tmpdir(), 'llm-upgrade-tar-'));
   dirs.push(d);
@@ -34,11 +36,35 @@ async function readAll(buf: Buffer, chunk = 700): Promise<{ entry: RawEntry; dat
 
 const longName = `${'deep/'.repeat(40)}file-with-a-long-name.bin`;
 const entries: TarWriteEntry[] = [
-  { path: 'a.txt', type: 'file', mode: 0o644, size: 5, content: async function* () { yield Buffer.from('hello'); } },
+  {
+    path: 'a.txt',
+    type: 'file',
+    mode: 0o644,
+    size: 5,
+    content: async function* () {
+      yield Buffer.from('hello');
+    },
+  },
   { path: 'bin', type: 'dir', mode: 0o755, size: 0 },
-  { path: 'bin/x', type: 'file', mode: 0o755, size: 1000, content: async function* () { yield Buffer.alloc(1000, 3); } },
+  {
+    path: 'bin/x',
+    type: 'file',
+    mode: 0o755,
+    size: 1000,
+    content: async function* () {
+      yield Buffer.alloc(1000, 3);
+    },
+  },
   { path: 'lnk', type: 'symlink', mode: 0o777, size: 0, linkname: 'bin/x' },
-  { path: longName, type: 'file', mode: 0o600, size: 3, content: async function* () { yield Buffer.from('abc'); } },
+  {
+    path: longName,
+    type: 'file',
+    mode: 0o600,
+    size: 3,
+    content: async function* () {
+      yield Buffer.from('abc');
+    },
+  },
   { path: 'empty', type: 'file', mode: 0o644, size: 0, content: async function* () {} },
 ];
 
@@ -47,7 +73,12 @@ describe('tar writer/reader', () => {
     const buf = await collect(tarStream(entries));
     const got = await readAll(buf);
     expect(got.map((g) => [g.entry.name, g.entry.type, g.entry.size])).toEqual([
-      ['a.txt', 'file', 5], ['bin/', 'dir', 0], ['bin/x', 'file', 1000], ['lnk', 'symlink', 0], [longName, 'file', 3], ['empty', 'file', 0],
+      ['a.txt', 'file', 5],
+      ['bin/', 'dir', 0],
+      ['bin/x', 'file', 1000],
+      ['lnk', 'symlink', 0],
+      [longName, 'file', 3],
+      ['empty', 'file', 0],
     ]);
     expect(got[0]!.data.toString()).toBe('hello');
     expect(got[2]!.entry.mode).toBe(0o755);

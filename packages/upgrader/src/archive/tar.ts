@@ -54,14 +54,24 @@ function checksumOk(h: Buffer): boolean {
 
 function typeOf(flag: string): { type: RawEntryType; label: string } {
   switch (flag) {
-    case '0': case '\0': case '': return { type: 'file', label: 'file' };
-    case '5': return { type: 'dir', label: 'directory' };
-    case '2': return { type: 'symlink', label: 'symlink' };
-    case '1': return { type: 'hardlink', label: 'hardlink' };
-    case '3': return { type: 'device', label: 'character device' };
-    case '4': return { type: 'device', label: 'block device' };
-    case '6': return { type: 'fifo', label: 'fifo' };
-    default: return { type: 'other', label: `tar type "${flag}"` };
+    case '0':
+    case '\0':
+    case '':
+      return { type: 'file', label: 'file' };
+    case '5':
+      return { type: 'dir', label: 'directory' };
+    case '2':
+      return { type: 'symlink', label: 'symlink' };
+    case '1':
+      return { type: 'hardlink', label: 'hardlink' };
+    case '3':
+      return { type: 'device', label: 'character device' };
+    case '4':
+      return { type: 'device', label: 'block device' };
+    case '6':
+      return { type: 'fifo', label: 'fifo' };
+    default:
+      return { type: 'other', label: `tar type "${flag}"` };
   }
 }
 
@@ -72,7 +82,8 @@ function parsePax(data: Buffer): Record<string, string> {
     const sp = data.indexOf(0x20, pos);
     if (sp === -1) throw new ArchiveFormatError('pax header: malformed record');
     const len = parseInt(data.subarray(pos, sp).toString('ascii'), 10);
-    if (!Number.isSafeInteger(len) || len <= sp - pos || pos + len > data.length) throw new ArchiveFormatError('pax header: bad record length');
+    if (!Number.isSafeInteger(len) || len <= sp - pos || pos + len > data.length)
+      throw new ArchiveFormatError('pax header: bad record length');
     const rec = data.subarray(sp + 1, pos + len - 1).toString('utf8');
     const eq = rec.indexOf('=');
     if (eq === -1) throw new ArchiveFormatError('pax header: record without "="');
@@ -89,7 +100,10 @@ const MAX_META = 1024 * 1024;
  * does not consume is skipped. Throws ArchiveFormatError on corruption or truncation (a stream
  * that ends without the end-of-archive blocks counts as truncated).
  */
-export async function walkTar(source: AsyncIterable<Buffer>, visit: (entry: RawEntry, body: AsyncGenerator<Buffer>) => Promise<void>): Promise<void> {
+export async function walkTar(
+  source: AsyncIterable<Buffer>,
+  visit: (entry: RawEntry, body: AsyncGenerator<Buffer>) => Promise<void>,
+): Promise<void> {
   const r = new ByteReader(source);
   try {
     let pax: Record<string, string> = {};
@@ -97,7 +111,8 @@ export async function walkTar(source: AsyncIterable<Buffer>, visit: (entry: RawE
     let longLink: string | undefined;
     for (;;) {
       const h = await r.read(BLOCK);
-      if (h.length < BLOCK) throw new ArchiveFormatError(`truncated tar: stream ended at byte ${r.offset} without the end-of-archive marker`);
+      if (h.length < BLOCK)
+        throw new ArchiveFormatError(`truncated tar: stream ended at byte ${r.offset} without the end-of-archive marker`);
       if (h.every((b) => b === 0)) return;
       if (!checksumOk(h)) throw new ArchiveFormatError(`corrupt tar: bad header checksum at byte ${r.offset - BLOCK}`);
       const flag = String.fromCharCode(h[156]!).replace('\0', '');
@@ -153,7 +168,8 @@ export async function walkTar(source: AsyncIterable<Buffer>, visit: (entry: RawE
       await visit(entry, body);
       // Drain what the visitor left.
       for await (const c of r.chunksOf(size - consumed)) consumed += c.length;
-      if (consumed < size) throw new ArchiveFormatError(`truncated tar: "${name}" declares ${size} bytes, the stream ended after ${consumed}`);
+      if (consumed < size)
+        throw new ArchiveFormatError(`truncated tar: "${name}" declares ${size} bytes, the stream ended after ${consumed}`);
       const pad = (BLOCK - (size % BLOCK)) % BLOCK;
       if ((await r.read(pad)).length < pad) throw new ArchiveFormatError(`truncated tar: after "${name}"`);
     }

@@ -69,12 +69,14 @@ export async function walkZip(path: string, visit: (entry: RawEntry, body: Async
   const zf = await openZip(path);
   try {
     await new Promise<void>((resolve, reject) => {
-      zf.on('error', (err: Error) => reject(err instanceof ArchiveFormatError ? err : new ArchiveFormatError(`corrupt zip: ${err.message}`)));
+      zf.on('error', (err: Error) =>
+        reject(err instanceof ArchiveFormatError ? err : new ArchiveFormatError(`corrupt zip: ${err.message}`)),
+      );
       zf.on('end', () => resolve());
       zf.on('entry', (e: yauzl.Entry) => {
         const name = (e.fileName as unknown as Buffer).toString('utf8');
         const { type, label } = typeOf(e, name);
-        const mode = ((e.externalFileAttributes >>> 16) & 0o7777) || 0o644;
+        const mode = (e.externalFileAttributes >>> 16) & 0o7777 || 0o644;
         const raw: RawEntry = { name, type, typeLabel: label, size: e.uncompressedSize, mode, linkname: '' };
         const run = async () => {
           if (type === 'symlink') {
@@ -101,12 +103,17 @@ export async function walkZip(path: string, visit: (entry: RawEntry, body: Async
 }
 
 /** Writes entries (sorted by the caller) as a deterministic zip: fixed mtime, Unix modes, links as S_IFLNK. */
-export async function writeZip(entries: TarWriteEntry[], out: string, readFileChunks: (e: TarWriteEntry) => AsyncIterable<Buffer>): Promise<void> {
+export async function writeZip(
+  entries: TarWriteEntry[],
+  out: string,
+  readFileChunks: (e: TarWriteEntry) => AsyncIterable<Buffer>,
+): Promise<void> {
   const zip = new yazl.ZipFile();
   const mtime = new Date(FIXED_MTIME * 1000);
   for (const e of entries) {
     if (e.type === 'dir') zip.addEmptyDirectory(e.path, { mtime, mode: 0o040000 | (e.mode & 0o777) });
-    else if (e.type === 'symlink') zip.addBuffer(Buffer.from(e.linkname ?? '', 'utf8'), e.path, { mtime, mode: 0o120000 | 0o777, compress: false });
+    else if (e.type === 'symlink')
+      zip.addBuffer(Buffer.from(e.linkname ?? '', 'utf8'), e.path, { mtime, mode: 0o120000 | 0o777, compress: false });
     else {
       const chunks = readFileChunks(e);
       zip.addReadStreamLazy(e.path, { mtime, mode: 0o100000 | (e.mode & 0o777), size: e.size }, (cb) => cb(null, Readable.from(chunks)));

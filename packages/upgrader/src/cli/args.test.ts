@@ -9,9 +9,31 @@ const run = (argv: string[], tty = true) => {
 
 describe('parseCommandLine', () => {
   it('reads scope, durations and common flags into an options object', () => {
-    const p = run(['stop', '--install-dir', '/a', '--install-dir', '/b c', '--grace', '500ms', '--timeout', '2m', '--json', '--dry-run', '--log-file', '/tmp/x.log']);
+    const p = run([
+      'stop',
+      '--install-dir',
+      '/a',
+      '--install-dir',
+      '/b c',
+      '--grace',
+      '500ms',
+      '--timeout',
+      '2m',
+      '--json',
+      '--dry-run',
+      '--log-file',
+      '/tmp/x.log',
+    ]);
     expect(p.command).toBe('stop');
-    expect(p.common).toMatchObject({ installDirs: ['/a', '/b c'], graceMs: 500, timeoutMs: 120_000, json: true, dryRun: true, logFile: '/tmp/x.log', yes: false });
+    expect(p.common).toMatchObject({
+      installDirs: ['/a', '/b c'],
+      graceMs: 500,
+      timeoutMs: 120_000,
+      json: true,
+      dryRun: true,
+      logFile: '/tmp/x.log',
+      yes: false,
+    });
   });
   it('defaults to a 5 s grace and a 30 s timeout', () => {
     // Absent flags stay undefined so the library's defaults (DEFAULTS) apply: stop 5 s, sweep 2 s...

@@ -4,7 +4,9 @@ import { completionScript, completionSpec, SHELLS } from './completion.js';
 
 describe('completion scripts', () => {
   it('are generated from the option table: every option and command is in every script', () => {
-    const options = optionTable().map((o) => o.name).filter((n) => n !== 'package-version');
+    const options = optionTable()
+      .map((o) => o.name)
+      .filter((n) => n !== 'package-version');
     for (const shell of SHELLS) {
       const script = completionScript(shell);
       for (const c of COMMANDS) expect(script, `${shell}: ${c}`).toContain(c);

@@ -22,7 +22,10 @@ export function completionSpec(): Spec {
   const commands = [...COMMANDS.map((name) => ({ name, about: about(name) })), { name: 'help', about: 'show help for a command' }];
   const options: Record<string, string[]> = {};
   // --package-version is pack's --version V after normalisePackVersion; complete what users type.
-  for (const c of COMMANDS) options[c] = optionsFor(c as CommandName).filter((n) => n !== 'package-version').map((n) => `--${n}`);
+  for (const c of COMMANDS)
+    options[c] = optionsFor(c as CommandName)
+      .filter((n) => n !== 'package-version')
+      .map((n) => `--${n}`);
   const valued = table.filter((o) => o.takesValue);
   // Paths by name, so a new --cache-dir completes files without a change here.
   const isPath = (n: string) => /(^|-)(dir|file|key|out|profile)$/.test(n);
@@ -37,7 +40,9 @@ export function completionSpec(): Spec {
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function bash(s: Spec): string {
-  const cases = Object.entries(s.options).map(([c, o]) => `    ${c}) opts=${sq(o.join(' '))} ;;`).join('\n');
+  const cases = Object.entries(s.options)
+    .map(([c, o]) => `    ${c}) opts=${sq(o.join(' '))} ;;`)
+    .join('\n');
   return `# llm-upgrade completion for bash. Load it with: source <(llm-upgrade completion bash)
 _llm_upgrade() {
   local cur prev cmd opts i
@@ -75,7 +80,9 @@ complete -o filenames -F _llm_upgrade llm-upgrade
 
 function zsh(s: Spec): string {
   const esc = (t: string) => t.replace(/:/g, '\\:');
-  const cases = Object.entries(s.options).map(([c, o]) => `    ${c}) opts=(${o.join(' ')}) ;;`).join('\n');
+  const cases = Object.entries(s.options)
+    .map(([c, o]) => `    ${c}) opts=(${o.join(' ')}) ;;`)
+    .join('\n');
   return `#compdef llm-upgrade
 # llm-upgrade completion for zsh. Load it with: source <(llm-upgrade completion zsh)
 _llm_upgrade() {
@@ -115,12 +122,17 @@ function fish(s: Spec): string {
   const table = new Map(optionTable().map((o) => [`--${o.name}`, o]));
   const lines = ['# llm-upgrade completion for fish. Load it with: llm-upgrade completion fish | source', 'complete -c llm-upgrade -f'];
   for (const c of s.commands) lines.push(`complete -c llm-upgrade -n __fish_use_subcommand -a ${c.name} -d ${sq(c.about)}`);
-  lines.push(`complete -c llm-upgrade -n __fish_use_subcommand -l help -s h`, `complete -c llm-upgrade -n __fish_use_subcommand -l version -s v`);
+  lines.push(
+    `complete -c llm-upgrade -n __fish_use_subcommand -l help -s h`,
+    `complete -c llm-upgrade -n __fish_use_subcommand -l version -s v`,
+  );
   for (const [c, opts] of Object.entries(s.options)) {
     for (const o of opts) {
       const info = table.get(o);
       const value = s.pathOptions.includes(o) ? ' -r -F' : info?.takesValue ? ' -x' : '';
-      lines.push(`complete -c llm-upgrade -n '__fish_seen_subcommand_from ${c}' -l ${o.slice(2)}${info?.short ? ` -s ${info.short}` : ''}${value}`);
+      lines.push(
+        `complete -c llm-upgrade -n '__fish_seen_subcommand_from ${c}' -l ${o.slice(2)}${info?.short ? ` -s ${info.short}` : ''}${value}`,
+      );
     }
   }
   lines.push(`complete -c llm-upgrade -n '__fish_seen_subcommand_from apply pack' -F`);
@@ -131,7 +143,9 @@ function fish(s: Spec): string {
 
 function powershell(s: Spec): string {
   const ps = (t: string) => `'${t.replace(/'/g, "''")}'`;
-  const table = Object.entries(s.options).map(([c, o]) => `    ${ps(c)} = @(${o.map(ps).join(', ')})`).join('\n');
+  const table = Object.entries(s.options)
+    .map(([c, o]) => `    ${ps(c)} = @(${o.map(ps).join(', ')})`)
+    .join('\n');
   return `# llm-upgrade completion for PowerShell. Load it with:
 #   llm-upgrade completion powershell | Out-String | Invoke-Expression
 Register-ArgumentCompleter -Native -CommandName llm-upgrade, llm-upgrade.exe -ScriptBlock {
@@ -170,13 +184,23 @@ ${table}
 export function completionScript(shell: string): string {
   const spec = completionSpec();
   switch (shell) {
-    case 'bash': return bash(spec);
-    case 'zsh': return zsh(spec);
-    case 'fish': return fish(spec);
-    case 'powershell': case 'pwsh': return powershell(spec);
+    case 'bash':
+      return bash(spec);
+    case 'zsh':
+      return zsh(spec);
+    case 'fish':
+      return fish(spec);
+    case 'powershell':
+    case 'pwsh':
+      return powershell(spec);
     default: {
       const guess = closest(shell, SHELLS);
-      throw errors.usageError({ message: `no completion for "${shell}"${guess ? `; did you mean ${guess}?` : ''}`, hint: `llm-upgrade completion ${SHELLS.join('|')}`, phase: 'usage', changed: false });
+      throw errors.usageError({
+        message: `no completion for "${shell}"${guess ? `; did you mean ${guess}?` : ''}`,
+        hint: `llm-upgrade completion ${SHELLS.join('|')}`,
+        phase: 'usage',
+        changed: false,
+      });
     }
   }
 }

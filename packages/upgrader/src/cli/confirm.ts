@@ -1,8 +1,13 @@
-import { LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { type LlmUpgradeError, errors } from '@llm-upgrade/core';
 import type { Reporter } from './reporter.js';
 
 export function abortedError(): LlmUpgradeError {
-  return errors.abortedError({ message: 'aborted: nothing was changed', hint: 'Run the command again and answer y, or pass --yes to skip the question.', phase: 'usage', changed: false });
+  return errors.abortedError({
+    message: 'aborted: nothing was changed',
+    hint: 'Run the command again and answer y, or pass --yes to skip the question.',
+    phase: 'usage',
+    changed: false,
+  });
 }
 
 /**

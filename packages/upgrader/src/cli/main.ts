@@ -21,18 +21,19 @@ if (process.env[WATCHDOG_ENV] === '1') {
     () => (process.exitCode = 0),
     () => (process.exitCode = EXIT.internal),
   );
-} else void runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  // isatty, not process.stdin.isTTY: that getter builds a stdin stream (a socket for a pipe) every run.
-  stdinIsTty: isatty(0),
-  env: process.env,
-}).then((exitCode) => {
-  settled = true;
-  // exitCode, not exit(): lets stdout drain to pipes and files first.
-  process.exitCode = exitCode;
-  keepOutcomeOnLateSignals(exitCode);
-});
+} else
+  void runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // isatty, not process.stdin.isTTY: that getter builds a stdin stream (a socket for a pipe) every run.
+    stdinIsTty: isatty(0),
+    env: process.env,
+  }).then((exitCode) => {
+    settled = true;
+    // exitCode, not exit(): lets stdout drain to pipes and files first.
+    process.exitCode = exitCode;
+    keepOutcomeOnLateSignals(exitCode);
+  });
 
 /**
  * The outcome is decided and reported: a Ctrl-C or SIGTERM arriving while stdout drains must not

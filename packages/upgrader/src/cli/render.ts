@@ -27,7 +27,10 @@ export class WaitTracker {
   private readonly started = Date.now();
   private graceEnd: number | undefined;
 
-  constructor(private readonly graceMs: number | undefined, private readonly timeoutMs: number | undefined) {}
+  constructor(
+    private readonly graceMs: number | undefined,
+    private readonly timeoutMs: number | undefined,
+  ) {}
 
   observe(e: CoreEvent): void {
     if (e.type === 'signal') {
@@ -40,9 +43,12 @@ export class WaitTracker {
     const names = [...this.pending].map(([pid, name]) => `${name} (pid ${pid})`);
     const who = names.length ? listFew(names) : `${e.remaining} process(es)`;
     const now = Date.now();
-    const deadline = this.graceEnd !== undefined && now < this.graceEnd ? `grace ends in ${seconds(this.graceEnd - now)}`
-      : this.timeoutMs !== undefined ? `gives up in ${seconds(this.started + this.timeoutMs - now)}`
-      : `${seconds(e.elapsedMs)} so far`;
+    const deadline =
+      this.graceEnd !== undefined && now < this.graceEnd
+        ? `grace ends in ${seconds(this.graceEnd - now)}`
+        : this.timeoutMs !== undefined
+          ? `gives up in ${seconds(this.started + this.timeoutMs - now)}`
+          : `${seconds(e.elapsedMs)} so far`;
     return `waiting for ${who} to exit; ${deadline}`;
   }
 }
@@ -51,15 +57,24 @@ export class WaitTracker {
 export function describeCoreEvent(e: CoreEvent, waits?: WaitTracker): string | undefined {
   waits?.observe(e);
   switch (e.type) {
-    case 'snapshot': return `found ${e.inScope} process(es) in scope, ${e.orphans} orphaned (${e.processes} scanned)`;
-    case 'service-stop': return `stopping ${e.service.manager} service ${e.service.name}`;
-    case 'signal': return `${e.signal} → ${e.name} (pid ${e.pid})`;
-    case 'exited': return `${e.name} (pid ${e.pid}) ${e.how}`;
-    case 'freeze': return `froze ${e.pids.length} process(es) (round ${e.round})`;
-    case 'wait': return waits ? waits.describeWait(e) : `waiting for ${e.remaining} process(es) to exit (${seconds(e.elapsedMs)} so far)`;
-    case 'holders': return `checking files: ${e.holders} holder(s), ${e.unknown} unreadable process(es) (attempt ${e.attempt})`;
-    case 'warning': return e.message;
-    default: return undefined;
+    case 'snapshot':
+      return `found ${e.inScope} process(es) in scope, ${e.orphans} orphaned (${e.processes} scanned)`;
+    case 'service-stop':
+      return `stopping ${e.service.manager} service ${e.service.name}`;
+    case 'signal':
+      return `${e.signal} → ${e.name} (pid ${e.pid})`;
+    case 'exited':
+      return `${e.name} (pid ${e.pid}) ${e.how}`;
+    case 'freeze':
+      return `froze ${e.pids.length} process(es) (round ${e.round})`;
+    case 'wait':
+      return waits ? waits.describeWait(e) : `waiting for ${e.remaining} process(es) to exit (${seconds(e.elapsedMs)} so far)`;
+    case 'holders':
+      return `checking files: ${e.holders} holder(s), ${e.unknown} unreadable process(es) (attempt ${e.attempt})`;
+    case 'warning':
+      return e.message;
+    default:
+      return undefined;
   }
 }
 
@@ -121,7 +136,9 @@ export function stopError(r: StopResult, verb: 'stop' | 'sweep'): LlmUpgradeErro
   return new LlmUpgradeError({
     code: survivors.length ? 'ERR_SURVIVORS' : 'ERR_FILES_HELD',
     message: parts.join('; ') || `${verb} did not finish`,
-    hint: survivors.length ? 'End them by hand (or as root/Administrator) or give a longer --timeout, then run the command again.' : 'Close what holds the files (`llm-upgrade holders` lists them), then run the command again.',
+    hint: survivors.length
+      ? 'End them by hand (or as root/Administrator) or give a longer --timeout, then run the command again.'
+      : 'Close what holds the files (`llm-upgrade holders` lists them), then run the command again.',
     phase: verb,
     changed: r.stopped.length > 0,
     details: { survivors: r.survivors, holders: r.holders },
@@ -137,7 +154,8 @@ export function renderStopSummary(r: StopResult, reporter: Reporter, verb: strin
   }
   for (const p of r.stopped) reporter.line(`  ${p.how.padEnd(10)} ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
   for (const w of r.warnings) reporter.line(w, 'warn');
-  if (!r.complete) reporter.line(`${r.unknown.length} process(es) could not be read; the holder check is incomplete (${unreadableAdvice()})`, 'warn');
+  if (!r.complete)
+    reporter.line(`${r.unknown.length} process(es) could not be read; the holder check is incomplete (${unreadableAdvice()})`, 'warn');
   if (r.ok) {
     reporter.line(`${verb}: ${r.stopped.length} process(es) ended in ${r.durationMs} ms; no file under the install is held`);
     return;

@@ -176,7 +176,9 @@ export class Reporter {
       this.opts.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() }, null, 2)}\n`);
       return;
     }
-    this.opts.stderr.write(`${this.paint('31', 'error')} [${err.code}, ${err.phase}${err.details?.rolledBack === true ? ', rolled back: the install is as it was' : err.changed ? ', changes were made' : ', nothing changed'}]: ${err.message}\n`);
+    this.opts.stderr.write(
+      `${this.paint('31', 'error')} [${err.code}, ${err.phase}${err.details?.rolledBack === true ? ', rolled back: the install is as it was' : err.changed ? ', changes were made' : ', nothing changed'}]: ${err.message}\n`,
+    );
     if (err.hint) this.opts.stderr.write(`  ${this.paint('36', 'hint:')} ${err.hint}\n`);
   }
 

@@ -22,7 +22,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (e) {
     const err = toLlmUpgradeError(e, 'usage', false);
     const json = argv.includes('--json');
-    new Reporter({ json, quiet: false, logFile: undefined, stdout: io.stdout, stderr: io.stderr, env: io.env, command: 'usage' }).error(err);
+    new Reporter({ json, quiet: false, logFile: undefined, stdout: io.stdout, stderr: io.stderr, env: io.env, command: 'usage' }).error(
+      err,
+    );
     return err.exitCode;
   }
   if (outcome.kind === 'version') {
@@ -35,14 +37,33 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const { parsed } = outcome;
   // For the wait lines only ("grace ends in 3.2s"): the library applies the same defaults itself.
-  const graceMs = parsed.common.graceMs ?? (parsed.command === 'sweep' || parsed.command === 'watch' ? DEFAULTS.sweepGraceMs : parsed.command === 'run' ? DEFAULTS.runGraceMs : DEFAULTS.stopGraceMs);
+  const graceMs =
+    parsed.common.graceMs ??
+    (parsed.command === 'sweep' || parsed.command === 'watch'
+      ? DEFAULTS.sweepGraceMs
+      : parsed.command === 'run'
+        ? DEFAULTS.runGraceMs
+        : DEFAULTS.stopGraceMs);
   const timeoutMs = parsed.common.timeoutMs ?? (parsed.command === 'run' ? DEFAULTS.runTimeoutMs : DEFAULTS.timeoutMs);
-  const reporter = new Reporter({ ...parsed.common, graceMs, timeoutMs, stdout: io.stdout, stderr: io.stderr, env: io.env, command: parsed.command });
+  const reporter = new Reporter({
+    ...parsed.common,
+    graceMs,
+    timeoutMs,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    command: parsed.command,
+  });
   let interrupts: ReturnType<typeof catchInterrupts> | undefined;
   try {
     const load = commandLoaders[parsed.command];
     if (!load) {
-      throw errors.usageError({ message: `command "${parsed.command}" is not available in this build`, hint: 'Run `llm-upgrade --help` for the commands this build has.', phase: 'usage', changed: false });
+      throw errors.usageError({
+        message: `command "${parsed.command}" is not available in this build`,
+        hint: 'Run `llm-upgrade --help` for the commands this build has.',
+        phase: 'usage',
+        changed: false,
+      });
     }
     // Caught from before the command's module loads: a signal while it loads aborts the command
     // at its start instead of killing the process (the log already has its first line by then).

@@ -6,7 +6,10 @@ const b = 'B'.repeat(64);
 
 describe('parseSha256Sums', () => {
   it("reads Ollama's `<hex>  ./<name>`, plain names, binary-mode `*name` and BSD tags", () => {
-    const m = parseSha256Sums(`${a}  ./ollama-linux-amd64.tar.zst\n${b} *ollama-linux-amd64-rocm.tar.zst\r\n\n# comment\nSHA256 (OllamaSetup.exe) = ${a}\n${a}  name with spaces.zip\n`, 'sha256sum.txt');
+    const m = parseSha256Sums(
+      `${a}  ./ollama-linux-amd64.tar.zst\n${b} *ollama-linux-amd64-rocm.tar.zst\r\n\n# comment\nSHA256 (OllamaSetup.exe) = ${a}\n${a}  name with spaces.zip\n`,
+      'sha256sum.txt',
+    );
     expect([...m]).toEqual([
       ['ollama-linux-amd64.tar.zst', a],
       ['ollama-linux-amd64-rocm.tar.zst', 'b'.repeat(64)],

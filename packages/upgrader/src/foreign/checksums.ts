@@ -1,4 +1,4 @@
-import { LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { type LlmUpgradeError, errors } from '@llm-upgrade/core';
 
 /**
  * Parses a sha256sum file: `<hex>  <name>` (text mode), `<hex> *<name>` (binary mode), names
@@ -33,5 +33,10 @@ export function normaliseDigest(digest: string): string | null {
 }
 
 function bad(message: string): LlmUpgradeError {
-  return errors.badPackageError({ message, hint: 'Give the sha256sum file the release publishes (e.g. sha256sum.txt).', phase: 'verify', changed: false });
+  return errors.badPackageError({
+    message,
+    hint: 'Give the sha256sum file the release publishes (e.g. sha256sum.txt).',
+    phase: 'verify',
+    changed: false,
+  });
 }

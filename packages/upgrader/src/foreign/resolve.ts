@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { type LlmUpgradeError, errors } from '@llm-upgrade/core';
 import { download, fetchText, type FetchOptions } from '../feed.js';
 import type { UpgradeEventSink } from '../events.js';
 import { normaliseDigest, parseSha256Sums } from './checksums.js';
@@ -26,14 +26,19 @@ function usage(message: string, hint: string, details?: Record<string, unknown>)
 }
 
 /** The digests each archive must match: its checksum line and/or its given digest (at least one; all must agree). */
-export async function expectedDigests(opts: Pick<ForeignSourceOptions, 'archives' | 'checksums' | 'sha256ByName' | 'fetch'>): Promise<Map<string, { sha256: string; from: string }[]>> {
+export async function expectedDigests(
+  opts: Pick<ForeignSourceOptions, 'archives' | 'checksums' | 'sha256ByName' | 'fetch'>,
+): Promise<Map<string, { sha256: string; from: string }[]>> {
   let sums: Map<string, string> | null = null;
   if (opts.checksums) {
     const where = opts.checksums;
     const text = isUrl(where)
       ? await fetchText(where, opts.fetch)
       : await readFile(resolve(where), 'utf8').catch((e: NodeJS.ErrnoException) => {
-          throw usage(`cannot read the checksum file ${resolve(where)} (${e.code ?? e.message})`, 'Give --checksums FILE|URL of the release (e.g. sha256sum.txt).');
+          throw usage(
+            `cannot read the checksum file ${resolve(where)} (${e.code ?? e.message})`,
+            'Give --checksums FILE|URL of the release (e.g. sha256sum.txt).',
+          );
         });
     sums = parseSha256Sums(text, where);
   }
@@ -47,13 +52,19 @@ export async function expectedDigests(opts: Pick<ForeignSourceOptions, 'archives
     const given = opts.sha256ByName?.[name];
     if (given !== undefined) {
       const hex = normaliseDigest(given);
-      if (!hex) throw usage(`the digest given for ${name} ("${given}") is not a SHA-256`, 'Digests are 64 hex digits, optionally prefixed "sha256:".');
+      if (!hex)
+        throw usage(
+          `the digest given for ${name} ("${given}") is not a SHA-256`,
+          'Digests are 64 hex digits, optionally prefixed "sha256:".',
+        );
       want.push({ sha256: hex, from: 'the release digest' });
     }
     if (want.length === 0) {
       throw errors.badChecksumError({
         message: opts.checksums ? `${name} has no line in ${opts.checksums}` : `${name} has no checksum to verify it against`,
-        hint: opts.checksums ? 'Give the checksum file of the same release, or check the archive name.' : 'Archives without an llm-upgrade.json need --checksums FILE|URL (the release\'s sha256sum.txt).',
+        hint: opts.checksums
+          ? 'Give the checksum file of the same release, or check the archive name.'
+          : "Archives without an llm-upgrade.json need --checksums FILE|URL (the release's sha256sum.txt).",
         phase: 'verify',
         changed: false,
         details: { archive: name },
@@ -76,7 +87,14 @@ export async function resolveForeignArchives(opts: ForeignSourceOptions): Promis
     else {
       path = resolve(a);
       const st = await stat(path).catch(() => null);
-      if (!st?.isFile()) throw errors.badPackageError({ message: `archive ${path} ${st ? 'is not a file' : 'not found'}`, hint: 'Give the paths (or URLs) of the release archives, base first.', phase: 'fetch', changed: false, details: { archive: name } });
+      if (!st?.isFile())
+        throw errors.badPackageError({
+          message: `archive ${path} ${st ? 'is not a file' : 'not found'}`,
+          hint: 'Give the paths (or URLs) of the release archives, base first.',
+          phase: 'fetch',
+          changed: false,
+          details: { archive: name },
+        });
     }
     out.push({ path, name, expected });
   }

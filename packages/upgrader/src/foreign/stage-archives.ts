@@ -50,7 +50,13 @@ async function formatOf(path: string, name: string): Promise<Format> {
   if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'tar.gz';
   if (bytesRead >= 4 && (head.readUInt32LE(0) === 0x04034b50 || head.readUInt32LE(0) === 0x06054b50)) return 'zip';
   if (bytesRead === 512 && head.toString('latin1', 257, 262) === 'ustar') return 'tar';
-  throw errors.badPackageError({ message: `${name} (${path}) is not a .tar.zst, .tgz/.tar.gz, .tar or .zip archive`, hint: 'Give the release archives themselves (e.g. ollama-linux-amd64.tar.zst).', phase: 'verify', changed: false, details: { archive: name } });
+  throw errors.badPackageError({
+    message: `${name} (${path}) is not a .tar.zst, .tgz/.tar.gz, .tar or .zip archive`,
+    hint: 'Give the release archives themselves (e.g. ollama-linux-amd64.tar.zst).',
+    phase: 'verify',
+    changed: false,
+    details: { archive: name },
+  });
 }
 
 function checksumError(a: ForeignArchive, got: string, want: { sha256: string; from: string }): LlmUpgradeError {
@@ -135,7 +141,11 @@ function readerError(name: string, e: unknown): unknown {
  * stage and staging is removed. A later archive may replace a file an earlier one staged
  * (an overlay); nothing may live below a link. Returns the verified tree: the manifest to record.
  */
-export async function stageForeignArchives(archives: ForeignArchive[], staging: string, opts: { units: readonly string[] | null; onProgress?: (p: ForeignStageProgress) => void }): Promise<StagedTree> {
+export async function stageForeignArchives(
+  archives: ForeignArchive[],
+  staging: string,
+  opts: { units: readonly string[] | null; onProgress?: (p: ForeignStageProgress) => void },
+): Promise<StagedTree> {
   const files = new Map<string, ManifestFile & { archive: string }>();
   const links = new Map<string, ManifestLink & { archive: string }>();
   const dirs = new Set<string>();
@@ -145,76 +155,90 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
 
   const refuse = (a: ForeignArchive, name: string, reason: string) => {
     const e = unsafeEntryError(name, reason);
-    return new LlmUpgradeError({ code: e.code, message: `${a.name}: ${e.message}`, hint: e.hint, phase: 'verify', changed: false, details: { ...(e.details ?? {}), archive: a.name } });
+    return new LlmUpgradeError({
+      code: e.code,
+      message: `${a.name}: ${e.message}`,
+      hint: e.hint,
+      phase: 'verify',
+      changed: false,
+      details: { ...(e.details ?? {}), archive: a.name },
+    });
   };
 
-  const visitFor = (a: ForeignArchive, seenHere: Set<string>) => async (raw: RawEntry, body: AsyncGenerator<Buffer>): Promise<void> => {
-    const name = checkRawEntry(raw);
-    if (name === null) return;
-    if (opts.units) {
-      const place = placeInUnits(name, opts.units);
-      if (place === 'outside' || (place === 'above' && raw.type !== 'dir')) {
-        throw refuse(a, name, `lies outside the install's roots (${opts.units.join(', ')}); it would land beside them, e.g. over another program`);
-      }
-      if (place === 'above') return;
-    }
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const up = parts.slice(0, i).join('/');
-      if (links.has(up)) throw refuse(a, name, `lies below the link "${up}"`);
-      if (files.has(up)) throw refuse(a, name, `lies below the file "${up}"`);
-    }
-    const key = collisionKey(name);
-    const prior = keys.get(key);
-    if (prior !== undefined && prior !== name) throw refuse(a, name, `collides with "${prior}" on a case-insensitive file system`);
-    if (seenHere.has(name) && raw.type !== 'dir') throw refuse(a, name, 'duplicate entry');
-    seenHere.add(name);
-    keys.set(key, name);
-    const target = join(staging, ...parts);
-    if (raw.type === 'dir') {
-      if (files.has(name) || links.has(name)) throw refuse(a, name, 'is a directory here but a file or link in an earlier archive');
-      dirs.add(name);
-      await mkdirp(target);
-      syncDirs.add(target);
-      return;
-    }
-    if (dirs.has(name)) throw refuse(a, name, `is a ${raw.typeLabel} here but a directory in an earlier archive`);
-    const earlier = files.get(name) ?? links.get(name);
-    if (earlier) {
-      // An add-on replacing a file of the base: the later archive wins, as when extracting in order.
-      await unlink(target);
-      files.delete(name);
-      links.delete(name);
-    }
-    await mkdirp(dirname(target));
-    syncDirs.add(dirname(target));
-    if (raw.type === 'symlink') {
+  const visitFor =
+    (a: ForeignArchive, seenHere: Set<string>) =>
+    async (raw: RawEntry, body: AsyncGenerator<Buffer>): Promise<void> => {
+      const name = checkRawEntry(raw);
+      if (name === null) return;
       if (opts.units) {
-        const resolved = posix.normalize(posix.join(posix.dirname(name), raw.linkname));
-        if (placeInUnits(resolved, opts.units) !== 'inside') throw refuse(a, name, `links to "${raw.linkname}", outside the install's roots`);
+        const place = placeInUnits(name, opts.units);
+        if (place === 'outside' || (place === 'above' && raw.type !== 'dir')) {
+          throw refuse(
+            a,
+            name,
+            `lies outside the install's roots (${opts.units.join(', ')}); it would land beside them, e.g. over another program`,
+          );
+        }
+        if (place === 'above') return;
       }
-      await symlink(raw.linkname, target);
-      links.set(name, { path: name, link: raw.linkname, archive: a.name });
-      return;
-    }
-    // A file: created exclusively (never through a link), hashed while written, fsync'd.
-    const fh = await open(target, 'wx', 0o600);
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-      for await (const c of body) {
-        hash.update(c);
-        await fh.write(c);
-        size += c.length;
+      const parts = name.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const up = parts.slice(0, i).join('/');
+        if (links.has(up)) throw refuse(a, name, `lies below the link "${up}"`);
+        if (files.has(up)) throw refuse(a, name, `lies below the file "${up}"`);
       }
-    } finally {
-      await fh.close();
-    }
-    const mode = raw.mode & 0o777 || 0o644;
-    await chmod(target, mode);
-    bytes += size;
-    files.set(name, { path: name, size, sha256: hash.digest('hex'), mode, archive: a.name });
-  };
+      const key = collisionKey(name);
+      const prior = keys.get(key);
+      if (prior !== undefined && prior !== name) throw refuse(a, name, `collides with "${prior}" on a case-insensitive file system`);
+      if (seenHere.has(name) && raw.type !== 'dir') throw refuse(a, name, 'duplicate entry');
+      seenHere.add(name);
+      keys.set(key, name);
+      const target = join(staging, ...parts);
+      if (raw.type === 'dir') {
+        if (files.has(name) || links.has(name)) throw refuse(a, name, 'is a directory here but a file or link in an earlier archive');
+        dirs.add(name);
+        await mkdirp(target);
+        syncDirs.add(target);
+        return;
+      }
+      if (dirs.has(name)) throw refuse(a, name, `is a ${raw.typeLabel} here but a directory in an earlier archive`);
+      const earlier = files.get(name) ?? links.get(name);
+      if (earlier) {
+        // An add-on replacing a file of the base: the later archive wins, as when extracting in order.
+        await unlink(target);
+        files.delete(name);
+        links.delete(name);
+      }
+      await mkdirp(dirname(target));
+      syncDirs.add(dirname(target));
+      if (raw.type === 'symlink') {
+        if (opts.units) {
+          const resolved = posix.normalize(posix.join(posix.dirname(name), raw.linkname));
+          if (placeInUnits(resolved, opts.units) !== 'inside')
+            throw refuse(a, name, `links to "${raw.linkname}", outside the install's roots`);
+        }
+        await symlink(raw.linkname, target);
+        links.set(name, { path: name, link: raw.linkname, archive: a.name });
+        return;
+      }
+      // A file: created exclusively (never through a link), hashed while written, fsync'd.
+      const fh = await open(target, 'wx', 0o600);
+      const hash = createHash('sha256');
+      let size = 0;
+      try {
+        for await (const c of body) {
+          hash.update(c);
+          await fh.write(c);
+          size += c.length;
+        }
+      } finally {
+        await fh.close();
+      }
+      const mode = raw.mode & 0o777 || 0o644;
+      await chmod(target, mode);
+      bytes += size;
+      files.set(name, { path: name, size, sha256: hash.digest('hex'), mode, archive: a.name });
+    };
 
   try {
     await removeTree(staging);
@@ -250,7 +274,11 @@ export async function stageForeignArchives(archives: ForeignArchive[], staging: 
     // One pass of fsyncs at the end, several at a time, rather than one per file while
     // extracting: the kernel writes back while we decompress, and the renames later publish
     // only complete files either way.
-    await inParallel([...files.keys()].map((p) => join(staging, ...p.split('/'))), 8, fsyncFile);
+    await inParallel(
+      [...files.keys()].map((p) => join(staging, ...p.split('/'))),
+      8,
+      fsyncFile,
+    );
     await inParallel([...syncDirs], 8, (d) => fsyncDir(d).catch(() => undefined));
   } catch (e) {
     await removeTree(staging).catch(() => undefined);
@@ -275,9 +303,11 @@ async function fsyncFile(path: string): Promise<void> {
 
 async function inParallel<T>(items: T[], width: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-    while (next < items.length) await run(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await run(items[next++]!);
+    }),
+  );
 }
 
 /** The asset name of a path or URL: its last path segment. */

@@ -1,4 +1,4 @@
-import { LlmUpgradeError, errors } from '@llm-upgrade/core';
+import { type LlmUpgradeError, errors } from '@llm-upgrade/core';
 import semver from 'semver';
 import { resolveUnderRoot, runCommand } from '../apply/checks.js';
 import { parseVersionOutput } from './version-output.js';
@@ -8,14 +8,24 @@ import { parseVersionOutput } from './version-output.js';
  * profile's version command (root-relative argv, e.g. `bin/ollama --version`) prints when run
  * from staging. It must be a semantic version: the downgrade rules compare it.
  */
-export async function versionOfStaged(staging: string, given: string | undefined, command: string[] | undefined, timeoutMs: number): Promise<string> {
+export async function versionOfStaged(
+  staging: string,
+  given: string | undefined,
+  command: string[] | undefined,
+  timeoutMs: number,
+): Promise<string> {
   if (given !== undefined) {
     const v = semver.valid(given.replace(/^v/, ''));
     if (!v) throw notSemver(`--version "${given}" is not a semantic version (x.y.z)`, given);
     return v;
   }
   if (!command?.length) {
-    throw errors.usageError({ message: 'the archives carry no version and the profile has no version command', hint: 'Pass --version V (e.g. --version 0.12.3), or a profile with "versionCommand".', phase: 'verify', changed: false });
+    throw errors.usageError({
+      message: 'the archives carry no version and the profile has no version command',
+      hint: 'Pass --version V (e.g. --version 0.12.3), or a profile with "versionCommand".',
+      phase: 'verify',
+      changed: false,
+    });
   }
   const file = resolveUnderRoot(staging, command[0]!);
   const r = await runCommand(file, command.slice(1), timeoutMs);
@@ -33,5 +43,11 @@ export async function versionOfStaged(staging: string, given: string | undefined
 }
 
 function notSemver(message: string, version: string): LlmUpgradeError {
-  return errors.notSemverError({ message, hint: 'Versions must be semver, e.g. 0.12.3.', phase: 'verify', changed: false, details: { version } });
+  return errors.notSemverError({
+    message,
+    hint: 'Versions must be semver, e.g. 0.12.3.',
+    phase: 'verify',
+    changed: false,
+    details: { version },
+  });
 }

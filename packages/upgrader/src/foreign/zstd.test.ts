@@ -32,38 +32,54 @@ const SLOW = 60_000;
 
 describe(`zstdDecompress (here: ${zstdDecoder})`, () => {
   for (const forceLibrary of [false, true]) {
-    it(`${forceLibrary ? 'fzstd' : 'the default decoder'}: decodes zstd -19 output fed in odd-sized chunks`, async () => {
-      // Buffer.equals: vitest's deep equality walks megabytes byte by byte.
-      expect((await collect(zstdDecompress(chunked(packed(), 7001), { forceLibrary }))).equals(data)).toBe(true);
-      expect((await collect(zstdDecompress(chunked(packed(), 1 << 20), { forceLibrary }))).equals(data)).toBe(true);
-    }, SLOW);
+    it(
+      `${forceLibrary ? 'fzstd' : 'the default decoder'}: decodes zstd -19 output fed in odd-sized chunks`,
+      async () => {
+        // Buffer.equals: vitest's deep equality walks megabytes byte by byte.
+        expect((await collect(zstdDecompress(chunked(packed(), 7001), { forceLibrary }))).equals(data)).toBe(true);
+        expect((await collect(zstdDecompress(chunked(packed(), 1 << 20), { forceLibrary }))).equals(data)).toBe(true);
+      },
+      SLOW,
+    );
   }
 
-  it('streams: the first output arrives long before the input is consumed (bounded memory)', async () => {
-    const fast = zstd(data, 3);
-    const seen = { bytes: 0 };
-    let atFirst = -1;
-    let total = 0;
-    for await (const c of zstdDecompress(chunked(fast, 64 << 10, seen), { forceLibrary: true })) {
-      if (atFirst < 0) atFirst = seen.bytes;
-      total += c.length;
-      expect(c.length).toBeLessThanOrEqual(1 << 20);
-    }
-    expect(total).toBe(data.length);
-    expect(atFirst).toBeGreaterThan(0);
-    expect(atFirst).toBeLessThan(fast.length / 2);
-  }, SLOW);
+  it(
+    'streams: the first output arrives long before the input is consumed (bounded memory)',
+    async () => {
+      const fast = zstd(data, 3);
+      const seen = { bytes: 0 };
+      let atFirst = -1;
+      let total = 0;
+      for await (const c of zstdDecompress(chunked(fast, 64 << 10, seen), { forceLibrary: true })) {
+        if (atFirst < 0) atFirst = seen.bytes;
+        total += c.length;
+        expect(c.length).toBeLessThanOrEqual(1 << 20);
+      }
+      expect(total).toBe(data.length);
+      expect(atFirst).toBeGreaterThan(0);
+      expect(atFirst).toBeLessThan(fast.length / 2);
+    },
+    SLOW,
+  );
 
   for (const forceLibrary of [false, true]) {
-    it(`${forceLibrary ? 'fzstd' : 'the default decoder'}: decodes concatenated frames; a truncated stream or garbage throws`, async () => {
-      const a = Buffer.from('first frame\n'.repeat(1000));
-      const b = randomBytes(5000);
-      expect((await collect(zstdDecompress(chunked(Buffer.concat([zstd(a), skippable, zstd(b)]), 4096), { forceLibrary }))).equals(Buffer.concat([a, b]))).toBe(true);
-      const whole = packed();
-      await expect(collect(zstdDecompress(chunked(whole.subarray(0, whole.length - 100), 65536), { forceLibrary }))).rejects.toThrow();
-      await expect(collect(zstdDecompress(chunked(randomBytes(4096), 1024), { forceLibrary }))).rejects.toThrow();
-      await expect(collect(zstdDecompress(chunked(Buffer.alloc(0), 1), { forceLibrary }))).rejects.toThrow(/empty/);
-    }, SLOW);
+    it(
+      `${forceLibrary ? 'fzstd' : 'the default decoder'}: decodes concatenated frames; a truncated stream or garbage throws`,
+      async () => {
+        const a = Buffer.from('first frame\n'.repeat(1000));
+        const b = randomBytes(5000);
+        expect(
+          (await collect(zstdDecompress(chunked(Buffer.concat([zstd(a), skippable, zstd(b)]), 4096), { forceLibrary }))).equals(
+            Buffer.concat([a, b]),
+          ),
+        ).toBe(true);
+        const whole = packed();
+        await expect(collect(zstdDecompress(chunked(whole.subarray(0, whole.length - 100), 65536), { forceLibrary }))).rejects.toThrow();
+        await expect(collect(zstdDecompress(chunked(randomBytes(4096), 1024), { forceLibrary }))).rejects.toThrow();
+        await expect(collect(zstdDecompress(chunked(Buffer.alloc(0), 1), { forceLibrary }))).rejects.toThrow(/empty/);
+      },
+      SLOW,
+    );
   }
 });
 

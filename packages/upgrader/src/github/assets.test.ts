@@ -21,7 +21,13 @@ async function prefixWith(paths: string[]): Promise<string> {
 }
 
 const asset = (name: string): ReleaseAsset => ({ name, size: 1, url: `http://h/${name}`, sha256: null });
-const release = ['ollama-linux-amd64.tar.zst', 'ollama-linux-amd64-rocm.tar.zst', 'ollama-linux-amd64.tgz', 'ollama-windows-amd64.zip', 'sha256sum.txt'].map(asset);
+const release = [
+  'ollama-linux-amd64.tar.zst',
+  'ollama-linux-amd64-rocm.tar.zst',
+  'ollama-linux-amd64.tgz',
+  'ollama-windows-amd64.zip',
+  'sha256sum.txt',
+].map(asset);
 
 describe('pickAssets', () => {
   it('takes the base alone when the install has no add-on', async () => {
@@ -37,10 +43,18 @@ describe('pickAssets', () => {
   });
   it('names what it looked for and what exists when nothing matches', async () => {
     const d = await prefixWith(['bin/ollama']);
-    await expect(pickAssets('o/r v1', release, ollamaReleaseAssets, 'linux-arm64', d)).rejects.toMatchObject({ code: 'ERR_FETCH', message: expect.stringMatching(/looked for ollama-linux-arm64\.tar\.zst, ollama-linux-arm64\.tgz; it has ollama-linux-amd64\.tar\.zst/) });
+    await expect(pickAssets('o/r v1', release, ollamaReleaseAssets, 'linux-arm64', d)).rejects.toMatchObject({
+      code: 'ERR_FETCH',
+      message: expect.stringMatching(
+        /looked for ollama-linux-arm64\.tar\.zst, ollama-linux-arm64\.tgz; it has ollama-linux-amd64\.tar\.zst/,
+      ),
+    });
   });
   it('refuses to drop an add-on the install has but the release lacks', async () => {
     const d = await prefixWith(['lib/ollama/rocm_v6/x.so']);
-    await expect(pickAssets('r', [asset('ollama-linux-amd64.tar.zst')], ollamaReleaseAssets, 'linux-x64', d)).rejects.toMatchObject({ code: 'ERR_FETCH', message: expect.stringContaining('add-on for lib/ollama/rocm*') });
+    await expect(pickAssets('r', [asset('ollama-linux-amd64.tar.zst')], ollamaReleaseAssets, 'linux-x64', d)).rejects.toMatchObject({
+      code: 'ERR_FETCH',
+      message: expect.stringContaining('add-on for lib/ollama/rocm*'),
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LlmUpgradeError, type ReleaseAssets, errors } from '@llm-upgrade/core';
+import { type LlmUpgradeError, type ReleaseAssets, errors } from '@llm-upgrade/core';
 
 /** One asset of a GitHub release, as the API lists it. */
 export interface ReleaseAsset {
@@ -20,7 +20,12 @@ export interface PickedAssets {
 }
 
 function segmentRegex(segment: string): RegExp {
-  return new RegExp(`^${segment.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  return new RegExp(
+    `^${segment
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
 }
 
 /** Whether `pattern` (`lib/ollama/rocm*`, `*` within one segment) names an existing path under `prefix`. */
@@ -53,7 +58,13 @@ function firstPresent(assets: readonly ReleaseAsset[], names: readonly string[])
   return undefined;
 }
 
-function noAsset(release: string, what: string, lookedFor: readonly string[], assets: readonly ReleaseAsset[], details: Record<string, unknown>): LlmUpgradeError {
+function noAsset(
+  release: string,
+  what: string,
+  lookedFor: readonly string[],
+  assets: readonly ReleaseAsset[],
+  details: Record<string, unknown>,
+): LlmUpgradeError {
   const present = assets.map((a) => a.name);
   return errors.fetchError({
     message: `${release} has no ${what}: looked for ${lookedFor.join(', ')}; it has ${present.length ? present.join(', ') : 'no assets'}`,
@@ -65,10 +76,22 @@ function noAsset(release: string, what: string, lookedFor: readonly string[], as
 }
 
 /** The base archive for `platform` plus each add-on whose marker path the install (at `prefix`; null: none found) already has. */
-export async function pickAssets(release: string, assets: readonly ReleaseAsset[], spec: ReleaseAssets | undefined, platform: string, prefix: string | null): Promise<PickedAssets> {
+export async function pickAssets(
+  release: string,
+  assets: readonly ReleaseAsset[],
+  spec: ReleaseAssets | undefined,
+  platform: string,
+  prefix: string | null,
+): Promise<PickedAssets> {
   const forPlatform = spec?.platforms[platform];
   if (!forPlatform) {
-    throw errors.usageError({ message: `the profile names no release assets for ${platform}`, hint: 'Use --profile ollama, or add "releaseAssets" for this platform to your profile.', phase: 'fetch', changed: false, details: { platform } });
+    throw errors.usageError({
+      message: `the profile names no release assets for ${platform}`,
+      hint: 'Use --profile ollama, or add "releaseAssets" for this platform to your profile.',
+      phase: 'fetch',
+      changed: false,
+      details: { platform },
+    });
   }
   const base = firstPresent(assets, forPlatform.base);
   if (!base) throw noAsset(release, `archive for ${platform}`, forPlatform.base, assets, { platform });
@@ -79,7 +102,8 @@ export async function pickAssets(release: string, assets: readonly ReleaseAsset[
     lookedFor.push(...addon.assets);
     const found = firstPresent(assets, addon.assets);
     // The install has it: upgrading without it would drop what the user installed.
-    if (!found) throw noAsset(release, `add-on for ${addon.when} (present in ${prefix})`, addon.assets, assets, { platform, addon: addon.when });
+    if (!found)
+      throw noAsset(release, `add-on for ${addon.when} (present in ${prefix})`, addon.assets, assets, { platform, addon: addon.when });
     addons.push(found);
   }
   return { base, addons, lookedFor };

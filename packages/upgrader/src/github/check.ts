@@ -17,7 +17,12 @@ export interface GithubCheckResult {
   feed: string;
   platform: string;
   installed: string | null;
-  latest: { version: string; tag: string; prerelease: boolean; assets: { name: string; url: string; size: number; sha256: string }[] } | null;
+  latest: {
+    version: string;
+    tag: string;
+    prerelease: boolean;
+    assets: { name: string; url: string; size: number; sha256: string }[];
+  } | null;
   updateAvailable: boolean;
 }
 
@@ -26,13 +31,19 @@ export async function checkGithubFeed(opts: GithubCheckOptions): Promise<GithubC
   const resolved = await resolveGithubFeed(opts);
   const recorded = opts.roots.length ? await readInstalledState(opts.roots) : null;
   // An install llm-upgrade never upgraded (install.sh's) still knows its version: ask the binary.
-  const installed = recorded?.version ?? (resolved.prefix !== null ? await versionOfInstall(resolved.prefix, opts.profile?.versionCommand) : null);
+  const installed =
+    recorded?.version ?? (resolved.prefix !== null ? await versionOfInstall(resolved.prefix, opts.profile?.versionCommand) : null);
   return {
     ok: true,
     feed: resolved.feed,
     platform: opts.platform,
     installed,
-    latest: { version: resolved.version, tag: resolved.tag, prerelease: resolved.prerelease, assets: resolved.archives.map((a) => ({ name: a.fileName, url: a.url, size: a.size, sha256: a.sha256 })) },
+    latest: {
+      version: resolved.version,
+      tag: resolved.tag,
+      prerelease: resolved.prerelease,
+      assets: resolved.archives.map((a) => ({ name: a.fileName, url: a.url, size: a.size, sha256: a.sha256 })),
+    },
     updateAvailable: installed === null || semver.gt(resolved.version, installed),
   };
 }

@@ -7,7 +7,10 @@ const b = 'B'.repeat(64);
 describe('parseSha256Sums', () => {
   it('reads text and binary mode lines and strips ./', () => {
     const m = parseSha256Sums(`${a}  ./ollama-linux-amd64.tar.zst\n${b} *ollama-windows-amd64.zip\r\n\nnot a line\n`);
-    expect([...m]).toEqual([['ollama-linux-amd64.tar.zst', a], ['ollama-windows-amd64.zip', 'b'.repeat(64)]]);
+    expect([...m]).toEqual([
+      ['ollama-linux-amd64.tar.zst', a],
+      ['ollama-windows-amd64.zip', 'b'.repeat(64)],
+    ]);
   });
   it('drops a name listed with two different digests', () => {
     expect(parseSha256Sums(`${a}  x.tgz\n${'c'.repeat(64)}  ./x.tgz\n`).has('x.tgz')).toBe(false);

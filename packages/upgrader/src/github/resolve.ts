@@ -46,7 +46,12 @@ async function fetchText(url: string, opts: GithubFeedOptions, limit: number): P
     if (e instanceof LlmUpgradeError) throw e;
     throw fetchError(`${url}: ${(e as Error).message}`);
   }
-  if (res.status !== 200) throw fetchError(`${url}: HTTP ${res.status}`, 'The release lists a checksum file the server does not serve; try again later or tell the publisher.', { url, status: res.status });
+  if (res.status !== 200)
+    throw fetchError(
+      `${url}: HTTP ${res.status}`,
+      'The release lists a checksum file the server does not serve; try again later or tell the publisher.',
+      { url, status: res.status },
+    );
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -54,11 +59,23 @@ async function fetchText(url: string, opts: GithubFeedOptions, limit: number): P
 function expectedSha256(feed: string, asset: ReleaseAsset, sums: Map<string, string> | null, checksumsName: string | undefined): string {
   const fromSums = sums?.get(asset.name) ?? null;
   if (fromSums && asset.sha256 && fromSums !== asset.sha256) {
-    throw errors.hashMismatchError({ message: `${feed}: ${checksumsName} says ${asset.name} has SHA-256 ${fromSums}, the release's digest says ${asset.sha256}`, hint: 'The release contradicts itself; do not install it, tell the publisher.', phase: 'fetch', changed: false, details: { asset: asset.name, sha256sum: fromSums, digest: asset.sha256 } });
+    throw errors.hashMismatchError({
+      message: `${feed}: ${checksumsName} says ${asset.name} has SHA-256 ${fromSums}, the release's digest says ${asset.sha256}`,
+      hint: 'The release contradicts itself; do not install it, tell the publisher.',
+      phase: 'fetch',
+      changed: false,
+      details: { asset: asset.name, sha256sum: fromSums, digest: asset.sha256 },
+    });
   }
   const hex = fromSums ?? asset.sha256;
   if (!hex) {
-    throw errors.fetchError({ message: `${feed}: nothing vouches for ${asset.name}: ${checksumsName ? `${checksumsName} does not list it` : 'the profile names no checksum asset'} and the API gives no sha256 digest`, hint: 'Refused: an archive nobody checksummed cannot be verified. Download it yourself and pass --checksums FILE.', phase: 'fetch', changed: false, details: { asset: asset.name } });
+    throw errors.fetchError({
+      message: `${feed}: nothing vouches for ${asset.name}: ${checksumsName ? `${checksumsName} does not list it` : 'the profile names no checksum asset'} and the API gives no sha256 digest`,
+      hint: 'Refused: an archive nobody checksummed cannot be verified. Download it yourself and pass --checksums FILE.',
+      phase: 'fetch',
+      changed: false,
+      details: { asset: asset.name },
+    });
   }
   return hex;
 }
@@ -76,7 +93,9 @@ export async function resolveGithubFeed(opts: GithubFeedOptions): Promise<Resolv
   const checksumsName = opts.profile?.releaseAssets?.checksums;
   const checksumsAsset = checksumsName ? release.assets.find((a) => a.name === checksumsName) : undefined;
   const sums = checksumsAsset ? parseSha256Sums(await fetchText(checksumsAsset.url, opts, 1 << 20)) : null;
-  const archives = [picked.base, ...picked.addons].map((a): GithubArchive => ({ url: a.url, size: a.size, sha256: expectedSha256(where, a, sums, checksumsAsset?.name), fileName: a.name }));
+  const archives = [picked.base, ...picked.addons].map(
+    (a): GithubArchive => ({ url: a.url, size: a.size, sha256: expectedSha256(where, a, sums, checksumsAsset?.name), fileName: a.name }),
+  );
   const verifiedBy: ResolvedGithubFeed['verifiedBy'] = [];
   if (sums && archives.every((a) => sums.has(a.fileName))) verifiedBy.push('sha256sum');
   if ([picked.base, ...picked.addons].every((a) => a.sha256)) verifiedBy.push('digest');

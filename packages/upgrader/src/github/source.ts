@@ -12,7 +12,15 @@ export interface GithubArchivesSource {
   resolved: ResolvedGithubFeed;
 }
 
-export async function githubArchivesSource(opts: ReleaseQuery & { feed: string; roots: string[]; profile: Profile | undefined; platform: string }): Promise<GithubArchivesSource> {
+export async function githubArchivesSource(
+  opts: ReleaseQuery & { feed: string; roots: string[]; profile: Profile | undefined; platform: string },
+): Promise<GithubArchivesSource> {
   const resolved = await resolveGithubFeed(opts);
-  return { archives: resolved.archives.map((a) => a.url), sha256ByName: sha256ByName(resolved), version: resolved.version, label: `${resolved.feed}@${resolved.tag}`, resolved };
+  return {
+    archives: resolved.archives.map((a) => a.url),
+    sha256ByName: sha256ByName(resolved),
+    version: resolved.version,
+    label: `${resolved.feed}@${resolved.tag}`,
+    resolved,
+  };
 }

@@ -20,7 +20,12 @@ const REPO = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function parseGithubFeed(feed: string): GithubFeedSpec {
   const bad = (why: string) =>
-    errors.usageError({ message: `--feed ${feed}: ${why}`, hint: 'Write --feed github:OWNER/REPO (the latest release) or github:OWNER/REPO@TAG, e.g. github:ollama/ollama@v0.12.3.', phase: 'usage', changed: false });
+    errors.usageError({
+      message: `--feed ${feed}: ${why}`,
+      hint: 'Write --feed github:OWNER/REPO (the latest release) or github:OWNER/REPO@TAG, e.g. github:ollama/ollama@v0.12.3.',
+      phase: 'usage',
+      changed: false,
+    });
   if (!isGithubFeed(feed)) throw bad('not a github: feed');
   const rest = feed.slice(GITHUB_FEED_PREFIX.length);
   const at = rest.indexOf('@');

@@ -77,10 +77,21 @@ export async function openSource(path: string): Promise<PackageSource> {
   try {
     st = await lstat(abs);
   } catch (e) {
-    throw errors.badPackageError({ message: `package ${abs} not found (${(e as NodeJS.ErrnoException).code})`, hint: 'Give the path of a .tar.gz, .zip or directory made by `llm-upgrade pack`.', phase: 'fetch', changed: false });
+    throw errors.badPackageError({
+      message: `package ${abs} not found (${(e as NodeJS.ErrnoException).code})`,
+      hint: 'Give the path of a .tar.gz, .zip or directory made by `llm-upgrade pack`.',
+      phase: 'fetch',
+      changed: false,
+    });
   }
   if (st.isDirectory()) return dirSource(abs);
-  if (!st.isFile()) throw errors.badPackageError({ message: `package ${abs} is not a file or directory`, hint: 'Give the path of a .tar.gz, .zip or directory.', phase: 'fetch', changed: false });
+  if (!st.isFile())
+    throw errors.badPackageError({
+      message: `package ${abs} is not a file or directory`,
+      hint: 'Give the path of a .tar.gz, .zip or directory.',
+      phase: 'fetch',
+      changed: false,
+    });
   const fh = await open(abs, 'r');
   const magic = Buffer.alloc(512);
   const { bytesRead } = await fh.read(magic, 0, 512, 0);
@@ -90,7 +101,12 @@ export async function openSource(path: string): Promise<PackageSource> {
   const isGzip = magic[0] === 0x1f && magic[1] === 0x8b;
   if (!isGzip && !(bytesRead === 512 && looksLikeTarHeader(magic))) {
     // A text file or anything else: say so, rather than "truncated tar" from the tar reader.
-    throw errors.badPackageError({ message: `${abs} is not a package (expected .tar.gz, .tgz, .zip or a directory)`, hint: 'Give the path of a package made by `llm-upgrade pack`.', phase: 'fetch', changed: false });
+    throw errors.badPackageError({
+      message: `${abs} is not a package (expected .tar.gz, .tgz, .zip or a directory)`,
+      hint: 'Give the path of a package made by `llm-upgrade pack`.',
+      phase: 'fetch',
+      changed: false,
+    });
   }
   return { kind: 'tar', path: abs, walk: (visit) => walkTar(gunzipped(abs), visit) };
 }

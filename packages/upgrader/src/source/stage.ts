@@ -22,7 +22,12 @@ export interface StageProgress {
  * manifest size, re-hashed (the source could have changed since pass 1) and fsync'd, so the
  * later renames publish complete files. Any failure, a full disk included, removes staging.
  */
-export async function stagePackage(source: PackageSource, manifest: Manifest, staging: string, onProgress?: (p: StageProgress) => void): Promise<void> {
+export async function stagePackage(
+  source: PackageSource,
+  manifest: Manifest,
+  staging: string,
+  onProgress?: (p: StageProgress) => void,
+): Promise<void> {
   const want = new Map(manifest.files.map((f) => [f.path, f]));
   const totalBytes = manifest.files.reduce((n, f) => n + f.size, 0);
   const written = new Set<string>();
@@ -35,7 +40,13 @@ export async function stagePackage(source: PackageSource, manifest: Manifest, st
       const name = checkRawEntry(raw);
       if (name === null || raw.type !== 'file' || name === MANIFEST_NAME || name === SIGNATURE_NAME) return;
       const f = want.get(name);
-      if (!f || written.has(name)) throw errors.badPackageError({ message: `${source.path}: "${name}" changed between verification and staging`, hint: 'Do not modify the package while it is being installed.', phase: 'stage', changed: false });
+      if (!f || written.has(name))
+        throw errors.badPackageError({
+          message: `${source.path}: "${name}" changed between verification and staging`,
+          hint: 'Do not modify the package while it is being installed.',
+          phase: 'stage',
+          changed: false,
+        });
       const target = join(staging, ...name.split('/'));
       await mkdirp(dirname(target));
       dirs.add(dirname(target));
@@ -45,7 +56,14 @@ export async function stagePackage(source: PackageSource, manifest: Manifest, st
       try {
         for await (const c of body) {
           size += c.length;
-          if (size > f.size) throw errors.hashMismatchError({ message: `"${name}" expands past the ${f.size} bytes its manifest declares`, hint: 'The package is damaged or hostile; do not install it.', phase: 'stage', changed: false, details: { entry: name } });
+          if (size > f.size)
+            throw errors.hashMismatchError({
+              message: `"${name}" expands past the ${f.size} bytes its manifest declares`,
+              hint: 'The package is damaged or hostile; do not install it.',
+              phase: 'stage',
+              changed: false,
+              details: { entry: name },
+            });
           hash.update(c);
           await fh.write(c);
           bytes += c.length;
@@ -56,13 +74,25 @@ export async function stagePackage(source: PackageSource, manifest: Manifest, st
         await fh.close();
       }
       if (size !== f.size || hash.digest('hex') !== f.sha256) {
-        throw errors.hashMismatchError({ message: `"${name}" changed between verification and staging (size or SHA-256 differs)`, hint: 'Do not modify the package while it is being installed.', phase: 'stage', changed: false, details: { entry: name } });
+        throw errors.hashMismatchError({
+          message: `"${name}" changed between verification and staging (size or SHA-256 differs)`,
+          hint: 'Do not modify the package while it is being installed.',
+          phase: 'stage',
+          changed: false,
+          details: { entry: name },
+        });
       }
       await chmod(target, f.mode & 0o777);
       written.add(name);
     });
     for (const f of manifest.files) {
-      if (!written.has(f.path)) throw errors.badPackageError({ message: `${source.path}: "${f.path}" disappeared between verification and staging`, hint: 'Do not modify the package while it is being installed.', phase: 'stage', changed: false });
+      if (!written.has(f.path))
+        throw errors.badPackageError({
+          message: `${source.path}: "${f.path}" disappeared between verification and staging`,
+          hint: 'Do not modify the package while it is being installed.',
+          phase: 'stage',
+          changed: false,
+        });
     }
     for (const l of manifest.links ?? []) {
       const target = join(staging, ...l.path.split('/'));

@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
+import { type LlmUpgradeError, errors, type ErrorDetails } from '@llm-upgrade/core';
 import { ArchiveFormatError, type RawEntry } from '../archive/tar.js';
 import { MAX_MANIFEST_BYTES, parseManifest, unsafeEntryError, type Manifest } from '../manifest.js';
 import { collisionKey, MANIFEST_NAME, SIGNATURE_NAME, unsafeLinkReason, unsafePathReason } from '../paths.js';
@@ -28,11 +28,22 @@ export interface VerifyOptions {
 }
 
 function hashMismatch(path: string, message: string, details: ErrorDetails<'ERR_HASH_MISMATCH'>): LlmUpgradeError {
-  return errors.hashMismatchError({ message: `"${path}": ${message}`, hint: 'The package is damaged or was altered; download it again or ask its publisher.', phase: 'verify', changed: false, details: { entry: path, ...details } });
+  return errors.hashMismatchError({
+    message: `"${path}": ${message}`,
+    hint: 'The package is damaged or was altered; download it again or ask its publisher.',
+    phase: 'verify',
+    changed: false,
+    details: { entry: path, ...details },
+  });
 }
 
 export function corruptError(where: string, e: unknown): LlmUpgradeError {
-  return errors.badPackageError({ message: `${where}: ${(e as Error).message}`, hint: 'The archive is truncated or corrupt; download it again.', phase: 'verify', changed: false });
+  return errors.badPackageError({
+    message: `${where}: ${(e as Error).message}`,
+    hint: 'The archive is truncated or corrupt; download it again.',
+    phase: 'verify',
+    changed: false,
+  });
 }
 
 /** Normalised entry path, or null for the archive's own root directory entry ("./"). */
@@ -51,7 +62,8 @@ export function checkRawEntry(raw: RawEntry): string | null {
   const reason = unsafePathReason(name);
   if (reason) throw unsafeEntryError(raw.name, reason);
   if (raw.type === 'hardlink') throw unsafeEntryError(name, `hardlink to "${raw.linkname}" (hardlinks are refused)`);
-  if (raw.type === 'device' || raw.type === 'fifo' || raw.type === 'other') throw unsafeEntryError(name, `${raw.typeLabel} entries are refused`);
+  if (raw.type === 'device' || raw.type === 'fifo' || raw.type === 'other')
+    throw unsafeEntryError(name, `${raw.typeLabel} entries are refused`);
   if (raw.type === 'symlink') {
     const why = unsafeLinkReason(name, raw.linkname);
     if (why) throw unsafeEntryError(name, why);
@@ -64,7 +76,13 @@ async function readAll(body: AsyncGenerator<Buffer>, limit: number, what: string
   let n = 0;
   for await (const c of body) {
     n += c.length;
-    if (n > limit) throw errors.badPackageError({ message: `${what} is larger than ${limit} bytes`, hint: 'This is not a package made by `llm-upgrade pack`.', phase: 'verify', changed: false });
+    if (n > limit)
+      throw errors.badPackageError({
+        message: `${what} is larger than ${limit} bytes`,
+        hint: 'This is not a package made by `llm-upgrade pack`.',
+        phase: 'verify',
+        changed: false,
+      });
     chunks.push(c);
   }
   return Buffer.concat(chunks);
@@ -128,7 +146,8 @@ export async function verifyPackage(source: PackageSource, opts: VerifyOptions =
       let size = 0;
       for await (const c of body) {
         size += c.length;
-        if (want && size > want.size) throw hashMismatch(name, `expands past the ${want.size} bytes its manifest declares`, { expectedSize: want.size });
+        if (want && size > want.size)
+          throw hashMismatch(name, `expands past the ${want.size} bytes its manifest declares`, { expectedSize: want.size });
         hash.update(c);
         bytes += c.length;
         opts.onProgress?.({ bytes, entries: count });
@@ -141,22 +160,48 @@ export async function verifyPackage(source: PackageSource, opts: VerifyOptions =
   }
 
   if (!manifestBytes || !manifest) {
-    throw errors.badPackageError({ message: `${where} has no ${MANIFEST_NAME} at its root`, hint: 'Build packages with `llm-upgrade pack`; it writes the manifest.', phase: 'verify', changed: false });
+    throw errors.badPackageError({
+      message: `${where} has no ${MANIFEST_NAME} at its root`,
+      hint: 'Build packages with `llm-upgrade pack`; it writes the manifest.',
+      phase: 'verify',
+      changed: false,
+    });
   }
   if (opts.publicKey) verifyManifestSignature(manifestBytes, signature, opts.publicKey, where);
   if (opts.platform && manifest.platform && manifest.platform !== opts.platform) {
-    throw errors.badPackageError({ message: `${where} is built for ${manifest.platform}, this machine is ${opts.platform}`, hint: `Use the ${opts.platform} package.`, phase: 'verify', changed: false });
+    throw errors.badPackageError({
+      message: `${where} is built for ${manifest.platform}, this machine is ${opts.platform}`,
+      hint: `Use the ${opts.platform} package.`,
+      phase: 'verify',
+      changed: false,
+    });
   }
   for (const f of manifest.files) {
     const got = entries.get(f.path);
-    if (!got) throw errors.badPackageError({ message: `${where}: "${f.path}" is listed in ${MANIFEST_NAME} but missing from the package`, hint: 'The package is incomplete; download or build it again.', phase: 'verify', changed: false, details: { entry: f.path } });
+    if (!got)
+      throw errors.badPackageError({
+        message: `${where}: "${f.path}" is listed in ${MANIFEST_NAME} but missing from the package`,
+        hint: 'The package is incomplete; download or build it again.',
+        phase: 'verify',
+        changed: false,
+        details: { entry: f.path },
+      });
     if (got.kind !== 'file') throw unsafeEntryError(f.path, `is a ${got.kind} in the package but a file in the manifest`);
-    if (got.size !== f.size) throw hashMismatch(f.path, `size ${got.size} differs from the manifest's ${f.size}`, { size: got.size, expectedSize: f.size });
-    if (got.sha256 !== f.sha256) throw hashMismatch(f.path, `SHA-256 ${got.sha256} differs from the manifest's ${f.sha256}`, { sha256: got.sha256, expectedSha256: f.sha256 });
+    if (got.size !== f.size)
+      throw hashMismatch(f.path, `size ${got.size} differs from the manifest's ${f.size}`, { size: got.size, expectedSize: f.size });
+    if (got.sha256 !== f.sha256)
+      throw hashMismatch(f.path, `SHA-256 ${got.sha256} differs from the manifest's ${f.sha256}`, {
+        sha256: got.sha256,
+        expectedSha256: f.sha256,
+      });
   }
   for (const l of manifest.links ?? []) {
     const got = entries.get(l.path);
-    if (!got || got.kind !== 'symlink' || got.link !== l.link) throw unsafeEntryError(l.path, `link in the manifest (→ ${l.link}) does not match the package (${got ? `${got.kind}${got.link ? ` → ${got.link}` : ''}` : 'missing'})`);
+    if (got?.kind !== 'symlink' || got.link !== l.link)
+      throw unsafeEntryError(
+        l.path,
+        `link in the manifest (→ ${l.link}) does not match the package (${got ? `${got.kind}${got.link ? ` → ${got.link}` : ''}` : 'missing'})`,
+      );
   }
   const listed = new Set([...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)]);
   for (const e of entries.values()) {

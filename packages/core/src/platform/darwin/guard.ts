@@ -15,7 +15,10 @@ export class DarwinGuard implements GuardBackend {
   constructor(private readonly backend: PlatformBackend) {}
 
   contain(): Containment {
-    return { mechanisms: ['process-group'], warnings: ['macOS has no subreaper: descendants are tracked by identity while the wrapper runs'] };
+    return {
+      mechanisms: ['process-group'],
+      warnings: ['macOS has no subreaper: descendants are tracked by identity while the wrapper runs'],
+    };
   }
 
   command(file: string, args: readonly string[]): { file: string; args: string[]; detached: boolean; mechanisms: string[] } {
@@ -24,7 +27,14 @@ export class DarwinGuard implements GuardBackend {
 
   async scan(): Promise<LineageEntry[]> {
     const snap = await this.backend.snapshot();
-    return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: p.state !== 'Z' }));
+    return snap.processes.map((p) => ({
+      pid: p.pid,
+      ppid: p.ppid,
+      startKey: p.startKey,
+      startTime: p.startTime,
+      name: p.name,
+      live: p.state !== 'Z',
+    }));
   }
 
   watchSnapshot(): (full: boolean) => Promise<WatchSnapshot> {

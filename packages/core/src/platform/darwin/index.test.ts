@@ -22,7 +22,12 @@ function replay(calls: string[]): Exec {
     if (file === 'ps' && args[0] === '-axww') return ok(stat);
     if (file === 'ps' && args.includes('-p')) {
       const pids = new Set((args[args.indexOf('-p') + 1] ?? '').split(',').map(Number));
-      return ok(stat.split('\n').filter((l) => pids.has(Number(l.trim().split(/\s+/)[0]))).join('\n'));
+      return ok(
+        stat
+          .split('\n')
+          .filter((l) => pids.has(Number(l.trim().split(/\s+/)[0])))
+          .join('\n'),
+      );
     }
     if (file === 'lsof' && args.includes('txt')) return ok(recorded('lsof-txt.txt'));
     if (file === 'lsof') return ok(recorded('lsof-holders.txt'));
@@ -31,7 +36,19 @@ function replay(calls: string[]): Exec {
   };
 }
 
-const scoped = (p: { pid: number; startKey: string }, extra: Partial<ScopedProcess> = {}): ScopedProcess => ({ ppid: 1, name: 'x', exe: null, cmdline: [], startTime: 0, user: null, role: 'engine', inScope: true, orphan: false, ...p, ...extra });
+const scoped = (p: { pid: number; startKey: string }, extra: Partial<ScopedProcess> = {}): ScopedProcess => ({
+  ppid: 1,
+  name: 'x',
+  exe: null,
+  cmdline: [],
+  startTime: 0,
+  user: null,
+  role: 'engine',
+  inScope: true,
+  orphan: false,
+  ...p,
+  ...extra,
+});
 
 describe('DarwinBackend on recorded macOS output', () => {
   it('snapshots through two ps calls and asks lsof only for processes without an absolute argv[0]', async () => {
@@ -66,7 +83,9 @@ describe('DarwinBackend on recorded macOS output', () => {
   it('finds the launchd job of an in-scope pid', async () => {
     const b = new DarwinBackend({ exec: replay([]), realpath: (p) => p });
     await b.snapshot();
-    expect(await b.findServices([scoped({ pid: 1218, startKey: '' })], [])).toEqual([{ manager: 'launchd', name: 'com.ollama.server', pids: [1218] }]);
+    expect(await b.findServices([scoped({ pid: 1218, startKey: '' })], [])).toEqual([
+      { manager: 'launchd', name: 'com.ollama.server', pids: [1218] },
+    ]);
   });
 
   it('boots a job out of its domain and waits until it has no pid', async () => {
@@ -88,18 +107,32 @@ describe('DarwinBackend on recorded macOS output', () => {
     const exec: Exec = async (file, args) => {
       calls.push(`${file} ${args.join(' ')}`);
       if (args[0] === 'bootstrap') loaded = true;
-      if (args[0] === 'kickstart' && !loaded) return { code: 113, stdout: '', stderr: 'Could not find service "com.ollama.server" in domain for user gui: 501\n' };
+      if (args[0] === 'kickstart' && !loaded)
+        return { code: 113, stdout: '', stderr: 'Could not find service "com.ollama.server" in domain for user gui: 501\n' };
       return ok('');
     };
-    const b = new DarwinBackend({ exec, uid: 501, home: '/Users/alice', exists: (p) => p === '/Users/alice/Library/LaunchAgents/com.ollama.server.plist' });
+    const b = new DarwinBackend({
+      exec,
+      uid: 501,
+      home: '/Users/alice',
+      exists: (p) => p === '/Users/alice/Library/LaunchAgents/com.ollama.server.plist',
+    });
     await b.startService({ manager: 'launchd', name: 'com.ollama.server', pids: [] }, 5000);
-    expect(calls).toEqual(['launchctl kickstart gui/501/com.ollama.server', 'launchctl bootstrap gui/501 /Users/alice/Library/LaunchAgents/com.ollama.server.plist', 'launchctl kickstart gui/501/com.ollama.server']);
+    expect(calls).toEqual([
+      'launchctl kickstart gui/501/com.ollama.server',
+      'launchctl bootstrap gui/501 /Users/alice/Library/LaunchAgents/com.ollama.server.plist',
+      'launchctl kickstart gui/501/com.ollama.server',
+    ]);
   });
 
   it('fails the restart naming the job when no plist can be found', async () => {
     const exec: Exec = async () => ({ code: 113, stdout: '', stderr: 'Could not find service' });
     const b = new DarwinBackend({ exec, uid: 0, exists: () => false });
-    await expect(b.startService({ manager: 'launchd', name: 'com.ollama.server', pids: [] }, 5000)).rejects.toMatchObject({ code: 'ERR_HEALTH', phase: 'restart', message: expect.stringMatching(/system\/com\.ollama\.server/) });
+    await expect(b.startService({ manager: 'launchd', name: 'com.ollama.server', pids: [] }, 5000)).rejects.toMatchObject({
+      code: 'ERR_HEALTH',
+      phase: 'restart',
+      message: expect.stringMatching(/system\/com\.ollama\.server/),
+    });
   });
 
   it('resumes only while the pid is still the process it froze', async () => {
@@ -120,7 +153,12 @@ describe('DarwinBackend on recorded macOS output', () => {
 
 describe('freezeKill', () => {
   it('stops everything, freezes newcomers from rescans, skips changed identities, kills, and never leaves a process stopped', async () => {
-    const ids = new Map<number, string | null>([[10, 'a'], [11, 'b'], [12, 'c-new'], [13, 'd']]);
+    const ids = new Map<number, string | null>([
+      [10, 'a'],
+      [11, 'b'],
+      [12, 'c-new'],
+      [13, 'd'],
+    ]);
     const signals: string[] = [];
     const send = (pid: number, signal: NodeJS.Signals): SignalOutcome => {
       signals.push(`${signal} ${pid}`);
@@ -130,7 +168,12 @@ describe('freezeKill', () => {
     };
     let rescans = 0;
     const out = await freezeKill(
-      [scoped({ pid: 10, startKey: 'a' }), scoped({ pid: 12, startKey: 'c-old' }), scoped({ pid: 13, startKey: 'd' }), scoped({ pid: 99, startKey: 'me' })],
+      [
+        scoped({ pid: 10, startKey: 'a' }),
+        scoped({ pid: 12, startKey: 'c-old' }),
+        scoped({ pid: 13, startKey: 'd' }),
+        scoped({ pid: 99, startKey: 'me' }),
+      ],
       { protectedPids: new Set([99]), rescan: async () => (rescans++ === 0 ? [scoped({ pid: 11, startKey: 'b' })] : []) },
       { identities: async (pids) => new Map(pids.map((p) => [p, ids.get(p) ?? null])), send, waitStopped: async () => {} },
     );
@@ -157,7 +200,8 @@ describe.skipIf(!hasTools)(`DarwinBackend against this machine's real ps and lso
     children.push(c);
     return c;
   };
-  const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+  const exited = (c: ChildProcess) =>
+    new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
   it('sees, identifies, reports holders of, and ends real processes', async () => {
     writeFileSync(join(dir, 'model.bin'), 'weights');
@@ -173,11 +217,13 @@ describe.skipIf(!hasTools)(`DarwinBackend against this machine's real ps and lso
     expect(await b.identityOf(polite.pid ?? -1)).toBe(p1?.startKey);
 
     const { holders } = await b.scanHolders([dir], snap);
-    expect(holders).toEqual(expect.arrayContaining([
-      expect.objectContaining({ pid: polite.pid, kind: 'fd', path: join(dir, 'model.bin') }),
-      expect.objectContaining({ pid: polite.pid, kind: 'cwd', path: dir }),
-      expect.objectContaining({ pid: stubborn.pid, kind: 'cwd', path: dir }),
-    ]));
+    expect(holders).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ pid: polite.pid, kind: 'fd', path: join(dir, 'model.bin') }),
+        expect.objectContaining({ pid: polite.pid, kind: 'cwd', path: dir }),
+        expect.objectContaining({ pid: stubborn.pid, kind: 'cwd', path: dir }),
+      ]),
+    );
 
     if (!p1 || !p2) throw new Error('children not in the snapshot');
     const asked = await b.requestExit([scoped(p1), scoped(p2)], new Set([process.pid]));

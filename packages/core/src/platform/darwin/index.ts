@@ -75,12 +75,19 @@ export class DarwinBackend implements PlatformBackend {
       this.exec('ps', PS_ARGS_ARGS, { env: C_LOCALE }),
     ]);
     if (stat.code !== 0) {
-      throw errors.internalError({ message: `ps failed: ${stat.error ?? stat.stderr.trim()}`, hint: 'Check that /bin/ps runs for this user.', phase: 'status', changed: false });
+      throw errors.internalError({
+        message: `ps failed: ${stat.error ?? stat.stderr.trim()}`,
+        hint: 'Check that /bin/ps runs for this user.',
+        phase: 'status',
+        changed: false,
+      });
     }
     const rows = parsePsStat(stat.stdout);
     const argText = parsePsArgs(args.stdout);
     const needLsof = rows.filter((r) => !r.comm.startsWith('/') && r.pid !== 0 && !r.state.startsWith('Z')).map((r) => r.pid);
-    const fromLsof = needLsof.length ? executables(parseLsof((await this.lsof(needLsof, ['-d', 'txt'])).stdout)) : new Map<number, string>();
+    const fromLsof = needLsof.length
+      ? executables(parseLsof((await this.lsof(needLsof, ['-d', 'txt'])).stdout))
+      : new Map<number, string>();
     const exeOf = (r: PsRow): string | null => {
       if (r.comm.startsWith('/')) {
         try {
@@ -152,7 +159,13 @@ export class DarwinBackend implements PlatformBackend {
       }
     }
     if (r.code !== 0) {
-      throw errors.healthError({ message: `launchctl kickstart ${target} failed: ${(r.stderr || r.error || '').trim()}`, hint: `Load and start the job yourself (launchctl bootstrap ${domain} <plist>; launchctl kickstart ${target}).`, phase: 'restart', changed: true, details: { service: service.name } });
+      throw errors.healthError({
+        message: `launchctl kickstart ${target} failed: ${(r.stderr || r.error || '').trim()}`,
+        hint: `Load and start the job yourself (launchctl bootstrap ${domain} <plist>; launchctl kickstart ${target}).`,
+        phase: 'restart',
+        changed: true,
+        details: { service: service.name },
+      });
     }
     return { mainPid: null };
   }
@@ -170,7 +183,8 @@ export class DarwinBackend implements PlatformBackend {
   async requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {
     const ids = await this.identities(targets.map((t) => t.pid));
     return targets.map((t) => {
-      if (protectedPids.has(t.pid)) return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)`, process: t };
+      if (protectedPids.has(t.pid))
+        return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)`, process: t };
       if (ids.get(t.pid) !== t.startKey) return { pid: t.pid, result: 'gone', process: t };
       return { ...this.send(t.pid, 'SIGTERM'), process: t };
     });
@@ -187,7 +201,10 @@ export class DarwinBackend implements PlatformBackend {
   async scanHolders(roots: string[], snapshot: Snapshot): Promise<{ holders: Omit<Holder, 'inScope'>[]; unknown: ProcessInfo[] }> {
     const candidates = [...snapshot.processes, ...snapshot.unreadable].filter((p) => p.pid !== 0 && p.state !== 'Z');
     if (!candidates.length) return { holders: [], unknown: [] };
-    const r = await this.lsof(candidates.map((p) => p.pid), []);
+    const r = await this.lsof(
+      candidates.map((p) => p.pid),
+      [],
+    );
     const seen = parseLsof(r.stdout);
     const byPid = new Map(candidates.map((p) => [p.pid, p]));
     const holders: Omit<Holder, 'inScope'>[] = [];
@@ -219,7 +236,10 @@ export class DarwinBackend implements PlatformBackend {
   }
 
   private lsof(pids: number[], extra: string[]) {
-    return this.exec('lsof', ['-n', '-P', '-w', `-F${LSOF_FIELDS}`, ...extra, '-a', '-p', pids.join(',')], { timeoutMs: 60_000, env: C_LOCALE });
+    return this.exec('lsof', ['-n', '-P', '-w', `-F${LSOF_FIELDS}`, ...extra, '-a', '-p', pids.join(',')], {
+      timeoutMs: 60_000,
+      env: C_LOCALE,
+    });
   }
 
   private async identities(pids: number[]): Promise<Map<number, string | null>> {

@@ -27,7 +27,12 @@ export function parseLaunchctlList(text: string): LaunchdJob[] {
  * A job owns in-scope processes when its pid is one of them, or when it is named in the profile
  * and its pid is an ancestor of one (a wrapper script launching the server).
  */
-export function matchLaunchdJobs(jobs: readonly LaunchdJob[], processes: readonly ScopedProcess[], labels: readonly string[], ancestorsOf: (pid: number) => number[]): ServiceRef[] {
+export function matchLaunchdJobs(
+  jobs: readonly LaunchdJob[],
+  processes: readonly ScopedProcess[],
+  labels: readonly string[],
+  ancestorsOf: (pid: number) => number[],
+): ServiceRef[] {
   const inScope = processes.filter((p) => p.inScope);
   const scopePids = new Set(inScope.map((p) => p.pid));
   const refs: ServiceRef[] = [];

@@ -30,7 +30,6 @@ export function parseLsof(text: string): LsofProcess[] {
       file = null;
       out.push(proc);
     } else if (!proc) {
-      continue;
     } else if (tag === 'c' && !file) {
       proc.command = value;
     } else if (tag === 'f') {

@@ -12,7 +12,12 @@ describe('ps', () => {
   const rows = parsePsStat(recorded('ps-stat.txt'));
   it('reads pid, ppid, user, state, lstart and a comm with spaces', () => {
     expect(rows).toHaveLength(12);
-    expect(rows.find((r) => r.pid === 1602)).toMatchObject({ ppid: 901, user: 'alice', state: 'S', comm: '/Applications/Visual Studio Code.app/Contents/MacOS/Electron' });
+    expect(rows.find((r) => r.pid === 1602)).toMatchObject({
+      ppid: 901,
+      user: 'alice',
+      state: 'S',
+      comm: '/Applications/Visual Studio Code.app/Contents/MacOS/Electron',
+    });
     expect(rows.find((r) => r.pid === 588)?.user).toBe('_windowserver');
   });
   it('turns lstart into a stable key and local-time milliseconds, single-digit days included', () => {
@@ -24,11 +29,17 @@ describe('ps', () => {
   });
   it('builds processes: absolute comm is the exe, others need lsof, zombies stay in the list', () => {
     const args = parsePsArgs(recorded('ps-args.txt'));
-    expect(args.get(1377)).toBe('/Applications/Ollama.app/Contents/Resources/ollama runner --model /Users/alice/.ollama/models/blobs/sha256-6a0746a1ec1a --port 52114');
+    expect(args.get(1377)).toBe(
+      '/Applications/Ollama.app/Contents/Resources/ollama runner --model /Users/alice/.ollama/models/blobs/sha256-6a0746a1ec1a --port 52114',
+    );
     const fromLsof = executables(parseLsof(recorded('lsof-txt.txt')));
     const { processes, unreadable } = toProcesses(rows, args, (r) => (r.comm.startsWith('/') ? r.comm : (fromLsof.get(r.pid) ?? null)));
     const byPid = new Map(processes.map((p) => [p.pid, p]));
-    expect(byPid.get(1533)).toMatchObject({ exe: '/opt/homebrew/Cellar/llama.cpp/4589/bin/llama-server', name: 'llama-server', cmdline: ['llama-server', '-m', '/Users/alice/models/qwen.gguf'] });
+    expect(byPid.get(1533)).toMatchObject({
+      exe: '/opt/homebrew/Cellar/llama.cpp/4589/bin/llama-server',
+      name: 'llama-server',
+      cmdline: ['llama-server', '-m', '/Users/alice/models/qwen.gguf'],
+    });
     expect(byPid.get(1377)).toMatchObject({ name: 'ollama', ppid: 1218, cmdline: expect.arrayContaining(['runner']) });
     expect(byPid.get(1540)?.state).toBe('Z');
     expect(byPid.get(1490)?.exe).toBe('/bin/zsh');
@@ -39,8 +50,17 @@ describe('ps', () => {
 describe('lsof -F', () => {
   const procs = parseLsof(recorded('lsof-holders.txt'));
   it('groups fields by process and file', () => {
-    expect(procs.map((p) => [p.pid, p.command])).toEqual([[1204, 'Ollama'], [1218, 'ollama'], [1377, 'ollama'], [1602, 'Electron']]);
-    expect(procs[2]?.files.find((f) => f.fd === '9')).toEqual({ fd: '9', type: 'REG', name: '/Applications/Ollama.app/Contents/Resources/ggml-metal.metal' });
+    expect(procs.map((p) => [p.pid, p.command])).toEqual([
+      [1204, 'Ollama'],
+      [1218, 'ollama'],
+      [1377, 'ollama'],
+      [1602, 'Electron'],
+    ]);
+    expect(procs[2]?.files.find((f) => f.fd === '9')).toEqual({
+      fd: '9',
+      type: 'REG',
+      name: '/Applications/Ollama.app/Contents/Resources/ggml-metal.metal',
+    });
   });
   it('classifies exe, map, fd, cwd and root entries', () => {
     const exe = '/Applications/Ollama.app/Contents/Resources/ollama';
@@ -63,7 +83,19 @@ describe('launchctl list', () => {
     expect(jobs.find((j) => j.label === 'com.example.crashed')).toEqual({ label: 'com.example.crashed', pid: null, status: -9 });
   });
   it('matches jobs whose pid is in scope, or named jobs that are ancestors', () => {
-    const p = (pid: number, inScope = true): ScopedProcess => ({ pid, ppid: 1, name: 'ollama', exe: null, cmdline: [], startTime: 0, startKey: '', user: 'alice', role: 'server', inScope, orphan: false });
+    const p = (pid: number, inScope = true): ScopedProcess => ({
+      pid,
+      ppid: 1,
+      name: 'ollama',
+      exe: null,
+      cmdline: [],
+      startTime: 0,
+      startKey: '',
+      user: 'alice',
+      role: 'server',
+      inScope,
+      orphan: false,
+    });
     const ancestors = new Map([[3000, [2101]]]);
     const refs = matchLaunchdJobs(jobs, [p(1218), p(3000), p(901, false)], ['homebrew.mxcl.ollama'], (pid) => ancestors.get(pid) ?? []);
     expect(refs).toEqual([

@@ -72,7 +72,11 @@ function baseName(p: string): string {
  * Rows to ProcessInfo. `exeOf` resolves the executable (absolute comm, else the lsof txt entry);
  * a process whose executable stays unknown is returned in `unreadable`.
  */
-export function toProcesses(rows: readonly PsRow[], args: ReadonlyMap<number, string>, exeOf: (row: PsRow) => string | null): { processes: ProcessInfo[]; unreadable: ProcessInfo[] } {
+export function toProcesses(
+  rows: readonly PsRow[],
+  args: ReadonlyMap<number, string>,
+  exeOf: (row: PsRow) => string | null,
+): { processes: ProcessInfo[]; unreadable: ProcessInfo[] } {
   const processes: ProcessInfo[] = [];
   const unreadable: ProcessInfo[] = [];
   for (const r of rows) {

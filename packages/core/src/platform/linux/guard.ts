@@ -73,7 +73,14 @@ export function scanProcStat(): LineageEntry[] {
     }
     const s = parseStat(text);
     if (!s) continue;
-    out.push({ pid: s.pid, ppid: s.ppid, startKey: s.startTicks, startTime: Number(s.startTicks), name: s.comm, live: s.state !== 'Z' && s.state !== 'X' });
+    out.push({
+      pid: s.pid,
+      ppid: s.ppid,
+      startKey: s.startTicks,
+      startTime: Number(s.startTicks),
+      name: s.comm,
+      live: s.state !== 'Z' && s.state !== 'X',
+    });
   }
   return out;
 }
@@ -113,7 +120,16 @@ export class IncrementalProcReader {
     try {
       const n = readSync(fd, this.buf, 0, this.buf.length, 0);
       const st = parseStat(this.buf.toString('latin1', 0, n));
-      return st ? { pid: st.pid, ppid: st.ppid, startKey: st.startTicks, startTime: Number(st.startTicks), name: st.comm, live: st.state !== 'Z' && st.state !== 'X' } : null;
+      return st
+        ? {
+            pid: st.pid,
+            ppid: st.ppid,
+            startKey: st.startTicks,
+            startTime: Number(st.startTicks),
+            name: st.comm,
+            live: st.state !== 'Z' && st.state !== 'X',
+          }
+        : null;
     } catch {
       return null;
     } finally {
@@ -164,12 +180,25 @@ export class IncrementalProcReader {
           exe = exe.slice(0, -' (deleted)'.length);
           exeDeleted = true;
         }
-        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split('\0')
+          .filter((a, i, all) => a !== '' || i < all.length - 1);
       } catch {
         // kernel thread, exited, or not ours to read: no exe, never in scope
       }
       const shown = exe ? exe.slice(exe.lastIndexOf('/') + 1) : e.name;
-      const info: ProcessInfo = { pid, ppid: e.ppid, name: shown, exe, exeDeleted, cmdline, startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ, startKey: e.startKey, user: null, state };
+      const info: ProcessInfo = {
+        pid,
+        ppid: e.ppid,
+        name: shown,
+        exe,
+        exeDeleted,
+        cmdline,
+        startTime: this.boot + (Number(e.startKey) * 1000) / USER_HZ,
+        startKey: e.startKey,
+        user: null,
+        state,
+      };
       next.set(pid, { info, comm: e.name });
       added.push(info);
     }
@@ -262,7 +291,16 @@ export class PidfdWaiter implements ExitWaiter {
 function scanStatOf(pid: number): LineageEntry | null {
   try {
     const s = parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-    return s ? { pid: s.pid, ppid: s.ppid, startKey: s.startTicks, startTime: Number(s.startTicks), name: s.comm, live: s.state !== 'Z' && s.state !== 'X' } : null;
+    return s
+      ? {
+          pid: s.pid,
+          ppid: s.ppid,
+          startKey: s.startTicks,
+          startTime: Number(s.startTicks),
+          name: s.comm,
+          live: s.state !== 'Z' && s.state !== 'X',
+        }
+      : null;
   } catch {
     return null;
   }
@@ -277,10 +315,14 @@ export class LinuxGuard implements GuardBackend {
     const mechanisms: string[] = [];
     const warnings: string[] = [];
     const c = linuxLibc();
-    if (!c) warnings.push('koffi cannot load libc.so.6: not a subreaper, so double-forked descendants escape to init (the watchdog still tracks them)');
+    if (!c)
+      warnings.push(
+        'koffi cannot load libc.so.6: not a subreaper, so double-forked descendants escape to init (the watchdog still tracks them)',
+      );
     else if ((c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) as number) !== 0) warnings.push('prctl(PR_SET_CHILD_SUBREAPER) failed');
     else mechanisms.push('subreaper');
-    if (!this.setpriv) warnings.push('util-linux setpriv not found: CMD does not get PR_SET_PDEATHSIG (the watchdog ends it when the wrapper is killed)');
+    if (!this.setpriv)
+      warnings.push('util-linux setpriv not found: CMD does not get PR_SET_PDEATHSIG (the watchdog ends it when the wrapper is killed)');
     return { mechanisms, warnings };
   }
 

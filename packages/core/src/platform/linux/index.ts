@@ -406,7 +406,12 @@ export class LinuxBackend implements PlatformBackend {
       }
       cmdlineDir = dir;
     }
-    return { processes, unreadable, takenAt, ...(this.hidden ? { hidden: `/proc is mounted with ${this.hidden}: other users' processes are invisible` } : {}) };
+    return {
+      processes,
+      unreadable,
+      takenAt,
+      ...(this.hidden ? { hidden: `/proc is mounted with ${this.hidden}: other users' processes are invisible` } : {}),
+    };
   }
 
   async identityOf(pid: number): Promise<string | null> {
@@ -449,7 +454,13 @@ export class LinuxBackend implements PlatformBackend {
       const mainPid = Number(r.stdout.trim());
       if (r.code === 0 && mainPid > 0 && inScope.has(mainPid)) out.push(ref);
     }
-    if (roots?.length) out.push(...(await namedUnitsRunningFrom(serviceNames.filter((n) => !out.some((o) => o.name === unitName(n))), roots)));
+    if (roots?.length)
+      out.push(
+        ...(await namedUnitsRunningFrom(
+          serviceNames.filter((n) => !out.some((o) => o.name === unitName(n))),
+          roots,
+        )),
+      );
     return out;
   }
 
@@ -470,14 +481,23 @@ export class LinuxBackend implements PlatformBackend {
     const args = [...systemctlScope(service), 'start', service.name];
     const r = await runSystemctl(args, Math.max(DEFAULTS.minServiceCallMs, timeoutMs));
     if (r.code !== 0) {
-      throw errors.healthError({ message: `systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`, hint: `Start the unit yourself (systemctl${service.scope === 'user' ? ' --user' : ''} start ${service.name}) and read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
+      throw errors.healthError({
+        message: `systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`,
+        hint: `Start the unit yourself (systemctl${service.scope === 'user' ? ' --user' : ''} start ${service.name}) and read its journal (journalctl -u ${service.name}).`,
+        phase: 'restart',
+        changed: true,
+        details: { service: service.name },
+      });
     }
     return { mainPid: await this.waitMainPid(service, timeoutMs) };
   }
 
   /** `systemctl show -p MainPID -p ActiveState -p SubState`: what the unit runs now. */
   async serviceState(service: ServiceRef): Promise<ServiceState | null> {
-    const r = await runSystemctl([...systemctlScope(service), 'show', '-p', 'MainPID', '-p', 'ActiveState', '-p', 'SubState', service.name], DEFAULTS.minServiceCallMs);
+    const r = await runSystemctl(
+      [...systemctlScope(service), 'show', '-p', 'MainPID', '-p', 'ActiveState', '-p', 'SubState', service.name],
+      DEFAULTS.minServiceCallMs,
+    );
     if (r.code !== 0) return null;
     const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.stdout)?.[1]?.trim() ?? '';
     return { mainPid: Number(get('MainPID')) || 0, active: get('ActiveState'), sub: get('SubState') };
@@ -490,7 +510,13 @@ export class LinuxBackend implements PlatformBackend {
       const now = await this.serviceState(service);
       if (now && now.mainPid > 0 && now.active === 'active') return now.mainPid;
       if (now?.active === 'failed' || Date.now() > deadline) {
-        throw errors.healthError({ message: `systemd unit ${service.name} runs no main process after the start (${now ? `${now.active}/${now.sub}` : 'state unknown'})`, hint: `Read its journal (journalctl -u ${service.name}).`, phase: 'restart', changed: true, details: { service: service.name } });
+        throw errors.healthError({
+          message: `systemd unit ${service.name} runs no main process after the start (${now ? `${now.active}/${now.sub}` : 'state unknown'})`,
+          hint: `Read its journal (journalctl -u ${service.name}).`,
+          phase: 'restart',
+          changed: true,
+          details: { service: service.name },
+        });
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -498,7 +524,8 @@ export class LinuxBackend implements PlatformBackend {
 
   async requestExit(targets: ScopedProcess[], protectedPids: ReadonlySet<number>): Promise<SignalOutcome[]> {
     return targets.map((t) => {
-      if (protectedPids.has(t.pid)) return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)` };
+      if (protectedPids.has(t.pid))
+        return { pid: t.pid, result: 'failed', detail: `pid ${t.pid} is protected (our own process or an ancestor)` };
       return send(t.pid, 'SIGTERM', t.startKey);
     });
   }

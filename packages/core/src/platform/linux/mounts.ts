@@ -11,14 +11,14 @@ export interface MountEntry {
   mountPoint: string;
 }
 
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 export function parseMountinfo(text: string): MountEntry[] {
   const out: MountEntry[] = [];
   for (const line of text.split('\n')) {
     const f = line.split(' ');
     if (f.length < 5 || !f[2] || !f[3] || !f[4]) continue;
-    out.push({ dev: f[2], fsRoot: unescape(f[3]), mountPoint: unescape(f[4]) });
+    out.push({ dev: f[2], fsRoot: unescapeOctal(f[3]), mountPoint: unescapeOctal(f[4]) });
   }
   return out;
 }
@@ -41,7 +41,8 @@ export function rootAliases(roots: readonly string[], mounts: readonly MountEntr
   const out = new Set<string>();
   for (const root of roots) {
     let holder: MountEntry | undefined;
-    for (const m of entries) if (under(root, m.mountPoint) !== null && (!holder || m.mountPoint.length > holder.mountPoint.length)) holder = m;
+    for (const m of entries)
+      if (under(root, m.mountPoint) !== null && (!holder || m.mountPoint.length > holder.mountPoint.length)) holder = m;
     if (!holder) continue;
     const fsPath = posix.join(holder.fsRoot, under(root, holder.mountPoint) ?? '');
     for (const m of entries) {

@@ -68,7 +68,7 @@ export async function linuxListening(pid: number): Promise<ListeningSocket[]> {
 
 async function regularFileTarget(pid: number, fd: number): Promise<string | null> {
   const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => null);
-  if (!target || !target.startsWith('/') || target.endsWith(' (deleted)')) return null;
+  if (!target?.startsWith('/') || target.endsWith(' (deleted)')) return null;
   const st = await stat(target).catch(() => null);
   return st?.isFile() ? target : null;
 }
@@ -81,7 +81,11 @@ export async function linuxProcessDetails(pid: number): Promise<ProcessDetails |
     readFile(`/proc/${pid}/status`, 'utf8').catch(() => null),
   ]);
   if (!cmdline || !status) return null;
-  const split = (b: Buffer) => b.toString('utf8').split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+  const split = (b: Buffer) =>
+    b
+      .toString('utf8')
+      .split('\0')
+      .filter((s, i, a) => s !== '' || i < a.length - 1);
   const argv = split(cmdline);
   let env: Record<string, string> | null = null;
   if (environ) {

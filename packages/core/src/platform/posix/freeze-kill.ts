@@ -32,7 +32,11 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
     });
     // Recorded before the SIGSTOPs: if we die in between, recover thaws them (a recorded process
     // that was never stopped is not in state T and is left alone).
-    if (live.length > 0) writeFrozenRecord(owner, [...frozen.values(), ...live].map((p) => ({ pid: p.pid, startKey: p.startKey })));
+    if (live.length > 0)
+      writeFrozenRecord(
+        owner,
+        [...frozen.values(), ...live].map((p) => ({ pid: p.pid, startKey: p.startKey })),
+      );
     for (const p of live) {
       const r = ops.send(p.pid, 'SIGSTOP', p.startKey);
       if (r.result === 'sent') {
@@ -46,17 +50,26 @@ export async function freezeKill(targets: readonly ScopedProcess[], ctx: ForceKi
   };
   try {
     let batch = await freeze(targets);
-    ctx.onFreeze?.(batch.map((p) => p.pid), 0);
+    ctx.onFreeze?.(
+      batch.map((p) => p.pid),
+      0,
+    );
     await testHoldAfterFirstFreeze();
     // A pending SIGSTOP aborts any fork in progress; once every frozen process is really
     // stopped, a rescan that finds nothing new means nothing in scope can start any more.
     for (let round = 1; round <= FREEZE_ROUNDS; round++) {
-      await ops.waitStopped(batch.map((p) => p.pid), 250);
+      await ops.waitStopped(
+        batch.map((p) => p.pid),
+        250,
+      );
       // Interrupted: this round is complete; the finally below thaws everything frozen.
       ctx.checkInterrupted?.();
       batch = await freeze(await ctx.rescan());
       if (batch.length === 0) break;
-      ctx.onFreeze?.(batch.map((p) => p.pid), round);
+      ctx.onFreeze?.(
+        batch.map((p) => p.pid),
+        round,
+      );
     }
     ctx.checkInterrupted?.();
     const ids = await ops.identities([...frozen.keys()]);

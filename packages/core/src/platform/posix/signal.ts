@@ -1,7 +1,11 @@
 import type { SignalOutcome } from '../backend.js';
 
 /** kill(2) by pid with errno mapped to an outcome: the one POSIX `send` Linux and macOS share. */
-export function sendSignal(pid: number, signal: NodeJS.Signals, kill: (pid: number, signal: NodeJS.Signals) => void = (p, s) => process.kill(p, s)): SignalOutcome {
+export function sendSignal(
+  pid: number,
+  signal: NodeJS.Signals,
+  kill: (pid: number, signal: NodeJS.Signals) => void = (p, s) => process.kill(p, s),
+): SignalOutcome {
   try {
     kill(pid, signal);
     return { pid, result: 'sent' };

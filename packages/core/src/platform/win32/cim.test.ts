@@ -47,7 +47,11 @@ describe('parseCimProcesses', () => {
   });
   it('splits command lines', () => {
     const engine = ps51.snapshot.processes.find((p) => p.pid === 8120);
-    expect(engine?.cmdline.slice(0, 3)).toEqual(['C:\\Users\\alice\\AppData\\Local\\Programs\\Ollama\\lib\\ollama\\llama-server.exe', '--model', 'C:\\Users\\alice\\.ollama\\models\\blobs\\sha256-6a0746a1ec1a']);
+    expect(engine?.cmdline.slice(0, 3)).toEqual([
+      'C:\\Users\\alice\\AppData\\Local\\Programs\\Ollama\\lib\\ollama\\llama-server.exe',
+      '--model',
+      'C:\\Users\\alice\\.ollama\\models\\blobs\\sha256-6a0746a1ec1a',
+    ]);
   });
   it('accepts the single object ConvertTo-Json writes for one process, and empty output', () => {
     const one = parseCimProcesses(recorded('win32/cim-win32_process-single-ps51.json'), 0);

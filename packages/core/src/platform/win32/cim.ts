@@ -94,7 +94,9 @@ const POWERSHELLS = ['powershell.exe', 'pwsh.exe'];
 export async function queryCimProcesses(exec: Exec, pid?: number, now: () => number = Date.now): Promise<CimSnapshot | null> {
   for (const ps of POWERSHELLS) {
     const takenAt = now();
-    const r = await exec(ps, ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', cimProcessScript(pid)], { timeoutMs: 60_000 });
+    const r = await exec(ps, ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', cimProcessScript(pid)], {
+      timeoutMs: 60_000,
+    });
     if (r.error === 'ENOENT') continue;
     if (r.code !== 0) return null;
     try {

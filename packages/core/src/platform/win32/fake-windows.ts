@@ -122,11 +122,17 @@ export class FakeWindows {
     const wine = this.dialect === 'wine';
     this.calls.push(`taskkill ${args.join(' ')}`);
     if (wine && tree) {
-      return { code: 1, stdout: 'Error: Unknown or invalid command line option specified.\nUsage: taskkill [/?] [/f] [/im ProcessName | /pid ProcessID]\n', stderr: '' };
+      return {
+        code: 1,
+        stdout: 'Error: Unknown or invalid command line option specified.\nUsage: taskkill [/?] [/f] [/im ProcessName | /pid ProcessID]\n',
+        stderr: '',
+      };
     }
     const root = this.procs.get(pid);
     if (!root?.alive) {
-      return wine ? { code: 128, stdout: `Error: Could not find process "${pid}".\r\n`, stderr: '' } : { code: 128, stdout: '', stderr: `ERROR: The process "${pid}" not found.\r\n` };
+      return wine
+        ? { code: 128, stdout: `Error: Could not find process "${pid}".\r\n`, stderr: '' }
+        : { code: 128, stdout: '', stderr: `ERROR: The process "${pid}" not found.\r\n` };
     }
     // taskkill /T ends children before their parents and names each one's parent.
     const order = tree ? [...this.descendants(pid).reverse(), pid] : [pid];
@@ -137,15 +143,23 @@ export class FakeWindows {
       if (!p) continue;
       const who = tree ? `PID ${target} (child process of PID ${p.ppid})` : `PID ${target}`;
       if (p.denied) {
-        stderr += wine ? `Error: Unable to terminate process "${target}".\r\n` : `ERROR: The process with ${who} could not be terminated.\r\nReason: Access is denied.\r\n`;
+        stderr += wine
+          ? `Error: Unable to terminate process "${target}".\r\n`
+          : `ERROR: The process with ${who} could not be terminated.\r\nReason: Access is denied.\r\n`;
       } else if (force) {
         this.kill(target);
-        stdout += wine ? `Process with PID ${target} was forcibly terminated.\r\n` : `SUCCESS: The process with ${who} has been terminated.\r\n`;
+        stdout += wine
+          ? `Process with PID ${target} was forcibly terminated.\r\n`
+          : `SUCCESS: The process with ${who} has been terminated.\r\n`;
       } else if (p.windowed) {
         this.kill(target);
-        stdout += wine ? `Close message sent to top-level windows of process with PID ${target}.\r\n` : `SUCCESS: Sent termination signal to the process with ${who}.\r\n`;
+        stdout += wine
+          ? `Close message sent to top-level windows of process with PID ${target}.\r\n`
+          : `SUCCESS: Sent termination signal to the process with ${who}.\r\n`;
       } else {
-        stderr += wine ? `Error: Could not find process "${target}".\r\n` : `ERROR: The process with ${who} could not be terminated.\r\nReason: This process can only be terminated forcefully (with /F option).\r\n`;
+        stderr += wine
+          ? `Error: Could not find process "${target}".\r\n`
+          : `ERROR: The process with ${who} could not be terminated.\r\nReason: This process can only be terminated forcefully (with /F option).\r\n`;
       }
     }
     return { code: stderr ? 128 : 0, stdout, stderr };

@@ -34,7 +34,12 @@ export function rawDescendants(root: number, rawPpid: ReadonlyMap<number, number
  * used when everything it would reach is a target and nothing protected (our own process, our
  * ancestors) is among them; otherwise each target is ended on its own.
  */
-export function treeIsSafe(root: number, rawPpid: ReadonlyMap<number, number>, targets: ReadonlySet<number>, protectedPids: ReadonlySet<number>): boolean {
+export function treeIsSafe(
+  root: number,
+  rawPpid: ReadonlyMap<number, number>,
+  targets: ReadonlySet<number>,
+  protectedPids: ReadonlySet<number>,
+): boolean {
   if (protectedPids.has(root)) return false;
   for (const pid of rawDescendants(root, rawPpid)) {
     if (!targets.has(pid) || protectedPids.has(pid)) return false;

@@ -13,19 +13,39 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'llmu-win-holders-'));
   mkdirSync(join(dir, 'lib', 'ollama'), { recursive: true });
   mkdirSync(join(dir, '.llm-upgrade'));
-  for (const f of ['ollama.exe', 'lib/ollama/llama-server.exe', 'lib/ollama/ggml-cuda.dll', 'model.gguf', 'notes.txt', '.llm-upgrade/journal.json']) writeFileSync(join(dir, f), f);
+  for (const f of [
+    'ollama.exe',
+    'lib/ollama/llama-server.exe',
+    'lib/ollama/ggml-cuda.dll',
+    'model.gguf',
+    'notes.txt',
+    '.llm-upgrade/journal.json',
+  ])
+    writeFileSync(join(dir, f), f);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const key = (p: string) => p.toLowerCase();
-const proc = (pid: number, exe: string | null, startKey = `${pid}00`): ProcessInfo => ({ pid, ppid: 0, name: exe?.split(/[\\/]/).pop() ?? `p${pid}`, exe, cmdline: [], startTime: 0, startKey, user: null });
+const proc = (pid: number, exe: string | null, startKey = `${pid}00`): ProcessInfo => ({
+  pid,
+  ppid: 0,
+  name: exe?.split(/[\\/]/).pop() ?? `p${pid}`,
+  exe,
+  cmdline: [],
+  startTime: 0,
+  startKey,
+  user: null,
+});
 
 /** RM answering from a file → users table, one session at a time. */
 function rmOver(table: Map<string, RmProcessInfo[]>, fail?: number): RestartManagerApi {
   let files: readonly string[] = [];
   return {
     startSession: () => ({ error: fail ?? ERROR_SUCCESS, session: 1 }),
-    registerFiles: (_s, f) => ((files = f), ERROR_SUCCESS),
+    registerFiles: (_s, f) => {
+      files = f;
+      return ERROR_SUCCESS;
+    },
     getList: () => {
       const found = new Map<number, RmProcessInfo>();
       for (const f of files) for (const u of table.get(f) ?? []) found.set(u.pid, u);
@@ -48,7 +68,9 @@ function sharingFs(locked: Set<string>, log: string[]): RenameFs {
 
 describe('walkFiles', () => {
   it('lists every file under the roots, skipping our own .llm-upgrade state', () => {
-    const files = walkFiles([dir]).map((f) => f.slice(dir.length + 1)).sort();
+    const files = walkFiles([dir])
+      .map((f) => f.slice(dir.length + 1))
+      .sort();
     expect(files).toEqual(['lib/ollama/ggml-cuda.dll', 'lib/ollama/llama-server.exe', 'model.gguf', 'notes.txt', 'ollama.exe']);
     expect(walkFiles([join(dir, 'model.gguf'), join(dir, 'missing')])).toEqual([join(dir, 'model.gguf')]);
   });
@@ -74,10 +96,19 @@ describe('scanWindowsHolders', () => {
     const model = join(dir, 'model.gguf');
     const dll = join(dir, 'lib/ollama/ggml-cuda.dll');
     const engine = proc(8120, engineExe);
-    const rm = rmOver(new Map([[model, [{ pid: 8120, startKey: engine.startKey, appName: 'llama-server.exe', serviceShortName: '', appType: 5 }]], [dll, [{ pid: 8120, startKey: engine.startKey, appName: 'llama-server.exe', serviceShortName: '', appType: 5 }]]]));
+    const rm = rmOver(
+      new Map([
+        [model, [{ pid: 8120, startKey: engine.startKey, appName: 'llama-server.exe', serviceShortName: '', appType: 5 }]],
+        [dll, [{ pid: 8120, startKey: engine.startKey, appName: 'llama-server.exe', serviceShortName: '', appType: 5 }]],
+      ]),
+    );
     const notes = join(dir, 'notes.txt');
     const log: string[] = [];
-    const snapshot: Snapshot = { processes: [engine, proc(9020, 'C:\\tools\\llama-server.exe')], unreadable: [proc(4, null, '')], takenAt: 0 };
+    const snapshot: Snapshot = {
+      processes: [engine, proc(9020, 'C:\\tools\\llama-server.exe')],
+      unreadable: [proc(4, null, '')],
+      takenAt: 0,
+    };
     const r = scanWindowsHolders([dir], snapshot, { rm, pathKey: key, fs: sharingFs(new Set([notes]), log) });
     expect(r.holders.map((h) => `${h.pid}:${h.kind}:${h.path.slice(dir.length + 1)}`).sort()).toEqual([
       `0:fd:notes.txt`,

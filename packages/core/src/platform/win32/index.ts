@@ -106,11 +106,19 @@ export class Win32Backend implements PlatformBackend {
   }
 
   async stopService(service: ServiceRef, timeoutMs: number): Promise<void> {
-    await stopWindowsService(service.name, timeoutMs, { exec: this.exec, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.now ? { now: this.options.now } : {}) });
+    await stopWindowsService(service.name, timeoutMs, {
+      exec: this.exec,
+      ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+      ...(this.options.now ? { now: this.options.now } : {}),
+    });
   }
 
   async startService(service: ServiceRef, timeoutMs: number): Promise<ServiceStarted> {
-    await startWindowsService(service.name, timeoutMs, { exec: this.exec, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.now ? { now: this.options.now } : {}) });
+    await startWindowsService(service.name, timeoutMs, {
+      exec: this.exec,
+      ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+      ...(this.options.now ? { now: this.options.now } : {}),
+    });
     return { mainPid: null };
   }
 

@@ -37,11 +37,17 @@ export class Win32Guard implements GuardBackend {
 
   contain(): Containment {
     const koffi = loadKoffi();
-    if (!koffi) return { mechanisms: [], warnings: [`koffi could not load (${koffiLoadErrors().join('; ')}): no Job Object, descendants are tracked by identity only`] };
+    if (!koffi)
+      return {
+        mechanisms: [],
+        warnings: [`koffi could not load (${koffiLoadErrors().join('; ')}): no Job Object, descendants are tracked by identity only`],
+      };
     try {
       const k = koffi.load('kernel32.dll');
       const create = k.func('void *CreateJobObjectW(void *lpJobAttributes, void *lpName)') as Fn;
-      const setInfo = k.func('int SetInformationJobObject(void *hJob, int JobObjectInformationClass, void *lpJobObjectInformation, uint32_t cbJobObjectInformationLength)') as Fn;
+      const setInfo = k.func(
+        'int SetInformationJobObject(void *hJob, int JobObjectInformationClass, void *lpJobObjectInformation, uint32_t cbJobObjectInformationLength)',
+      ) as Fn;
       const assign = k.func('int AssignProcessToJobObject(void *hJob, void *hProcess)') as Fn;
       const current = k.func('void *GetCurrentProcess()') as Fn;
       const lastError = k.func('uint32_t GetLastError()') as Fn;
@@ -52,7 +58,10 @@ export class Win32Guard implements GuardBackend {
         return { mechanisms: [], warnings: [`SetInformationJobObject(KILL_ON_JOB_CLOSE) failed (error ${String(lastError())})`] };
       }
       if (!assign(job, current())) {
-        return { mechanisms: [], warnings: [`AssignProcessToJobObject failed (error ${String(lastError())}; Windows before 8 cannot nest jobs)`] };
+        return {
+          mechanisms: [],
+          warnings: [`AssignProcessToJobObject failed (error ${String(lastError())}; Windows before 8 cannot nest jobs)`],
+        };
       }
       this.job = job;
       return { mechanisms: ['job-object'], warnings: [] };
@@ -67,7 +76,14 @@ export class Win32Guard implements GuardBackend {
 
   async scan(): Promise<LineageEntry[]> {
     const snap = await this.backend.snapshot();
-    return snap.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, startKey: p.startKey, startTime: p.startTime, name: p.name, live: true }));
+    return snap.processes.map((p) => ({
+      pid: p.pid,
+      ppid: p.ppid,
+      startKey: p.startKey,
+      startTime: p.startTime,
+      name: p.name,
+      live: true,
+    }));
   }
 
   watchSnapshot(): (full: boolean) => Promise<WatchSnapshot> {

@@ -26,7 +26,12 @@ export function setKoffiNativeSource(source: (() => string | null) | null): void
 }
 
 function looksLikeKoffi(m: unknown): m is Koffi {
-  return typeof m === 'object' && m !== null && typeof (m as { load?: unknown }).load === 'function' && typeof (m as { version?: unknown }).version === 'string';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as { load?: unknown }).load === 'function' &&
+    typeof (m as { version?: unknown }).version === 'string'
+  );
 }
 
 function nodeRequire(): NodeRequire | null {
@@ -79,7 +84,7 @@ export function loadKoffiNative(path: string): Koffi | null {
  */
 export function extractSeaKoffi(): string | null {
   const sea = seaModule();
-  if (!sea || !sea.isSea()) return null;
+  if (!sea?.isSea()) return null;
   let bytes: Buffer;
   try {
     bytes = Buffer.from(sea.getAsset(KOFFI_SEA_ASSET));
@@ -109,7 +114,7 @@ export function loadKoffi(): Koffi | null {
   if (req) {
     try {
       const m = req('koffi') as unknown;
-      const k = looksLikeKoffi(m) ? m : looksLikeKoffi((m as { default?: unknown })?.default) ? ((m as { default: Koffi }).default) : null;
+      const k = looksLikeKoffi(m) ? m : looksLikeKoffi((m as { default?: unknown })?.default) ? (m as { default: Koffi }).default : null;
       if (k) {
         cached = { koffi: k, errors };
         return k;

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decodeProcessEntry, decodeRmProcessInfo, encodeProcessEntry, encodeRmProcessInfo, PROCESSENTRY32W, RM_PROCESS_INFO } from './layout.js';
+import {
+  decodeProcessEntry,
+  decodeRmProcessInfo,
+  encodeProcessEntry,
+  encodeRmProcessInfo,
+  PROCESSENTRY32W,
+  RM_PROCESS_INFO,
+} from './layout.js';
 import { recorded } from './recorded.js';
 
 /** "NAME size=568 field=8 ..." lines printed by probe/winproc-probe.c (mingw-w64 headers, Wine 8). */
@@ -21,11 +28,21 @@ function probeLayout(): Map<string, Record<string, number>> {
 describe('structure layouts match the compiler', () => {
   it('PROCESSENTRY32W (x64)', () => {
     const c = probeLayout().get('PROCESSENTRY32W');
-    expect(c).toEqual({ size: PROCESSENTRY32W.size, th32ProcessID: PROCESSENTRY32W.th32ProcessID, th32ParentProcessID: PROCESSENTRY32W.th32ParentProcessID, szExeFile: PROCESSENTRY32W.szExeFile });
+    expect(c).toEqual({
+      size: PROCESSENTRY32W.size,
+      th32ProcessID: PROCESSENTRY32W.th32ProcessID,
+      th32ParentProcessID: PROCESSENTRY32W.th32ParentProcessID,
+      szExeFile: PROCESSENTRY32W.szExeFile,
+    });
   });
   it('RM_PROCESS_INFO', () => {
     const c = probeLayout().get('RM_PROCESS_INFO');
-    expect(c).toEqual({ size: RM_PROCESS_INFO.size, strAppName: RM_PROCESS_INFO.strAppName, strServiceShortName: RM_PROCESS_INFO.strServiceShortName, ApplicationType: RM_PROCESS_INFO.ApplicationType });
+    expect(c).toEqual({
+      size: RM_PROCESS_INFO.size,
+      strAppName: RM_PROCESS_INFO.strAppName,
+      strServiceShortName: RM_PROCESS_INFO.strServiceShortName,
+      ApplicationType: RM_PROCESS_INFO.ApplicationType,
+    });
   });
 });
 
@@ -51,7 +68,9 @@ describe('decoders', () => {
     expect(decodeRmProcessInfo(buf, 0)).toEqual(a);
     expect(decodeRmProcessInfo(buf, 1)).toEqual(b);
     // The FILETIME halves sit at offsets 4 (low) and 8 (high), 4-byte aligned.
-    expect(buf.readUInt32LE(RM_PROCESS_INFO.size + 8) * 2 ** 32 + buf.readUInt32LE(RM_PROCESS_INFO.size + 4)).toBe(Number(BigInt(b.startKey)));
+    expect(buf.readUInt32LE(RM_PROCESS_INFO.size + 8) * 2 ** 32 + buf.readUInt32LE(RM_PROCESS_INFO.size + 4)).toBe(
+      Number(BigInt(b.startKey)),
+    );
   });
 });
 

@@ -56,19 +56,29 @@ function bindKernel32(koffi: Koffi): Kernel32 {
     Process32FirstW: k.func('int Process32FirstW(void *hSnapshot, void *lppe)') as Fn,
     Process32NextW: k.func('int Process32NextW(void *hSnapshot, void *lppe)') as Fn,
     OpenProcess: k.func('void *OpenProcess(uint32_t dwDesiredAccess, int bInheritHandle, uint32_t dwProcessId)') as Fn,
-    QueryFullProcessImageNameW: k.func('int QueryFullProcessImageNameW(void *hProcess, uint32_t dwFlags, void *lpExeName, void *lpdwSize)') as Fn,
-    GetProcessTimes: k.func('int GetProcessTimes(void *hProcess, void *lpCreationTime, void *lpExitTime, void *lpKernelTime, void *lpUserTime)') as Fn,
+    QueryFullProcessImageNameW: k.func(
+      'int QueryFullProcessImageNameW(void *hProcess, uint32_t dwFlags, void *lpExeName, void *lpdwSize)',
+    ) as Fn,
+    GetProcessTimes: k.func(
+      'int GetProcessTimes(void *hProcess, void *lpCreationTime, void *lpExitTime, void *lpKernelTime, void *lpUserTime)',
+    ) as Fn,
     TerminateProcess: k.func('int TerminateProcess(void *hProcess, uint32_t uExitCode)') as Fn,
     WaitForSingleObject: k.func('uint32_t WaitForSingleObject(void *hHandle, uint32_t dwMilliseconds)') as Fn,
     CloseHandle: k.func('int CloseHandle(void *hObject)') as Fn,
     GetLastError: k.func('uint32_t GetLastError()') as Fn,
-    ReadProcessMemory: k.func('int ReadProcessMemory(void *hProcess, void *lpBaseAddress, void *lpBuffer, size_t nSize, void *lpNumberOfBytesRead)') as Fn,
+    ReadProcessMemory: k.func(
+      'int ReadProcessMemory(void *hProcess, void *lpBaseAddress, void *lpBuffer, size_t nSize, void *lpNumberOfBytesRead)',
+    ) as Fn,
   };
 }
 
 function bindNtQueryInformationProcess(koffi: Koffi): Fn | null {
   try {
-    return koffi.load('ntdll.dll').func('int32_t NtQueryInformationProcess(void *ProcessHandle, int ProcessInformationClass, void *ProcessInformation, uint32_t ProcessInformationLength, void *ReturnLength)') as Fn;
+    return koffi
+      .load('ntdll.dll')
+      .func(
+        'int32_t NtQueryInformationProcess(void *ProcessHandle, int ProcessInformationClass, void *ProcessInformation, uint32_t ProcessInformationLength, void *ReturnLength)',
+      ) as Fn;
   } catch {
     return null;
   }
@@ -85,7 +95,10 @@ class NativeProcessHandle implements ProcessHandle {
   ) {}
 
   creationTime(): bigint | null {
-    const c = Buffer.alloc(8), e = Buffer.alloc(8), kt = Buffer.alloc(8), u = Buffer.alloc(8);
+    const c = Buffer.alloc(8),
+      e = Buffer.alloc(8),
+      kt = Buffer.alloc(8),
+      u = Buffer.alloc(8);
     if (!this.k.GetProcessTimes(this.h, c, e, kt, u)) return null;
     return c.readBigUInt64LE(0);
   }
@@ -183,8 +196,12 @@ function bindRestartManager(koffi: Koffi): RestartManagerApi | null {
     return null;
   }
   const RmStartSession = rm.func('uint32_t RmStartSession(void *pSessionHandle, uint32_t dwSessionFlags, void *strSessionKey)') as Fn;
-  const RmRegisterResources = rm.func('uint32_t RmRegisterResources(uint32_t dwSessionHandle, uint32_t nFiles, const char16_t **rgsFileNames, uint32_t nApplications, void *rgApplications, uint32_t nServices, void *rgsServiceNames)') as Fn;
-  const RmGetList = rm.func('uint32_t RmGetList(uint32_t dwSessionHandle, void *pnProcInfoNeeded, void *pnProcInfo, void *rgAffectedApps, void *lpdwRebootReasons)') as Fn;
+  const RmRegisterResources = rm.func(
+    'uint32_t RmRegisterResources(uint32_t dwSessionHandle, uint32_t nFiles, const char16_t **rgsFileNames, uint32_t nApplications, void *rgApplications, uint32_t nServices, void *rgsServiceNames)',
+  ) as Fn;
+  const RmGetList = rm.func(
+    'uint32_t RmGetList(uint32_t dwSessionHandle, void *pnProcInfoNeeded, void *pnProcInfo, void *rgAffectedApps, void *lpdwRebootReasons)',
+  ) as Fn;
   const RmEndSession = rm.func('uint32_t RmEndSession(uint32_t dwSessionHandle)') as Fn;
   return {
     startSession() {

@@ -11,7 +11,10 @@ class FakeRm implements RestartManagerApi {
   next = 1;
   /** The list grows by this many processes between RmGetList calls (a racing process). */
   growth = 0;
-  constructor(readonly users: Map<string, RmProcessInfo[]>, readonly stubSession = false) {}
+  constructor(
+    readonly users: Map<string, RmProcessInfo[]>,
+    readonly stubSession = false,
+  ) {}
   startSession() {
     const session = this.stubSession ? WINE_STUB_SESSION : this.next++;
     this.sessions.set(session, []);
@@ -40,7 +43,13 @@ class FakeRm implements RestartManagerApi {
   }
 }
 
-const p = (pid: number): RmProcessInfo => ({ pid, startKey: String(134399808000000000n + BigInt(pid)), appName: `p${pid}.exe`, serviceShortName: '', appType: 5 });
+const p = (pid: number): RmProcessInfo => ({
+  pid,
+  startKey: String(134399808000000000n + BigInt(pid)),
+  appName: `p${pid}.exe`,
+  serviceShortName: '',
+  appType: 5,
+});
 
 describe('usersOf', () => {
   it('grows the array on ERROR_MORE_DATA and always ends the session', () => {
@@ -63,11 +72,13 @@ describe('usersOf', () => {
 describe('findFileUsers', () => {
   it('registers at most 1000 files per session and pins each user to its file', () => {
     const files = Array.from({ length: 2500 }, (_, i) => `C:\\Ollama\\lib\\f${i}.dll`);
-    const rm = new FakeRm(new Map([
-      ['C:\\Ollama\\lib\\f7.dll', [p(8120)]],
-      ['C:\\Ollama\\lib\\f1999.dll', [p(8120), p(9020)]],
-      ['C:\\Ollama\\lib\\f2400.dll', [p(6604)]],
-    ]));
+    const rm = new FakeRm(
+      new Map([
+        ['C:\\Ollama\\lib\\f7.dll', [p(8120)]],
+        ['C:\\Ollama\\lib\\f1999.dll', [p(8120), p(9020)]],
+        ['C:\\Ollama\\lib\\f2400.dll', [p(6604)]],
+      ]),
+    );
     const hits = findFileUsers(rm, files);
     expect(Math.max(...rm.batchSizes)).toBeLessThanOrEqual(RM_BATCH_FILES);
     expect(rm.batchSizes.slice(0, 1)).toEqual([1000]);

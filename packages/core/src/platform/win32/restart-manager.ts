@@ -13,7 +13,11 @@ const ATTRIBUTION_BUDGET = 400;
 export const WINE_STUB_SESSION = 0xdeadbeef;
 
 export class RestartManagerError extends Error {
-  constructor(readonly call: string, readonly win32Error: number, message = `${call} failed with Win32 error ${win32Error}`) {
+  constructor(
+    readonly call: string,
+    readonly win32Error: number,
+    message = `${call} failed with Win32 error ${win32Error}`,
+  ) {
     super(message);
   }
 }
@@ -23,7 +27,12 @@ export function usersOf(rm: RestartManagerApi, files: readonly string[]): RmProc
   const start = rm.startSession();
   if (start.error !== ERROR_SUCCESS) throw new RestartManagerError('RmStartSession', start.error);
   try {
-    if (start.session === WINE_STUB_SESSION) throw new RestartManagerError('RmStartSession', start.error, 'Restart Manager is a stub here (Wine): it reports no process for any file');
+    if (start.session === WINE_STUB_SESSION)
+      throw new RestartManagerError(
+        'RmStartSession',
+        start.error,
+        'Restart Manager is a stub here (Wine): it reports no process for any file',
+      );
     const reg = rm.registerFiles(start.session, files);
     if (reg !== ERROR_SUCCESS) throw new RestartManagerError('RmRegisterResources', reg);
     let capacity = 16;

@@ -4,13 +4,32 @@ import type { Exec, ExecResult } from '../../exec.js';
 import { recorded } from './recorded.js';
 import { matchServices, parseScFailure, parseScServices, startWindowsService, stopWindowsService } from './services.js';
 
-const proc = (pid: number, ppid: number, inScope = true): ScopedProcess => ({ pid, ppid, name: 'x.exe', exe: null, cmdline: [], startTime: 0, startKey: '1', user: null, role: 'server', inScope, orphan: false });
+const proc = (pid: number, ppid: number, inScope = true): ScopedProcess => ({
+  pid,
+  ppid,
+  name: 'x.exe',
+  exe: null,
+  cmdline: [],
+  startTime: 0,
+  startKey: '1',
+  user: null,
+  role: 'server',
+  inScope,
+  orphan: false,
+});
 
 describe('parseScServices', () => {
   const all = parseScServices(recorded('win32/sc-queryex-all.txt'));
   it('reads name, hexadecimal type, state and pid of every block', () => {
     expect(all.map((s) => s.name)).toEqual(['AudioSrv', 'Schedule', 'OllamaService', 'ollama-direct', 'wuauserv']);
-    expect(all[1]).toMatchObject({ name: 'Schedule', displayName: 'Task Scheduler', type: 0x20, state: 4, stateName: 'RUNNING', pid: 1480 });
+    expect(all[1]).toMatchObject({
+      name: 'Schedule',
+      displayName: 'Task Scheduler',
+      type: 0x20,
+      state: 4,
+      stateName: 'RUNNING',
+      pid: 1480,
+    });
     expect(all[4]).toMatchObject({ state: 1, stateName: 'STOPPED', pid: null });
   });
   it('reads sc stop / sc query replies', () => {
@@ -18,7 +37,11 @@ describe('parseScServices', () => {
     expect(parseScServices(recorded('win32/sc-query-stopped.txt'))[0]?.state).toBe(1);
   });
   it('reads [SC] failures', () => {
-    expect(parseScFailure(recorded('win32/sc-stop-access-denied.txt'))).toEqual({ operation: 'OpenService', code: 5, message: 'Access is denied.' });
+    expect(parseScFailure(recorded('win32/sc-stop-access-denied.txt'))).toEqual({
+      operation: 'OpenService',
+      code: 5,
+      message: 'Access is denied.',
+    });
     expect(parseScFailure(recorded('win32/sc-query-missing.txt'))?.code).toBe(1060);
     expect(parseScFailure(recorded('win32/sc-query-stopped.txt'))).toBeNull();
   });
@@ -26,11 +49,21 @@ describe('parseScServices', () => {
 
 describe('matchServices', () => {
   const services = parseScServices(recorded('win32/sc-queryex-all.txt'));
-  const ancestors = new Map<number, number[]>([[7392, [3120, 808]], [8120, [7392, 3120, 808]], [9000, [1480, 808]]]);
-  const input = (processes: ScopedProcess[], serviceNames: string[]) => ({ processes, serviceNames, ancestorsOf: (pid: number) => ancestors.get(pid) ?? [] });
+  const ancestors = new Map<number, number[]>([
+    [7392, [3120, 808]],
+    [8120, [7392, 3120, 808]],
+    [9000, [1480, 808]],
+  ]);
+  const input = (processes: ScopedProcess[], serviceNames: string[]) => ({
+    processes,
+    serviceNames,
+    ancestorsOf: (pid: number) => ancestors.get(pid) ?? [],
+  });
 
   it('takes a service whose own pid is in scope', () => {
-    expect(matchServices(services, input([proc(7392, 3120), proc(8120, 7392)], []))).toEqual([{ manager: 'windows-service', name: 'ollama-direct', pids: [7392] }]);
+    expect(matchServices(services, input([proc(7392, 3120), proc(8120, 7392)], []))).toEqual([
+      { manager: 'windows-service', name: 'ollama-direct', pids: [7392] },
+    ]);
   });
   it('takes a named own-process wrapper service (nssm) that is an ancestor of the server', () => {
     const refs = matchServices(services, input([proc(7392, 3120), proc(8120, 7392)], ['ollamaservice']));
@@ -62,10 +95,19 @@ describe('stopWindowsService', () => {
   it('sends sc stop and polls sc query until STOPPED', async () => {
     const { exec, calls } = scripted({
       'sc.exe stop': [ok(recorded('win32/sc-stop-pending.txt'))],
-      'sc.exe query': [ok(recorded('win32/sc-query-stop-pending.txt')), ok(recorded('win32/sc-query-stop-pending.txt')), ok(recorded('win32/sc-query-stopped.txt'))],
+      'sc.exe query': [
+        ok(recorded('win32/sc-query-stop-pending.txt')),
+        ok(recorded('win32/sc-query-stop-pending.txt')),
+        ok(recorded('win32/sc-query-stopped.txt')),
+      ],
     });
     await stopWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep });
-    expect(calls).toEqual(['sc.exe stop ollama-direct', 'sc.exe query ollama-direct', 'sc.exe query ollama-direct', 'sc.exe query ollama-direct']);
+    expect(calls).toEqual([
+      'sc.exe stop ollama-direct',
+      'sc.exe query ollama-direct',
+      'sc.exe query ollama-direct',
+      'sc.exe query ollama-direct',
+    ]);
   });
   it('is done at once when the service is not running', async () => {
     const { exec, calls } = scripted({ 'sc.exe stop': [fail(1062, recorded('win32/sc-stop-not-active.txt'))] });
@@ -74,18 +116,28 @@ describe('stopWindowsService', () => {
   });
   it('throws a stop-phase error naming the service when access is denied', async () => {
     const { exec } = scripted({ 'sc.exe stop': [fail(5, recorded('win32/sc-stop-access-denied.txt'))] });
-    await expect(stopWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).rejects.toMatchObject({ code: 'ERR_SURVIVORS', phase: 'stop', message: expect.stringMatching(/ollama-direct.*denied/) });
+    await expect(stopWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).rejects.toMatchObject({
+      code: 'ERR_SURVIVORS',
+      phase: 'stop',
+      message: expect.stringMatching(/ollama-direct.*denied/),
+    });
   });
   it('throws after the deadline when it stays STOP_PENDING', async () => {
     let t = 0;
-    const { exec } = scripted({ 'sc.exe stop': [ok(recorded('win32/sc-stop-pending.txt'))], 'sc.exe query': [ok(recorded('win32/sc-query-stop-pending.txt'))] });
-    await expect(stopWindowsService('ollama-direct', 1000, { exec, sleep: async () => void (t += 300), now: () => t })).rejects.toMatchObject({ message: expect.stringMatching(/still STOP_PENDING after 1000 ms/) });
+    const { exec } = scripted({
+      'sc.exe stop': [ok(recorded('win32/sc-stop-pending.txt'))],
+      'sc.exe query': [ok(recorded('win32/sc-query-stop-pending.txt'))],
+    });
+    await expect(
+      stopWindowsService('ollama-direct', 1000, { exec, sleep: async () => void (t += 300), now: () => t }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/still STOP_PENDING after 1000 ms/) });
   });
 });
 
 // Written in sc.exe's documented reply format (no Windows service manager runs here): the same
 // field labels parseScServices reads from the recorded replies above.
-const scState = (state: string) => `\r\nSERVICE_NAME: ollama-direct\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : ${state}\r\n        WIN32_EXIT_CODE    : 0  (0x0)\r\n`;
+const scState = (state: string) =>
+  `\r\nSERVICE_NAME: ollama-direct\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : ${state}\r\n        WIN32_EXIT_CODE    : 0  (0x0)\r\n`;
 
 describe('startWindowsService', () => {
   const noSleep = async () => {};
@@ -98,11 +150,21 @@ describe('startWindowsService', () => {
     expect(calls).toEqual(['sc.exe start ollama-direct', 'sc.exe query ollama-direct', 'sc.exe query ollama-direct']);
   });
   it('accepts a service that already runs (1056)', async () => {
-    const { exec } = scripted({ 'sc.exe start': [fail(1056, '[SC] StartService FAILED 1056:\r\n\r\nAn instance of the service is already running.\r\n')], 'sc.exe query': [ok(scState('4  RUNNING'))] });
+    const { exec } = scripted({
+      'sc.exe start': [fail(1056, '[SC] StartService FAILED 1056:\r\n\r\nAn instance of the service is already running.\r\n')],
+      'sc.exe query': [ok(scState('4  RUNNING'))],
+    });
     await expect(startWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).resolves.toBeUndefined();
   });
   it('throws a restart-phase error naming the service when sc start fails', async () => {
-    const { exec } = scripted({ 'sc.exe start': [fail(5, recorded('win32/sc-stop-access-denied.txt').replace('ControlService', 'StartService'))] });
-    await expect(startWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).rejects.toMatchObject({ code: 'ERR_HEALTH', phase: 'restart', details: { service: 'ollama-direct' }, hint: expect.stringMatching(/elevated/) });
+    const { exec } = scripted({
+      'sc.exe start': [fail(5, recorded('win32/sc-stop-access-denied.txt').replace('ControlService', 'StartService'))],
+    });
+    await expect(startWindowsService('ollama-direct', 10_000, { exec, sleep: noSleep })).rejects.toMatchObject({
+      code: 'ERR_HEALTH',
+      phase: 'restart',
+      details: { service: 'ollama-direct' },
+      hint: expect.stringMatching(/elevated/),
+    });
   });
 });

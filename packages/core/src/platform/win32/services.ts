@@ -1,7 +1,7 @@
 // Windows services through sc.exe: which service owns an in-scope pid (`sc queryex`), and
 // stopping it through the Service Control Manager so it is not restarted under us. sc's field
 // labels (SERVICE_NAME, STATE, PID) are the same in every UI language.
-import { LlmUpgradeError } from '../../errors.js';
+import type { LlmUpgradeError } from '../../errors.js';
 import * as errors from '../../error-factories.js';
 import type { ScopedProcess, ServiceRef } from '../../types.js';
 import type { Exec } from '../../exec.js';
@@ -134,19 +134,36 @@ export async function stopWindowsService(name: string, timeoutMs: number, deps: 
   const failure = parseScFailure(`${stop.stdout}\n${stop.stderr}`);
   if (failure?.code === ERROR_SERVICE_DOES_NOT_EXIST || failure?.code === ERROR_SERVICE_NOT_ACTIVE) return;
   if (failure?.code === ERROR_ACCESS_DENIED) {
-    throw stopError(name, `Windows service ${name}: sc stop was denied (${failure.message || 'access denied'})`, 'Run the command from an elevated (Administrator) prompt.', false);
+    throw stopError(
+      name,
+      `Windows service ${name}: sc stop was denied (${failure.message || 'access denied'})`,
+      'Run the command from an elevated (Administrator) prompt.',
+      false,
+    );
   }
-  if (stop.error) throw stopError(name, `Windows service ${name}: could not run sc.exe (${stop.error})`, 'Stop the service from services.msc and run the command again.', false);
+  if (stop.error)
+    throw stopError(
+      name,
+      `Windows service ${name}: could not run sc.exe (${stop.error})`,
+      'Stop the service from services.msc and run the command again.',
+      false,
+    );
   for (;;) {
     const q = await deps.exec('sc.exe', ['query', name], { timeoutMs: DEFAULTS.serviceCallMs });
     const s = parseScServices(q.stdout)[0];
     const qFail = parseScFailure(`${q.stdout}\n${q.stderr}`);
     if (qFail?.code === ERROR_SERVICE_DOES_NOT_EXIST || s?.state === SERVICE_STOPPED) return;
     if (now() >= deadline) {
-      throw stopError(name, `Windows service ${name} is still ${s?.stateName ?? 'running'} after ${timeoutMs} ms`, 'Stop the service from services.msc (or raise --timeout) and run the command again.', true);
+      throw stopError(
+        name,
+        `Windows service ${name} is still ${s?.stateName ?? 'running'} after ${timeoutMs} ms`,
+        'Stop the service from services.msc (or raise --timeout) and run the command again.',
+        true,
+      );
     }
     // ERROR_SERVICE_CANNOT_ACCEPT_CTRL (1061) while START_PENDING: ask again once it has started.
-    if (failure?.code === 1061 && s?.state !== SERVICE_STOP_PENDING) await deps.exec('sc.exe', ['stop', name], { timeoutMs: DEFAULTS.serviceCallMs });
+    if (failure?.code === 1061 && s?.state !== SERVICE_STOP_PENDING)
+      await deps.exec('sc.exe', ['stop', name], { timeoutMs: DEFAULTS.serviceCallMs });
     await sleep(deps.pollMs ?? DEFAULTS.servicePollMs);
   }
 }
@@ -156,18 +173,28 @@ export async function startWindowsService(name: string, timeoutMs: number, deps:
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = deps.now ?? Date.now;
   const deadline = now() + timeoutMs;
-  const fail = (message: string, hint: string) => errors.healthError({ message, hint, phase: 'restart', changed: true, details: { service: name } });
+  const fail = (message: string, hint: string) =>
+    errors.healthError({ message, hint, phase: 'restart', changed: true, details: { service: name } });
   const start = await deps.exec('sc.exe', ['start', name], { timeoutMs: DEFAULTS.serviceCallMs });
   const failure = parseScFailure(`${start.stdout}\n${start.stderr}`);
   if (start.error) throw fail(`Windows service ${name}: could not run sc.exe (${start.error})`, 'Start the service from services.msc.');
   if (failure && failure.code !== ERROR_SERVICE_ALREADY_RUNNING) {
-    throw fail(`Windows service ${name}: sc start failed ${failure.code} (${failure.message})`, failure.code === ERROR_ACCESS_DENIED ? 'Run the command from an elevated (Administrator) prompt.' : 'Start the service from services.msc and read the Windows event log.');
+    throw fail(
+      `Windows service ${name}: sc start failed ${failure.code} (${failure.message})`,
+      failure.code === ERROR_ACCESS_DENIED
+        ? 'Run the command from an elevated (Administrator) prompt.'
+        : 'Start the service from services.msc and read the Windows event log.',
+    );
   }
   for (;;) {
     const q = await deps.exec('sc.exe', ['query', name], { timeoutMs: DEFAULTS.serviceCallMs });
     const s = parseScServices(q.stdout)[0];
     if (s?.state === SERVICE_RUNNING) return;
-    if (now() >= deadline) throw fail(`Windows service ${name} is still ${s?.stateName ?? 'not running'} after ${timeoutMs} ms`, 'Start the service from services.msc (or raise --timeout) and read the Windows event log.');
+    if (now() >= deadline)
+      throw fail(
+        `Windows service ${name} is still ${s?.stateName ?? 'not running'} after ${timeoutMs} ms`,
+        'Start the service from services.msc (or raise --timeout) and read the Windows event log.',
+      );
     await sleep(deps.pollMs ?? DEFAULTS.servicePollMs);
   }
 }

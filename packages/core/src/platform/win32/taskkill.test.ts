@@ -3,15 +3,24 @@ import { recorded } from './recorded.js';
 import { parseTaskkill, runTaskkill, taskkillArgs } from './taskkill.js';
 import type { Exec } from '../../exec.js';
 
-const statuses = (text: string, code: number | null = 0) => Object.fromEntries([...parseTaskkill(text, '', code).perPid].map(([pid, r]) => [pid, r.status]));
+const statuses = (text: string, code: number | null = 0) =>
+  Object.fromEntries([...parseTaskkill(text, '', code).perPid].map(([pid, r]) => [pid, r.status]));
 
 describe('parseTaskkill on Windows output', () => {
   it('reads every pid of a /T /F run, not the parent pid in parentheses', () => {
-    expect(statuses(recorded('win32/windows-taskkill-tree-force.txt'))).toEqual({ 8120: 'terminated', 8164: 'terminated', 7392: 'terminated', 7344: 'terminated' });
+    expect(statuses(recorded('win32/windows-taskkill-tree-force.txt'))).toEqual({
+      8120: 'terminated',
+      8164: 'terminated',
+      7392: 'terminated',
+      7344: 'terminated',
+    });
   });
   it('joins "Reason: Access is denied." to the pid on the line before', () => {
     const out = parseTaskkill('', recorded('win32/windows-taskkill-tree-denied.txt'), 128);
-    expect(out.perPid.get(9412)).toMatchObject({ status: 'denied', message: expect.stringMatching(/could not be terminated\. Reason: Access is denied\./) });
+    expect(out.perPid.get(9412)).toMatchObject({
+      status: 'denied',
+      message: expect.stringMatching(/could not be terminated\. Reason: Access is denied\./),
+    });
     expect(out.perPid.get(8120)?.status).toBe('terminated');
     expect(out.perPid.get(7392)?.status).toBe('terminated');
     expect(out.perPid.has(7344)).toBe(false);
@@ -59,7 +68,11 @@ describe('runTaskkill', () => {
     expect(taskkillArgs({ pid: 5, tree: false, force: false })).toEqual(['/PID', '5']);
   });
   it('reports a missing taskkill as a spawn error', async () => {
-    const out = await runTaskkill(async () => ({ code: null, stdout: '', stderr: '', error: 'ENOENT' }), { pid: 1, tree: false, force: true });
+    const out = await runTaskkill(async () => ({ code: null, stdout: '', stderr: '', error: 'ENOENT' }), {
+      pid: 1,
+      tree: false,
+      force: true,
+    });
     expect(out.spawnError).toBe('ENOENT');
   });
 });

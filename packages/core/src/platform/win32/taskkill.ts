@@ -53,7 +53,10 @@ function classify(text: string): TaskkillStatus {
 
 export function parseTaskkill(stdout: string, stderr: string, exitCode: number | null): TaskkillOutcome {
   const raw = `${stdout}${stdout && stderr ? '\n' : ''}${stderr}`;
-  const lines = raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const perPid = new Map<number, TaskkillPidResult>();
   let badSyntax = false;
   let last: number | null = null;

@@ -6,7 +6,19 @@ import { Win32Terminator } from './terminate.js';
 const ROOT = 'C:\\Users\\alice\\AppData\\Local\\Programs\\Ollama';
 
 function scoped(p: FakeProc, ppid = p.ppid, orphan = false): ScopedProcess {
-  return { pid: p.pid, ppid, name: p.name, exe: p.exe, cmdline: [], startTime: 0, startKey: p.creation.toString(), user: null, role: 'engine', inScope: true, orphan };
+  return {
+    pid: p.pid,
+    ppid,
+    name: p.name,
+    exe: p.exe,
+    cmdline: [],
+    startTime: 0,
+    startKey: p.creation.toString(),
+    user: null,
+    role: 'engine',
+    inScope: true,
+    orphan,
+  };
 }
 
 function terminator(win: FakeWindows): Win32Terminator {
@@ -20,15 +32,60 @@ function terminator(win: FakeWindows): Win32Terminator {
 
 /** explorer → ollama app → ollama serve → 2 engines, plus an orphaned engine and a foreign llama-server. */
 function ollamaTree() {
-  const explorer: FakeProc = { pid: 5012, ppid: 4980, name: 'explorer.exe', exe: 'C:\\Windows\\explorer.exe', creation: ft(-3000), windowed: true };
-  const app: FakeProc = { pid: 7344, ppid: 5012, name: 'ollama app.exe', exe: `${ROOT}\\ollama app.exe`, creation: ft(1000), windowed: true };
+  const explorer: FakeProc = {
+    pid: 5012,
+    ppid: 4980,
+    name: 'explorer.exe',
+    exe: 'C:\\Windows\\explorer.exe',
+    creation: ft(-3000),
+    windowed: true,
+  };
+  const app: FakeProc = {
+    pid: 7344,
+    ppid: 5012,
+    name: 'ollama app.exe',
+    exe: `${ROOT}\\ollama app.exe`,
+    creation: ft(1000),
+    windowed: true,
+  };
   const serve: FakeProc = { pid: 7392, ppid: 7344, name: 'ollama.exe', exe: `${ROOT}\\ollama.exe`, creation: ft(1001) };
-  const engine1: FakeProc = { pid: 8120, ppid: 7392, name: 'llama-server.exe', exe: `${ROOT}\\lib\\ollama\\llama-server.exe`, creation: ft(1100) };
-  const engine2: FakeProc = { pid: 8164, ppid: 7392, name: 'llama-server.exe', exe: `${ROOT}\\lib\\ollama\\llama-server.exe`, creation: ft(1101) };
+  const engine1: FakeProc = {
+    pid: 8120,
+    ppid: 7392,
+    name: 'llama-server.exe',
+    exe: `${ROOT}\\lib\\ollama\\llama-server.exe`,
+    creation: ft(1100),
+  };
+  const engine2: FakeProc = {
+    pid: 8164,
+    ppid: 7392,
+    name: 'llama-server.exe',
+    exe: `${ROOT}\\lib\\ollama\\llama-server.exe`,
+    creation: ft(1101),
+  };
   // Orphan: its ollama.exe (pid 6112) crashed; 6112 now belongs to a notepad started later.
-  const orphan: FakeProc = { pid: 6604, ppid: 6112, name: 'llama-server.exe', exe: `${ROOT}\\lib\\ollama\\llama-server.exe`, creation: ft(100) };
-  const notepad: FakeProc = { pid: 6112, ppid: 5012, name: 'notepad.exe', exe: 'C:\\Windows\\System32\\notepad.exe', creation: ft(900), windowed: true };
-  const foreign: FakeProc = { pid: 9020, ppid: 5012, name: 'llama-server.exe', exe: 'C:\\tools\\llama.cpp\\llama-server.exe', creation: ft(1200) };
+  const orphan: FakeProc = {
+    pid: 6604,
+    ppid: 6112,
+    name: 'llama-server.exe',
+    exe: `${ROOT}\\lib\\ollama\\llama-server.exe`,
+    creation: ft(100),
+  };
+  const notepad: FakeProc = {
+    pid: 6112,
+    ppid: 5012,
+    name: 'notepad.exe',
+    exe: 'C:\\Windows\\System32\\notepad.exe',
+    creation: ft(900),
+    windowed: true,
+  };
+  const foreign: FakeProc = {
+    pid: 9020,
+    ppid: 5012,
+    name: 'llama-server.exe',
+    exe: 'C:\\tools\\llama.cpp\\llama-server.exe',
+    creation: ft(1200),
+  };
   const win = new FakeWindows().add(explorer, app, serve, engine1, engine2, orphan, notepad, foreign);
   // The orphan's effective ppid is 0: its recorded parent is a reused pid.
   const targets = [scoped(app, 5012), scoped(serve), scoped(engine1), scoped(engine2), scoped(orphan, 0, true)];
@@ -40,7 +97,13 @@ describe('Win32Terminator.forceKill', () => {
     const { win, targets } = ollamaTree();
     const out = await terminator(win).forceKill(targets, new Set([1]));
     expect(win.calls).toEqual(['taskkill /PID 7344 /T /F', 'taskkill /PID 6604 /T /F']);
-    expect(out.map((o) => [o.pid, o.result]).sort()).toEqual([[6604, 'sent'], [7344, 'sent'], [7392, 'sent'], [8120, 'sent'], [8164, 'sent']]);
+    expect(out.map((o) => [o.pid, o.result]).sort()).toEqual([
+      [6604, 'sent'],
+      [7344, 'sent'],
+      [7392, 'sent'],
+      [8120, 'sent'],
+      [8164, 'sent'],
+    ]);
     for (const t of targets) expect(win.alive(t.pid)).toBe(false);
     expect(win.alive(6112)).toBe(true); // the pid the orphan names as parent: not its parent, untouched
     expect(win.alive(9020)).toBe(true); // same image name, outside the install

@@ -131,7 +131,8 @@ export class Win32Terminator {
     for (const t of targets) {
       const key = keys.get(t.proc.pid) ?? null;
       if (key === null) t.outcome = { pid: t.proc.pid, result: 'gone' };
-      else if (key !== t.proc.startKey) t.outcome = { pid: t.proc.pid, result: 'gone', detail: 'pid now belongs to another process (creation time changed)' };
+      else if (key !== t.proc.startKey)
+        t.outcome = { pid: t.proc.pid, result: 'gone', detail: 'pid now belongs to another process (creation time changed)' };
     }
   }
 
@@ -192,12 +193,17 @@ export class Win32Terminator {
     if (force && t.handle && t.canTerminate) {
       const err = t.handle.terminate(1);
       if (err === ERROR_SUCCESS || !this.alive(t, SETTLE_MS)) {
-        t.outcome = { pid, result: 'sent', detail: t.said ? `taskkill: ${t.said.message}; ended with TerminateProcess` : 'ended with TerminateProcess' };
+        t.outcome = {
+          pid,
+          result: 'sent',
+          detail: t.said ? `taskkill: ${t.said.message}; ended with TerminateProcess` : 'ended with TerminateProcess',
+        };
         return;
       }
-      t.outcome = err === ERROR_ACCESS_DENIED
-        ? { pid, result: 'denied', detail: `TerminateProcess(${pid}): access denied` }
-        : { pid, result: 'failed', detail: `TerminateProcess(${pid}) failed with Win32 error ${err}` };
+      t.outcome =
+        err === ERROR_ACCESS_DENIED
+          ? { pid, result: 'denied', detail: `TerminateProcess(${pid}): access denied` }
+          : { pid, result: 'failed', detail: `TerminateProcess(${pid}) failed with Win32 error ${err}` };
       return;
     }
     const why = t.said?.message ?? 'taskkill gave no answer for this pid';

@@ -27,7 +27,8 @@ export function readNativeSnapshot(api: WinApi, now: () => number = Date.now): N
   const reads: Read[] = [];
   for (const row of rows) {
     const r: Read = { pid: row.pid, rawPpid: row.ppid, name: row.exeFile, creation: null, exe: null, cmdline: null, opened: false };
-    const open = row.pid === 0 ? { ok: false as const, error: ERROR_INVALID_PARAMETER } : api.openProcess(row.pid, PROCESS_QUERY_LIMITED_INFORMATION);
+    const open =
+      row.pid === 0 ? { ok: false as const, error: ERROR_INVALID_PARAMETER } : api.openProcess(row.pid, PROCESS_QUERY_LIMITED_INFORMATION);
     if (open.ok) {
       try {
         r.opened = true;

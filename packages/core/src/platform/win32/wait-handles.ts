@@ -43,12 +43,16 @@ export class HandleWaiter implements ExitWaiter {
       const lib = koffi.load('kernel32.dll');
       const k: Kernel32 = {
         OpenProcess: lib.func('uintptr_t OpenProcess(uint32_t dwDesiredAccess, int bInheritHandle, uint32_t dwProcessId)') as Fn,
-        GetProcessTimes: lib.func('int GetProcessTimes(uintptr_t hProcess, void *lpCreationTime, void *lpExitTime, void *lpKernelTime, void *lpUserTime)') as Fn,
+        GetProcessTimes: lib.func(
+          'int GetProcessTimes(uintptr_t hProcess, void *lpCreationTime, void *lpExitTime, void *lpKernelTime, void *lpUserTime)',
+        ) as Fn,
         CloseHandle: lib.func('int CloseHandle(uintptr_t hObject)') as Fn,
         CreateEventW: lib.func('uintptr_t CreateEventW(void *lpEventAttributes, int bManualReset, int bInitialState, void *lpName)') as Fn,
         SetEvent: lib.func('int SetEvent(uintptr_t hEvent)') as Fn,
         ResetEvent: lib.func('int ResetEvent(uintptr_t hEvent)') as Fn,
-        WaitForMultipleObjects: lib.func('uint32_t WaitForMultipleObjects(uint32_t nCount, void *lpHandles, int bWaitAll, uint32_t dwMilliseconds)') as Fn,
+        WaitForMultipleObjects: lib.func(
+          'uint32_t WaitForMultipleObjects(uint32_t nCount, void *lpHandles, int bWaitAll, uint32_t dwMilliseconds)',
+        ) as Fn,
       };
       const wake = k.CreateEventW(null, 1, 0, null) as Handle;
       return isNull(wake) ? null : new HandleWaiter(k, wake);
@@ -59,7 +63,9 @@ export class HandleWaiter implements ExitWaiter {
 
   private creationTime(h: Handle): string | null {
     const times = Buffer.alloc(32);
-    return this.k.GetProcessTimes(h, times, times.subarray(8), times.subarray(16), times.subarray(24)) ? times.readBigUInt64LE(0).toString() : null;
+    return this.k.GetProcessTimes(h, times, times.subarray(8), times.subarray(16), times.subarray(24))
+      ? times.readBigUInt64LE(0).toString()
+      : null;
   }
 
   watch(targets: readonly Pick<ProcessInfo, 'pid' | 'startKey'>[]): void {
@@ -89,7 +95,7 @@ export class HandleWaiter implements ExitWaiter {
     const entries = [...this.handles.values()];
     const list = Buffer.alloc(8 * (entries.length + 1));
     list.writeBigUInt64LE(BigInt(this.wake), 0);
-    entries.forEach((e, i) => list.writeBigUInt64LE(BigInt(e.handle), 8 * (i + 1)));
+    for (const [i, e] of entries.entries()) list.writeBigUInt64LE(BigInt(e.handle), 8 * (i + 1));
     this.k.ResetEvent(this.wake);
     const onAbort = () => this.k.SetEvent(this.wake);
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -17,13 +17,31 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
   const archives = checksums !== undefined ? positionals : [];
   const source = checksums !== undefined ? undefined : positionals[0];
   if (checksums !== undefined && (feedUrl || positionals.length === 0)) {
-    throw errors.usageError({ message: feedUrl ? 'apply takes archives with --checksums or --feed URL, not both' : 'apply --checksums needs the archives it covers', hint: 'llm-upgrade apply ollama-linux-amd64.tar.zst ollama-linux-amd64-rocm.tar.zst --checksums sha256sum.txt', phase: 'usage', changed: false });
+    throw errors.usageError({
+      message: feedUrl ? 'apply takes archives with --checksums or --feed URL, not both' : 'apply --checksums needs the archives it covers',
+      hint: 'llm-upgrade apply ollama-linux-amd64.tar.zst ollama-linux-amd64-rocm.tar.zst --checksums sha256sum.txt',
+      phase: 'usage',
+      changed: false,
+    });
   }
   if (checksums === undefined && (!feedUrl === !source || positionals.length > 1)) {
-    throw errors.usageError({ message: positionals.length > 1 ? 'apply takes several archives only with --checksums FILE|URL' : 'apply takes one package (file or directory) or --feed URL', hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR, or llm-upgrade apply A.tar.zst B.tar.zst --checksums sha256sum.txt', phase: 'usage', changed: false });
+    throw errors.usageError({
+      message:
+        positionals.length > 1
+          ? 'apply takes several archives only with --checksums FILE|URL'
+          : 'apply takes one package (file or directory) or --feed URL',
+      hint: 'llm-upgrade apply ./pkg.tar.gz --install-dir DIR, or llm-upgrade apply A.tar.zst B.tar.zst --checksums sha256sum.txt',
+      phase: 'usage',
+      changed: false,
+    });
   }
   if (version !== undefined && checksums === undefined) {
-    throw errors.usageError({ message: 'apply --version V is for archives without a manifest (with --checksums)', hint: 'Packages made by `llm-upgrade pack` carry their version.', phase: 'usage', changed: false });
+    throw errors.usageError({
+      message: 'apply --version V is for archives without a manifest (with --checksums)',
+      hint: 'Packages made by `llm-upgrade pack` carry their version.',
+      phase: 'usage',
+      changed: false,
+    });
   }
   const scope = await resolveCliScope(common);
   const fresh = await isFreshInstall(scope.roots);
@@ -33,12 +51,18 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
     if (process.env[RELAUNCH_ENV]) {
       const waitMs = common.timeoutMs ?? DEFAULTS.timeoutMs;
       const gone = await waitForRelaunchParent(process.env, waitMs);
-      if (!gone) reporter.line(`the process that started this upgrade is still running after ${waitMs} ms; it will be stopped with the install`, 'warn');
+      if (!gone)
+        reporter.line(
+          `the process that started this upgrade is still running after ${waitMs} ms; it will be stopped with the install`,
+          'warn',
+        );
     } else {
       const ancestor = await inScopeAncestor(scope.roots);
       if (ancestor) {
         const pid = relaunchDetached(process.argv.slice(2), ancestor);
-        reporter.line(`started by ${describeProcess(ancestor)}, which is part of the install: continuing detached as pid ${pid} once it exits`);
+        reporter.line(
+          `started by ${describeProcess(ancestor)}, which is part of the install: continuing detached as pid ${pid} once it exits`,
+        );
         return { exitCode: EXIT.ok, result: { ok: true, relaunched: true, pid, waitingFor: ancestor.pid } };
       }
     }
@@ -74,7 +98,9 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
       for (const p of result.plan.processes) reporter.line(`  would stop ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
     }
   } else if (!result.noop) {
-    reporter.line(`upgraded ${result.root}: ${fromLabel(result.from, fresh)} → ${result.to} (${result.files} files, ${result.stopped.length} process(es) stopped, downtime ${result.downtimeMs} ms${result.healthy ? ', healthy' : ''})`);
+    reporter.line(
+      `upgraded ${result.root}: ${fromLabel(result.from, fresh)} → ${result.to} (${result.files} files, ${result.stopped.length} process(es) stopped, downtime ${result.downtimeMs} ms${result.healthy ? ', healthy' : ''})`,
+    );
   }
   return { exitCode: EXIT.ok, result };
 };

@@ -5,7 +5,12 @@ import type { CommandHandler } from './types.js';
 export const completionCommand: CommandHandler = async ({ parsed, reporter }) => {
   const shell = parsed.positionals[0];
   if (!shell || parsed.positionals.length > 1) {
-    throw errors.usageError({ message: 'completion takes one shell', hint: `llm-upgrade completion ${SHELLS.join('|')}`, phase: 'usage', changed: false });
+    throw errors.usageError({
+      message: 'completion takes one shell',
+      hint: `llm-upgrade completion ${SHELLS.join('|')}`,
+      phase: 'usage',
+      changed: false,
+    });
   }
   const script = completionScript(shell);
   reporter.line(script.trimEnd());

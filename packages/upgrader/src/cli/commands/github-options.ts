@@ -2,7 +2,10 @@ import type { CommonOptions, ParsedCommand } from '../args.js';
 import type { ReleaseQuery } from '../../github/release.js';
 
 /** --github-api, --pre, GITHUB_TOKEN (from the environment only: a token on the command line lands in shell history and ps). */
-export function githubQuery(values: ParsedCommand['values'], env: NodeJS.ProcessEnv = process.env): Omit<ReleaseQuery, 'timeoutMs' | 'allowInsecureRedirect'> {
+export function githubQuery(
+  values: ParsedCommand['values'],
+  env: NodeJS.ProcessEnv = process.env,
+): Omit<ReleaseQuery, 'timeoutMs' | 'allowInsecureRedirect'> {
   const token = env.GITHUB_TOKEN?.trim();
   return {
     ...(typeof values['github-api'] === 'string' ? { apiUrl: values['github-api'] } : {}),

@@ -14,22 +14,58 @@ function context(argv: string[], yes: boolean, stdin?: PassThrough) {
   const stderr = sink();
   let text = '';
   stderr.on('data', (d: Buffer) => (text += d.toString()));
-  const reporter = new Reporter({ ...outcome.parsed.common, ...(stdin ? { stdin } : {}), stdout: sink(), stderr, env: {}, command: outcome.parsed.command });
+  const reporter = new Reporter({
+    ...outcome.parsed.common,
+    ...(stdin ? { stdin } : {}),
+    stdout: sink(),
+    stderr,
+    env: {},
+    command: outcome.parsed.command,
+  });
   return { ctx: { parsed: outcome.parsed, reporter, signal: new AbortController().signal }, stderr: () => text };
 }
 
-const proc = { pid: 42, ppid: 1, name: 'llama-server', exe: '/opt/x/llama-server', startTime: 1, role: 'engine', inScope: true, orphan: false };
-const stopResult = (o: Partial<StopResult>): StopResult => ({ ok: true, stopped: [], survivors: [], plan: [], holders: [], warnings: [], unknown: [], complete: true, services: [], dryRun: false, durationMs: 1, ...o }) as unknown as StopResult;
+const proc = {
+  pid: 42,
+  ppid: 1,
+  name: 'llama-server',
+  exe: '/opt/x/llama-server',
+  startTime: 1,
+  role: 'engine',
+  inScope: true,
+  orphan: false,
+};
+const stopResult = (o: Partial<StopResult>): StopResult =>
+  ({
+    ok: true,
+    stopped: [],
+    survivors: [],
+    plan: [],
+    holders: [],
+    warnings: [],
+    unknown: [],
+    complete: true,
+    services: [],
+    dryRun: false,
+    durationMs: 1,
+    ...o,
+  }) as unknown as StopResult;
 
 describe('guarded commands', () => {
   it('stop exit 3 carries ERR_SURVIVORS in its result', async () => {
-    const handler: CommandHandler = async () => ({ exitCode: EXIT.held, result: stopResult({ ok: false, survivors: [{ ...proc, why: 'ignored SIGKILL' }] as StopResult['survivors'] }) });
+    const handler: CommandHandler = async () => ({
+      exitCode: EXIT.held,
+      result: stopResult({ ok: false, survivors: [{ ...proc, why: 'ignored SIGKILL' }] as StopResult['survivors'] }),
+    });
     const { ctx } = context(['stop'], true);
     const out = await guarded('stop', handler)(ctx);
     expect(out.exitCode).toBe(3);
     const error = (out.result as { error: unknown }).error;
     expect(error).toBeInstanceOf(LlmUpgradeError);
-    expect((error as LlmUpgradeError).toJSON()).toMatchObject({ code: 'ERR_SURVIVORS', message: '1 process(es) still running: llama-server (pid 42)' });
+    expect((error as LlmUpgradeError).toJSON()).toMatchObject({
+      code: 'ERR_SURVIVORS',
+      message: '1 process(es) still running: llama-server (pid 42)',
+    });
   });
 
   it('on a terminal: runs the dry run first, shows it, and a no ends with ERR_ABORTED before the real run', async () => {

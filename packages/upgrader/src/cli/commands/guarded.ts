@@ -10,12 +10,19 @@ import type { CommandContext, CommandHandler } from './types.js';
 /** The commands that end processes or replace files. */
 export type GuardedCommand = 'stop' | 'sweep' | 'apply' | 'rollback';
 
-
 /** The command as its own dry run, saying nothing: what it would do, for the question. */
 async function silentDryRun(handler: CommandHandler, ctx: CommandContext): Promise<object> {
   const { Writable } = await import('node:stream'); // only when a question is asked
   const nowhere = () => new Writable({ write: (_chunk, _enc, done) => done() });
-  const reporter = new Reporter({ json: true, quiet: true, logFile: undefined, stdout: nowhere(), stderr: nowhere(), env: {}, command: ctx.parsed.command });
+  const reporter = new Reporter({
+    json: true,
+    quiet: true,
+    logFile: undefined,
+    stdout: nowhere(),
+    stderr: nowhere(),
+    env: {},
+    command: ctx.parsed.command,
+  });
   const parsed = { ...ctx.parsed, common: { ...ctx.parsed.common, dryRun: true } };
   return (await handler({ ...ctx, parsed, reporter })).result;
 }

@@ -9,7 +9,8 @@ export const holdersCommand: CommandHandler = async ({ parsed, reporter }) => {
   const report = await scanHolders({ ...scope, onEvent: coreEventSink(reporter) });
   if (report.clean) reporter.line(`no process holds a file under ${scope.roots.join(', ')}`);
   for (const h of report.holders) reporter.line(renderHolder(h));
-  if (!report.complete) reporter.line(`${report.unknown.length} process(es) could not be read; the result is incomplete (${unreadableAdvice()})`, 'warn');
+  if (!report.complete)
+    reporter.line(`${report.unknown.length} process(es) could not be read; the result is incomplete (${unreadableAdvice()})`, 'warn');
   // ok: the scan ran (holders found or not), like every other command's document.
   return { exitCode: EXIT.ok, result: { ok: true, ...report } };
 };

@@ -17,7 +17,9 @@ export async function isFreshInstall(roots: readonly string[]): Promise<boolean>
 }
 
 function stopsLine(processes: Pick<ScopedProcess, 'pid' | 'name' | 'exe'>[]): string {
-  return processes.length ? `  stops ${processes.length} process(es): ${listFew(processes.map(describeProcess))}, and starts the server again` : '  stops nothing (no process of the install is running)';
+  return processes.length
+    ? `  stops ${processes.length} process(es): ${listFew(processes.map(describeProcess))}, and starts the server again`
+    : '  stops nothing (no process of the install is running)';
 }
 
 /** What apply will do, from its dry run; null when there is nothing to ask about (same version). */
@@ -27,7 +29,8 @@ export function applyPreviewLines(preview: ApplyResult, fresh: boolean): string[
   if (preview.plan) {
     lines.push(`  adds ${preview.plan.add.length}, replaces ${preview.plan.replace.length}, removes ${preview.plan.remove.length} file(s)`);
     lines.push(stopsLine(preview.plan.processes));
-  } else lines.push(`  downloads ${preview.source} (${(preview.bytes / 1024 / 1024).toFixed(1)} MiB) and verifies it before changing anything`);
+  } else
+    lines.push(`  downloads ${preview.source} (${(preview.bytes / 1024 / 1024).toFixed(1)} MiB) and verifies it before changing anything`);
   return lines;
 }
 
@@ -35,8 +38,12 @@ export function applyPreviewLines(preview: ApplyResult, fresh: boolean): string[
 export async function rollbackPreviewLines(roots: string[], profile: Profile): Promise<string[]> {
   const root = installLayout(roots).base;
   const installed = await readInstalledState([root]);
-  const meta = await readFile(statePaths(root).backupMeta, 'utf8').then((t) => JSON.parse(t) as { version?: unknown }, () => null);
-  const back = typeof meta?.version === 'string' ? meta.version : meta ? 'the kept backup' : 'the kept backup (none found: rollback will refuse)';
+  const meta = await readFile(statePaths(root).backupMeta, 'utf8').then(
+    (t) => JSON.parse(t) as { version?: unknown },
+    () => null,
+  );
+  const back =
+    typeof meta?.version === 'string' ? meta.version : meta ? 'the kept backup' : 'the kept backup (none found: rollback will refuse)';
   const plan = await stop({ roots, profile, dryRun: true });
   return [`rollback will restore ${root}: ${installed?.version ?? 'unknown version'} → ${back}`, stopsLine(plan.plan)];
 }

@@ -1,7 +1,6 @@
 import { runGuarded, WATCHDOG_ENV, type GuardEvent, type WatchdogCommand, errors } from '@llm-upgrade/core';
 import type { CommandHandler } from './types.js';
 
-
 function describe(e: GuardEvent): string | undefined {
   switch (e.type) {
     case 'contain':
@@ -35,7 +34,12 @@ function selfWatchdog(): WatchdogCommand {
 const run: CommandHandler = async ({ parsed, reporter }) => {
   const [command, ...args] = parsed.positionals;
   if (!command) {
-    throw errors.usageError({ message: 'run needs a command: llm-upgrade run [--grace 2s] -- CMD [ARGS...]', hint: 'Put the command after `--`.', phase: 'usage', changed: false });
+    throw errors.usageError({
+      message: 'run needs a command: llm-upgrade run [--grace 2s] -- CMD [ARGS...]',
+      hint: 'Put the command after `--`.',
+      phase: 'usage',
+      changed: false,
+    });
   }
   const graceMs = parsed.common.graceMs;
   const result = await runGuarded({

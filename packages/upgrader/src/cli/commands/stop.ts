@@ -14,7 +14,14 @@ function endingCommand(verb: 'stop' | 'sweep', what: string, run: (opts: StopOpt
     const lock = common.dryRun ? null : await lockForEnding(scope.roots, verb, (line) => reporter.line(line, 'warn'));
     try {
       reporter.progress(`${what} under ${scope.roots.join(', ')}`);
-      const result = await run({ ...scope, graceMs: common.graceMs, timeoutMs: common.timeoutMs, dryRun: common.dryRun, onEvent: coreEventSink(reporter), signal });
+      const result = await run({
+        ...scope,
+        graceMs: common.graceMs,
+        timeoutMs: common.timeoutMs,
+        dryRun: common.dryRun,
+        onEvent: coreEventSink(reporter),
+        signal,
+      });
       renderStopSummary(result, reporter, verb);
       return { exitCode: result.ok ? EXIT.ok : EXIT.held, result };
     } finally {

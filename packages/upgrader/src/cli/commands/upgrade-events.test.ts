@@ -11,7 +11,8 @@ describe('upgrade event lines', () => {
   it('the download shows its rate and what is left', () => {
     let now = 0;
     const rate = new RateMeter(() => now);
-    const line = (received: number) => describeUpgradeEvent({ type: 'download', url: 'u', receivedBytes: received, totalBytes: 100 * MiB }, { rate });
+    const line = (received: number) =>
+      describeUpgradeEvent({ type: 'download', url: 'u', receivedBytes: received, totalBytes: 100 * MiB }, { rate });
     expect(line(0)).toBe('downloading 0.0/100.0 MiB, 0%');
     now = 2_000;
     expect(line(10 * MiB)).toBe('downloading 10.0/100.0 MiB, 10%, 5.0 MiB/s, 18s left');

@@ -35,20 +35,36 @@ export interface EventState {
 /** Human text for an upgrader event; undefined when it is not worth a line. */
 export function describeUpgradeEvent(e: UpgradeEvent, state: EventState = {}): string | undefined {
   switch (e.type) {
-    case 'phase': return `[${e.phase}]${e.detail ? ` ${e.detail}` : ''}`;
-    case 'download': return `downloading ${mib(e.receivedBytes)}/${mib(e.totalBytes)} MiB${pct(e.receivedBytes, e.totalBytes)}${state.rate?.sample(e.receivedBytes, e.totalBytes) ?? ''}${e.resumedFrom ? ` (resumed at ${mib(e.resumedFrom)} MiB)` : ''}`;
-    case 'download-retry': return `download interrupted (${e.reason}); retrying (attempt ${e.attempt})`;
-    case 'verify': return `verifying: ${e.entries} entries, ${mib(e.bytes)} MiB read so far`;
-    case 'stage': return `staging ${e.files}/${e.totalFiles} files${pct(e.bytes, e.totalBytes)}`;
-    case 'swap': return `swapping ${e.done}/${e.total} entries`;
-    case 'journal': return undefined;
-    case 'thawed': return `continued ${e.name} (pid ${e.pid}), left frozen by an interrupted upgrade`;
-    case 'restart': return `started the server again (${e.how}${e.pid ? `, pid ${e.pid}` : ''}${e.logFile ? `; its output goes to ${e.logFile}` : ''})`;
-    case 'health': return e.error ? `health: ${e.url}: ${e.error}` : `health: ${e.url} → HTTP ${e.status}${e.version ? `, version ${e.version}` : ''}`;
-    case 'rollback': return `rolled back ${e.moves} move(s): ${e.reason}`;
-    case 'recovered': return e.action === 'committed' ? 'an interrupted upgrade had committed: finished it (rolled forward)' : `an interrupted upgrade had not committed: rolled back (${e.moves} move(s) reversed)`;
-    case 'test-paused': return `[test hook] paused after journal step ${e.step}`;
-    default: return describeCoreEvent(e as CoreEvent, state.waits);
+    case 'phase':
+      return `[${e.phase}]${e.detail ? ` ${e.detail}` : ''}`;
+    case 'download':
+      return `downloading ${mib(e.receivedBytes)}/${mib(e.totalBytes)} MiB${pct(e.receivedBytes, e.totalBytes)}${state.rate?.sample(e.receivedBytes, e.totalBytes) ?? ''}${e.resumedFrom ? ` (resumed at ${mib(e.resumedFrom)} MiB)` : ''}`;
+    case 'download-retry':
+      return `download interrupted (${e.reason}); retrying (attempt ${e.attempt})`;
+    case 'verify':
+      return `verifying: ${e.entries} entries, ${mib(e.bytes)} MiB read so far`;
+    case 'stage':
+      return `staging ${e.files}/${e.totalFiles} files${pct(e.bytes, e.totalBytes)}`;
+    case 'swap':
+      return `swapping ${e.done}/${e.total} entries`;
+    case 'journal':
+      return undefined;
+    case 'thawed':
+      return `continued ${e.name} (pid ${e.pid}), left frozen by an interrupted upgrade`;
+    case 'restart':
+      return `started the server again (${e.how}${e.pid ? `, pid ${e.pid}` : ''}${e.logFile ? `; its output goes to ${e.logFile}` : ''})`;
+    case 'health':
+      return e.error ? `health: ${e.url}: ${e.error}` : `health: ${e.url} → HTTP ${e.status}${e.version ? `, version ${e.version}` : ''}`;
+    case 'rollback':
+      return `rolled back ${e.moves} move(s): ${e.reason}`;
+    case 'recovered':
+      return e.action === 'committed'
+        ? 'an interrupted upgrade had committed: finished it (rolled forward)'
+        : `an interrupted upgrade had not committed: rolled back (${e.moves} move(s) reversed)`;
+    case 'test-paused':
+      return `[test hook] paused after journal step ${e.step}`;
+    default:
+      return describeCoreEvent(e as CoreEvent, state.waits);
   }
 }
 

@@ -1,7 +1,16 @@
 import { execFile } from 'node:child_process';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { currentOs, EXIT, INTERRUPT_SIGNALS, isLlmUpgradeError, watchInstall, type InterruptSignal, type WatchEvent, errors } from '@llm-upgrade/core';
+import {
+  currentOs,
+  EXIT,
+  INTERRUPT_SIGNALS,
+  isLlmUpgradeError,
+  watchInstall,
+  type InterruptSignal,
+  type WatchEvent,
+  errors,
+} from '@llm-upgrade/core';
 import { acquireLock } from '../../lock.js';
 import { renderSystemdUnit, scheduledTaskArgs, systemctlSteps, systemdUnitPath, SERVICE_NAME, TASK_NAME } from '../../service.js';
 import type { CommonOptions, ParsedCommand } from '../args.js';
@@ -9,7 +18,6 @@ import { coreEventSink } from '../render.js';
 import type { Reporter } from '../reporter.js';
 import { resolveCliScope } from '../scope.js';
 import type { CommandHandler } from './types.js';
-
 
 function describe(e: WatchEvent): string | undefined {
   switch (e.type) {
@@ -50,11 +58,20 @@ function exec(argv: string[]): Promise<{ code: number; output: string }> {
   );
 }
 
-async function manageService(action: 'install' | 'uninstall', parsed: ParsedCommand, reporter: Reporter): Promise<{ exitCode: number; result: object }> {
+async function manageService(
+  action: 'install' | 'uninstall',
+  parsed: ParsedCommand,
+  reporter: Reporter,
+): Promise<{ exitCode: number; result: object }> {
   const user = parsed.values.user === true;
   const argv = selfArgv(parsed);
   const fail = (message: string, output: string) =>
-    errors.internalError({ message: `${message}: ${output}`, hint: user ? 'Is a user manager running (loginctl enable-linger)?' : 'Run as root (system unit) or add --user.', phase: 'usage', changed: action === 'install' });
+    errors.internalError({
+      message: `${message}: ${output}`,
+      hint: user ? 'Is a user manager running (loginctl enable-linger)?' : 'Run as root (system unit) or add --user.',
+      phase: 'usage',
+      changed: action === 'install',
+    });
   if (currentOs() === 'win32') {
     const args = scheduledTaskArgs(action, argv);
     if (parsed.common.dryRun) return { exitCode: EXIT.ok, result: { ok: true, dryRun: true, schtasks: args } };
@@ -63,7 +80,13 @@ async function manageService(action: 'install' | 'uninstall', parsed: ParsedComm
     reporter.line(`${action === 'install' ? 'created' : 'removed'} the scheduled task "${TASK_NAME}"`);
     return { exitCode: EXIT.ok, result: { ok: true, task: TASK_NAME, schtasks: args } };
   }
-  if (currentOs() !== 'linux') throw errors.unsupportedPlatformError({ message: 'watch --install-service supports systemd (Linux) and the Windows task scheduler', hint: 'On macOS, run `llm-upgrade watch` from a launchd agent.', phase: 'usage', changed: false });
+  if (currentOs() !== 'linux')
+    throw errors.unsupportedPlatformError({
+      message: 'watch --install-service supports systemd (Linux) and the Windows task scheduler',
+      hint: 'On macOS, run `llm-upgrade watch` from a launchd agent.',
+      phase: 'usage',
+      changed: false,
+    });
   const path = systemdUnitPath(user, process.env);
   const unit = renderSystemdUnit({ execStart: argv, user });
   const steps = systemctlSteps(action, user);
@@ -87,7 +110,14 @@ async function manageService(action: 'install' | 'uninstall', parsed: ParsedComm
 
 /** Holds the install's lock only while acting; undefined when another upgrader holds it. */
 async function withInstallLock<T>(roots: readonly string[], act: () => Promise<T>): Promise<T | undefined> {
-  const dirs = await Promise.all(roots.map((r) => stat(r).then((s) => s.isDirectory(), () => false)));
+  const dirs = await Promise.all(
+    roots.map((r) =>
+      stat(r).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ),
+    ),
+  );
   const root = roots.find((_, i) => dirs[i]);
   if (root === undefined) return act(); // only single-file roots (/usr/local/bin/ollama): no lock to take
   let lock;
@@ -107,7 +137,13 @@ async function withInstallLock<T>(roots: readonly string[], act: () => Promise<T
 const watch: CommandHandler = async ({ parsed, reporter }) => {
   const install = parsed.values['install-service'] === true;
   const uninstall = parsed.values['uninstall-service'] === true;
-  if (install && uninstall) throw errors.usageError({ message: '--install-service and --uninstall-service exclude each other', hint: 'Give one of them.', phase: 'usage', changed: false });
+  if (install && uninstall)
+    throw errors.usageError({
+      message: '--install-service and --uninstall-service exclude each other',
+      hint: 'Give one of them.',
+      phase: 'usage',
+      changed: false,
+    });
   if (install || uninstall) return manageService(install ? 'install' : 'uninstall', parsed, reporter);
 
   const common: CommonOptions = parsed.common;
