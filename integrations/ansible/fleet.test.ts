@@ -354,7 +354,9 @@ describe.skipIf(skipReason !== null)('llm_upgrade.fleet on local hosts', () => {
       expect(f.orphans.map((p: any) => p.pid)).toEqual(h.name === 'host2' ? [orphan] : []);
       expect(typeof f.complete).toBe('boolean');
       expect(Array.isArray(f.holders) && Array.isArray(f.gpu)).toBe(true);
-      expect(f.foreign_holders).toEqual([]);
+      // Another llm-upgrade run (the other hosts' tasks run in parallel) may be reading this install's
+      // own state file at that instant; nothing else may hold a file of the install.
+      expect(f.foreign_holders.filter((x: any) => !String(x.path).startsWith(`${h.root}/.llm-upgrade/`))).toEqual([]);
     }
 
     const dry = await playbook('sweep.yml', ['--check']);

@@ -293,7 +293,8 @@ export async function stageForeignArchives(
 }
 
 async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
+  // 'r+': Windows flushes (FlushFileBuffers) only through a handle with write access.
+  const fh = await open(path, 'r+');
   try {
     await fh.sync();
   } finally {
