@@ -293,8 +293,12 @@ export async function stageForeignArchives(
 }
 
 async function fsyncFile(path: string): Promise<void> {
-  // 'r+': Windows flushes (FlushFileBuffers) only through a handle with write access.
-  const fh = await open(path, 'r+');
+  // 'r+': Windows flushes (FlushFileBuffers) only through a handle with write access; a file
+  // the archive made read-only (0444, not root) still flushes through a read handle on POSIX.
+  const fh = await open(path, 'r+').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EACCES' || e.code === 'EPERM') return open(path, 'r');
+    throw e;
+  });
   try {
     await fh.sync();
   } finally {
