@@ -64,8 +64,8 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
   let systemdHash = '';
   /**
    * `pid sha256-of-exe` per start of the unit's main process, from its ExecStartPost. For
-   * Type=simple that runs right after systemd's fork, so a read can still see systemd's own
-   * binary (not exec'd yet) or nothing (already exited): those reads name no version and are dropped.
+   * Type=simple that runs right after systemd's fork, so it retries until the exec; a process
+   * that exited before it could be read names no version and is dropped.
    */
   const starts = async () =>
     (await readFile(join(host, 'starts.log'), 'utf8').catch(() => ''))
@@ -116,7 +116,9 @@ describe.skipIf(unavailable !== null)('systemd unit upgraded inside systemd-nspa
       'StartLimitIntervalSec=0',
       '[Service]',
       `ExecStart=${prefix}/bin/ollama serve`,
-      `ExecStartPost=/bin/sh -c 'echo "$$MAINPID $$(sha256sum < /proc/$$MAINPID/exe | cut -c1-64)" >> ${INSIDE}/starts.log'`,
+      // Retried until the main process has exec'd (its exe is no longer systemd's) or has gone:
+      // one read right after the fork could miss a start altogether.
+      `ExecStartPost=/bin/sh -c 'for i in $$(seq 100); do h=$$(sha256sum < /proc/$$MAINPID/exe 2>/dev/null | cut -c1-64); [ -n "$$h" ] && [ "$$h" != ${systemdHash} ] && break; [ -e /proc/$$MAINPID ] || break; sleep 0.02; done; echo "$$MAINPID $$h" >> ${INSIDE}/starts.log'`,
       `Environment=OLLAMA_HOST=127.0.0.1:${port}`,
       'Restart=always',
       'RestartSec=200ms',
