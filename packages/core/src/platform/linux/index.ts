@@ -11,6 +11,7 @@ import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceR
 import { freezeKill, sendSignal } from '../posix/index.js';
 import { ERRNO, pidfdApi } from './pidfd.js';
 import { type CompareFileTables, fileTableComparer } from './kcmp.js';
+import { fdLinkReader, type ReadFdLinks } from './fd-links.js';
 import { parseMountinfo, rootAliases } from './mounts.js';
 import type { ForceKillContext, PlatformBackend, ServiceStarted, ServiceState, SignalOutcome } from '../backend.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -337,11 +338,14 @@ async function namedUnitsRunningFrom(names: string[], roots: string[]): Promise<
 export interface LinuxBackendOptions {
   /** How fd tables of threads are compared (default: kcmp through koffi); null: never known, every table is read. */
   fileTableComparer?: () => CompareFileTables | null;
+  /** How fd links are read (default: readlinkat on one directory fd through koffi, else readlinkSync per fd). */
+  fdLinkReader?: () => ReadFdLinks;
 }
 
 export class LinuxBackend implements PlatformBackend {
   readonly os = 'linux' as const;
   private readonly fileTableComparer: () => CompareFileTables | null;
+  private readonly fdLinkReader: () => ReadFdLinks;
   private readonly ticksPerSecond = clockTicksPerSecond();
   private readonly bootMs = bootTimeMs();
   private users: Map<number, string> | undefined;
@@ -350,6 +354,7 @@ export class LinuxBackend implements PlatformBackend {
 
   constructor(options: LinuxBackendOptions = {}) {
     this.fileTableComparer = options.fileTableComparer ?? fileTableComparer;
+    this.fdLinkReader = options.fdLinkReader ?? fdLinkReader;
   }
 
   pathKey(path: string): string {
@@ -559,6 +564,7 @@ export class LinuxBackend implements PlatformBackend {
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
     const rootBytes = prefixes.map((r) => Buffer.from(r));
+    const readFdLinks = this.fdLinkReader();
     let compareTables: CompareFileTables | null | undefined; // kcmp, loaded for the first multi-threaded process
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
@@ -573,6 +579,9 @@ export class LinuxBackend implements PlatformBackend {
         if (seen?.has(key)) return;
         (seen ??= new Set()).add(key);
         found.push({ pid: proc.pid, name: proc.name, exe: proc.exe, path, kind, ...(deleted ? { deleted } : {}) });
+      };
+      const addFdTarget = (target: string) => {
+        if (target.charCodeAt(0) === 47) add('fd', target);
       };
       const attempt = (f: () => void) => {
         try {
@@ -589,18 +598,8 @@ export class LinuxBackend implements PlatformBackend {
       const dir = proc.liveTask !== undefined ? `/proc/${proc.pid}/task/${proc.liveTask}` : `/proc/${proc.pid}`;
       attempt(() => add('cwd', readlinkSync(`${dir}/cwd`)));
       attempt(() => add('root', readlinkSync(`${dir}/root`)));
-      const addFds = (fdDir: string, names: readonly string[]) => {
-        for (const fd of names) {
-          let target: string;
-          try {
-            target = readlinkSync(`${fdDir}/${fd}`);
-          } catch (e) {
-            if (isDenied(e)) throw e; // one denied fd means all are: stop here, the process is unknown
-            continue; // closed meanwhile
-          }
-          if (target.charCodeAt(0) === 47) add('fd', target);
-        }
-      };
+      // One denied fd means all are: readFdLinks throws, and the process is unknown.
+      const addFds = (fdDir: string, names: readonly string[]) => readFdLinks(fdDir, names, addFdTarget);
       attempt(() => addFds(`${dir}/fd`, readdirSync(`${dir}/fd`)));
       if (proc.threads !== undefined || proc.liveTask !== undefined) {
         // A thread that called unshare(CLONE_FILES) has its own fd table, which may even keep the
