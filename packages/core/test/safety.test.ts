@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { descendantsOf, listPids, readProcLink, readStat, TestKit, waitFor } from '@llm-upgrade/testkit';
 import { frozenRecordDir, getBackend, isUnderRoot, scanHolders, status, stop, sweep, LlmUpgradeError } from '../src/index.js';
 import { pidfdApi } from '../src/platform/linux/pidfd.js';
+import { fileTableComparer } from '../src/platform/linux/kcmp.js';
+import { LinuxBackend } from '../src/platform/linux/index.js';
 import { alive, VERSION } from './helpers.js';
 
 const kit = new TestKit();
@@ -114,6 +116,46 @@ describe('threads', () => {
     const result = await stop({ roots: [inst.root], graceMs: 100, timeoutMs: 1_000 });
     expect(result.ok).toBe(false);
     expect(result.holders.map((h) => h.pid)).toContain(tree.pid);
+    expect(alive(tree.pid)).toBe(true); // a foreign holder is waited for, never killed
+  });
+
+  it('a thread with its own fd table that keeps the fd count and numbers of the main thread is a holder, and stop does not report "nothing held"', async () => {
+    const inst = await kit.makeSampleInstall({ version: VERSION });
+    const outside = await kit.makeTempDir('llm-upgrade-foreign-');
+    const bin = await compileThreads(outside);
+    const tree = await kit.spawnTree(bin, ['unshare-dup2', inst.lib]);
+    cleanups.push(() => tree.child.kill('SIGKILL'));
+    const worker = readdirSync(`/proc/${tree.pid}/task`)
+      .map(Number)
+      .find((tid) => tid !== tree.pid);
+    expect(worker).toBeDefined();
+    const fdsOf = (fdDir: string) =>
+      new Map(
+        readdirSync(fdDir)
+          .sort()
+          .map((fd) => [fd, readProcLinkAt(`${fdDir}/${fd}`)] as const),
+      );
+    const mainFds = fdsOf(`/proc/${tree.pid}/fd`);
+    const workerFds = fdsOf(`/proc/${tree.pid}/task/${worker}/fd`);
+    // Same count and the same fd numbers in both tables; only the worker's holds the file.
+    expect([...workerFds.keys()]).toEqual([...mainFds.keys()]);
+    expect([...mainFds.values()]).not.toContain(inst.lib);
+    expect([...workerFds.values()]).toContain(inst.lib);
+
+    const held = await scanHolders({ roots: [inst.root] });
+    expect(held.holders.filter((h) => h.pid === tree.pid)).toMatchObject([{ kind: 'fd', path: inst.lib, inScope: false }]);
+    // kcmp tells the two tables apart here; without kcmp (no koffi, ENOSYS, EPERM) every table is read.
+    const compare = fileTableComparer();
+    expect(compare).not.toBeNull();
+    expect(compare!(tree.pid, worker!)).toBe('different');
+    for (const fallback of [() => null, () => () => 'unknown' as const]) {
+      const backend = new LinuxBackend({ fileTableComparer: fallback });
+      const scanned = await backend.scanHolders([inst.root], await backend.snapshot());
+      expect(scanned.holders.filter((h) => h.pid === tree.pid)).toMatchObject([{ kind: 'fd', path: inst.lib }]);
+    }
+    const result = await stop({ roots: [inst.root], graceMs: 100, timeoutMs: 1_000 });
+    expect(result.ok).toBe(false);
+    expect(result.holders.filter((h) => h.pid === tree.pid).map((h) => h.path)).toEqual([inst.lib]);
     expect(alive(tree.pid)).toBe(true); // a foreign holder is waited for, never killed
   });
 });
@@ -223,6 +265,20 @@ describe('interrupts', () => {
     }
     expect(interrupted).toBeGreaterThan(0);
     expect(duringFreeze).toBeGreaterThan(0);
+  });
+});
+
+describe('kcmp', () => {
+  it('tells threads that share one fd table from another process, and says unknown for a pid that does not exist', async () => {
+    const inst = await kit.makeSampleInstall({ version: VERSION });
+    const other = await kit.spawnTree(inst.engine, ['engine']);
+    const compare = fileTableComparer();
+    expect(compare).not.toBeNull();
+    const ownThreads = readdirSync('/proc/self/task').map(Number);
+    expect(ownThreads.length).toBeGreaterThan(1); // Node runs worker threads: they share our table
+    for (const tid of ownThreads) expect(compare!(process.pid, tid)).toBe('same');
+    expect(compare!(process.pid, other.pid)).toBe('different');
+    expect(compare!(process.pid, 0x3fffffff)).toBe('unknown');
   });
 });
 

@@ -10,6 +10,8 @@ import { isUnderAnyRoot } from '../../scope.js';
 import type { GpuUsage, Holder, HolderKind, ProcessInfo, ScopedProcess, ServiceRef, Snapshot } from '../../types.js';
 import { freezeKill, sendSignal } from '../posix/index.js';
 import { ERRNO, pidfdApi } from './pidfd.js';
+import { type CompareFileTables, fileTableComparer } from './kcmp.js';
+import { fdLinkReader, type ReadFdLinks } from './fd-links.js';
 import { parseMountinfo, rootAliases } from './mounts.js';
 import type { ForceKillContext, PlatformBackend, ServiceStarted, ServiceState, SignalOutcome } from '../backend.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -17,6 +19,8 @@ import { DEFAULTS } from '../../defaults.js';
 /** PF_KTHREAD in /proc/PID/stat flags: kernel threads have no exe, files or user space. */
 const PF_KTHREAD = 0x00200000;
 const DELETED = ' (deleted)';
+/** Distinct fd tables of one process a thread's table is compared with (each costs one kcmp). */
+const MAX_TABLES_COMPARED = 8;
 
 export interface StatFields {
   pid: number;
@@ -331,13 +335,27 @@ async function namedUnitsRunningFrom(names: string[], roots: string[]): Promise<
   return out;
 }
 
+export interface LinuxBackendOptions {
+  /** How fd tables of threads are compared (default: kcmp through koffi); null: never known, every table is read. */
+  fileTableComparer?: () => CompareFileTables | null;
+  /** How fd links are read (default: readlinkat on one directory fd through koffi, else readlinkSync per fd). */
+  fdLinkReader?: () => ReadFdLinks;
+}
+
 export class LinuxBackend implements PlatformBackend {
   readonly os = 'linux' as const;
+  private readonly fileTableComparer: () => CompareFileTables | null;
+  private readonly fdLinkReader: () => ReadFdLinks;
   private readonly ticksPerSecond = clockTicksPerSecond();
   private readonly bootMs = bootTimeMs();
   private users: Map<number, string> | undefined;
   /** Root sees through hidepid; anyone else is told the view is incomplete. */
   private readonly hidden = process.geteuid?.() === 0 ? null : hidingOfProc();
+
+  constructor(options: LinuxBackendOptions = {}) {
+    this.fileTableComparer = options.fileTableComparer ?? fileTableComparer;
+    this.fdLinkReader = options.fdLinkReader ?? fdLinkReader;
+  }
 
   pathKey(path: string): string {
     return path;
@@ -546,6 +564,8 @@ export class LinuxBackend implements PlatformBackend {
     const under = (p: string) => prefixes.some((r) => p.startsWith(r)) && isUnderAnyRoot(p, roots);
     const unreadable = new Set(snapshot.unreadable.map((p) => p.pid));
     const rootBytes = prefixes.map((r) => Buffer.from(r));
+    const readFdLinks = this.fdLinkReader();
+    let compareTables: CompareFileTables | null | undefined; // kcmp, loaded for the first multi-threaded process
     for (const proc of snapshot.processes) {
       if (proc.state === 'Z' || proc.state === 'X' || isKernelThread(proc)) continue;
       let seen: Set<string> | undefined; // most processes hold nothing: no set for them
@@ -559,6 +579,9 @@ export class LinuxBackend implements PlatformBackend {
         if (seen?.has(key)) return;
         (seen ??= new Set()).add(key);
         found.push({ pid: proc.pid, name: proc.name, exe: proc.exe, path, kind, ...(deleted ? { deleted } : {}) });
+      };
+      const addFdTarget = (target: string) => {
+        if (target.charCodeAt(0) === 47) add('fd', target);
       };
       const attempt = (f: () => void) => {
         try {
@@ -575,37 +598,22 @@ export class LinuxBackend implements PlatformBackend {
       const dir = proc.liveTask !== undefined ? `/proc/${proc.pid}/task/${proc.liveTask}` : `/proc/${proc.pid}`;
       attempt(() => add('cwd', readlinkSync(`${dir}/cwd`)));
       attempt(() => add('root', readlinkSync(`${dir}/root`)));
-      const addFds = (fdDir: string, names: readonly string[]) => {
-        for (const fd of names) {
-          let target: string;
-          try {
-            target = readlinkSync(`${fdDir}/${fd}`);
-          } catch (e) {
-            if (isDenied(e)) throw e; // one denied fd means all are: stop here, the process is unknown
-            continue; // closed meanwhile
-          }
-          if (target.charCodeAt(0) === 47) add('fd', target);
-        }
-      };
-      let mainFds: string[] = [];
-      attempt(() => {
-        mainFds = readdirSync(`${dir}/fd`);
-        addFds(`${dir}/fd`, mainFds);
-      });
+      // One denied fd means all are: readFdLinks throws, and the process is unknown.
+      const addFds = (fdDir: string, names: readonly string[]) => readFdLinks(fdDir, names, addFdTarget);
+      attempt(() => addFds(`${dir}/fd`, readdirSync(`${dir}/fd`)));
       if (proc.threads !== undefined || proc.liveTask !== undefined) {
-        // A thread that called unshare(CLONE_FILES) has its own fd table: read the fds of every
-        // task whose table differs from the main thread's. Linux ≥ 6.2 reports a table's fd count
-        // as the size of its fd/ directory, so one stat per thread tells a shared table (same
-        // count) from a different one; older kernels report 0, and the fd names are compared.
+        // A thread that called unshare(CLONE_FILES) has its own fd table, which may even keep the
+        // main thread's fd count and numbers. Every task's table is read unless kcmp proves it is
+        // one already read (the main thread's first); without kcmp, every table is read.
         attempt(() => {
-          const countOf = (fdDir: string) => statSync(fdDir, { throwIfNoEntry: false })?.size ?? -1;
-          const mainCount = countOf(`${dir}/fd`);
-          const bySize = mainCount > 0 || mainFds.length === 0;
-          const mainKey = bySize ? '' : mainFds.join(',');
+          const main = proc.liveTask ?? proc.pid;
+          const tablesRead = [main];
           for (const t of readdirSync(`/proc/${proc.pid}/task`)) {
-            if (Number(t) === proc.pid || Number(t) === proc.liveTask) continue;
+            const tid = Number(t);
+            if (tid === proc.pid || tid === main) continue; // a zombie leader's table is gone
+            const compare = (compareTables ??= this.fileTableComparer());
+            if (compare !== null && tablesRead.some((read) => compare(read, tid) === 'same')) continue;
             const fdDir = `/proc/${proc.pid}/task/${t}/fd`;
-            if (bySize && countOf(fdDir) === mainCount) continue;
             let names: string[];
             try {
               names = readdirSync(fdDir);
@@ -613,7 +621,8 @@ export class LinuxBackend implements PlatformBackend {
               if (isDenied(e)) throw e;
               continue; // thread exited
             }
-            if (bySize || names.join(',') !== mainKey) addFds(fdDir, names);
+            addFds(fdDir, names);
+            if (tablesRead.length < MAX_TABLES_COMPARED) tablesRead.push(tid);
           }
         });
       }
