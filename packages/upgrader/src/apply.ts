@@ -14,15 +14,15 @@ import {
   errors,
   type ErrorDetails,
 } from '@llm-upgrade/core';
-import { identityOfFile, versionOfInstall, type FileIdentity } from './apply/checks.js';
-import { applyModesAndOwners } from './apply/modes.js';
-import { inScopeNow, runTransaction } from './apply/transaction.js';
+import { identityOfFile, versionOfInstall, type FileIdentity } from './transaction/checks.js';
+import { applyModesAndOwners } from './transaction/modes.js';
+import { inScopeNow, runTransaction } from './transaction/transaction.js';
 import { download, fetchFeed, newestFor } from './feed.js';
 import { lexists, removeTree, walk } from './fsutil.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from './transaction/lock.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { statePaths } from './paths.js';
-import { recoverUnderLock, type RecoverResult } from './recover.js';
+import { recoverUnderLock, type RecoverResult } from './transaction/recover.js';
 import { loadPublicKey, parsePublicKey } from './signature.js';
 import { openSource } from './source/open.js';
 import { stagePackage } from './source/stage.js';

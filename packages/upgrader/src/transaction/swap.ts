@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { fsyncDir } from '../fsutil.js';
-import type { JournalWriter, MoveOp } from '../journal.js';
+import type { JournalWriter, MoveOp } from './journal.js';
 import { STATE_DIR } from '../installed.js';
 import type { UpgradeEventSink } from '../events.js';
 

@@ -18,7 +18,7 @@ import {
 } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
-import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
+import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from './journal.js';
 import type { Manifest } from '../manifest.js';
 import { installLayout } from '../layout.js';
 import { statePaths } from '../paths.js';

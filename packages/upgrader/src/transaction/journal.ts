@@ -1,9 +1,9 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ListeningSocket, ServiceRef } from '@llm-upgrade/core';
-import { atomicWriteFile, fsyncDir } from './fsutil.js';
-import type { Manifest } from './manifest.js';
-import type { UpgradeEventSink } from './events.js';
+import { atomicWriteFile, fsyncDir } from '../fsutil.js';
+import type { Manifest } from '../manifest.js';
+import type { UpgradeEventSink } from '../events.js';
 
 /**
  * The journal (`<root>/.llm-upgrade/journal.json`) is the transaction's write-ahead record:
