@@ -2,7 +2,17 @@
 export { readInstalledState, STATE_DIR, type InstalledState } from './installed.js';
 export { runCli, type CliIo } from './cli/run.js';
 export { VERSION } from './version.js';
-export { apply, type ApplyOptions, type ApplyResult, type PlannedChanges } from './apply.js';
+export {
+  apply,
+  planApply,
+  executeApply,
+  discardApplyPlan,
+  type ApplyOptions,
+  type ApplyPlan,
+  type ApplyResult,
+  type PlannedProcess,
+  type PlanStep,
+} from './apply.js';
 export { rollback, type RollbackOptions, type RollbackResult } from './rollback.js';
 export { recover, type RecoverOptions, type RecoverResult } from './recover.js';
 export { recoverUnderLock } from './transaction/recover.js';
