@@ -8,7 +8,6 @@ import { statePaths } from './paths.js';
 import { planMoves } from './transaction/swap.js';
 import { relaunchDetached } from './self-relaunch.js';
 import { identityOfFile } from './transaction/checks.js';
-import { preflightSpace } from './transaction/preflight.js';
 import { inScopeNow, listedPaths, ownedNames, runTransaction, sameMoves } from './transaction/transaction.js';
 import type { RecoverResult } from './transaction/recover.js';
 
@@ -137,7 +136,6 @@ export async function executeApply(plan: ApplyPlan): Promise<ApplyResult> {
   try {
     const gained = await revalidate(plan, st);
     for (const message of gained) st.opts.onEvent?.({ type: 'warning', message });
-    await preflightSpace(plan.root, { fileBytes: [plan.space.transactionBytes], inodes: plan.space.inodes });
     const tx = await runTransaction({
       kind: 'apply',
       roots: plan.roots,
