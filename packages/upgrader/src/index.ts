@@ -12,7 +12,7 @@ export {
   type ApplyResult,
   type PlannedProcess,
   type PlanStep,
-} from './apply.js';
+} from './apply/index.js';
 export { rollback, type RollbackOptions, type RollbackResult } from './rollback.js';
 export { recover, type RecoverOptions, type RecoverResult } from './recover.js';
 export { recoverUnderLock } from './transaction/recover.js';

@@ -1,5 +1,5 @@
 import { EXIT, errors } from '@llm-upgrade/core';
-import { discardApplyPlan, executeApply, planApply } from '../../apply.js';
+import { discardApplyPlan, executeApply, planApply } from '../../apply/index.js';
 import { confirmOrAbort } from '../confirm.js';
 import { resolveCliScope } from '../scope.js';
 import { describeProcess, fromLabel } from '../render.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stop, type Profile, type ScopedProcess } from '@llm-upgrade/core';
-import type { ApplyPlan } from '../../apply.js';
+import type { ApplyPlan } from '../../apply/index.js';
 import { readInstalledState, STATE_DIR } from '../../installed.js';
 import { statePaths } from '../../paths.js';
 import { describeProcess, fromLabel, listFew } from '../render.js';

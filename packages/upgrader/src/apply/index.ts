@@ -1,8 +1,8 @@
-import { type ApplyResult, executeApply } from './apply-execute.js';
-import { type ApplyOptions, planApply } from './apply-plan.js';
+import { type ApplyResult, executeApply } from './execute.js';
+import { type ApplyOptions, planApply } from './plan.js';
 
-export { type ApplyResult, executeApply } from './apply-execute.js';
-export { type ApplyOptions, type ApplyPlan, discardApplyPlan, type PlannedProcess, type PlanStep, planApply } from './apply-plan.js';
+export { type ApplyResult, executeApply } from './execute.js';
+export { type ApplyOptions, type ApplyPlan, discardApplyPlan, type PlannedProcess, type PlanStep, planApply } from './plan.js';
 
 /**
  * `apply`: plan (lock → recover → fetch → verify → stage → resolve → moves; slow work before

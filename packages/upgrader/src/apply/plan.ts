@@ -14,31 +14,31 @@ import {
   throwIfInterrupted,
   toLlmUpgradeError,
 } from '@llm-upgrade/core';
-import type { UpgradeEventSink } from './events.js';
-import { download, fetchFeed, newestFor } from './feed.js';
-import { resolveForeignArchives } from './foreign/resolve.js';
-import { archiveName, stageForeignArchives } from './foreign/stage-archives.js';
-import { versionOfStaged } from './foreign/staged-version.js';
-import { lexists, removeTree, walk } from './fsutil.js';
-import type { ReleaseQuery } from './github/release.js';
-import { githubArchivesSource } from './github/source.js';
-import { isGithubFeed } from './github/spec.js';
-import { STATE_DIR } from './installed.js';
-import { installLayout, placeInUnits } from './layout.js';
-import { type Manifest, parseManifest, unsafeEntryError } from './manifest.js';
-import { statePaths } from './paths.js';
-import { inScopeAncestor, RELAUNCH_ENV, waitForRelaunchParent } from './self-relaunch.js';
-import { loadPublicKey, parsePublicKey } from './signature.js';
-import { openSource } from './source/open.js';
-import { stagePackage } from './source/stage.js';
-import { verifyPackage } from './source/verify.js';
-import { type FileIdentity, identityOfFile, versionOfInstall } from './transaction/checks.js';
-import type { MoveOp } from './transaction/journal.js';
-import { acquireLock, type LockHandle } from './transaction/lock.js';
-import { applyModesAndOwners } from './transaction/modes.js';
-import { type RecoverResult, recoverUnderLock } from './transaction/recover.js';
-import { planMoves, type StagedTree, stagedFromPaths, stagedOnDisk } from './transaction/swap.js';
-import { listedPaths, ownedNames } from './transaction/transaction.js';
+import type { UpgradeEventSink } from '../events.js';
+import { download, fetchFeed, newestFor } from '../feed.js';
+import { resolveForeignArchives } from '../foreign/resolve.js';
+import { archiveName, stageForeignArchives } from '../foreign/stage-archives.js';
+import { versionOfStaged } from '../foreign/staged-version.js';
+import { lexists, removeTree, walk } from '../fsutil.js';
+import type { ReleaseQuery } from '../github/release.js';
+import { githubArchivesSource } from '../github/source.js';
+import { isGithubFeed } from '../github/spec.js';
+import { STATE_DIR } from '../installed.js';
+import { installLayout, placeInUnits } from '../layout.js';
+import { type Manifest, parseManifest, unsafeEntryError } from '../manifest.js';
+import { statePaths } from '../paths.js';
+import { inScopeAncestor, RELAUNCH_ENV, waitForRelaunchParent } from '../self-relaunch.js';
+import { loadPublicKey, parsePublicKey } from '../signature.js';
+import { openSource } from '../source/open.js';
+import { stagePackage } from '../source/stage.js';
+import { verifyPackage } from '../source/verify.js';
+import { type FileIdentity, identityOfFile, versionOfInstall } from '../transaction/checks.js';
+import type { MoveOp } from '../transaction/journal.js';
+import { acquireLock, type LockHandle } from '../transaction/lock.js';
+import { applyModesAndOwners } from '../transaction/modes.js';
+import { type RecoverResult, recoverUnderLock } from '../transaction/recover.js';
+import { planMoves, type StagedTree, stagedFromPaths, stagedOnDisk } from '../transaction/swap.js';
+import { listedPaths, ownedNames } from '../transaction/transaction.js';
 
 export interface ApplyOptions {
   /** A .tar.gz/.tgz/.zip file or a directory; or give feedUrl or archives. */

@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { errors, type StoppedProcess, toLlmUpgradeError } from '@llm-upgrade/core';
-import { type ApplyPlan, cleanUpUnexecuted, type PlanState, takePlanState } from './apply-plan.js';
-import { lexists } from './fsutil.js';
-import { readInstalledState } from './installed.js';
-import { installLayout } from './layout.js';
-import { statePaths } from './paths.js';
-import { planMoves } from './transaction/swap.js';
-import { relaunchDetached } from './self-relaunch.js';
-import { identityOfFile } from './transaction/checks.js';
-import { inScopeNow, listedPaths, ownedNames, runTransaction, sameMoves } from './transaction/transaction.js';
-import type { RecoverResult } from './transaction/recover.js';
+import { type ApplyPlan, cleanUpUnexecuted, type PlanState, takePlanState } from './plan.js';
+import { lexists } from '../fsutil.js';
+import { readInstalledState } from '../installed.js';
+import { installLayout } from '../layout.js';
+import { statePaths } from '../paths.js';
+import { planMoves } from '../transaction/swap.js';
+import { relaunchDetached } from '../self-relaunch.js';
+import { identityOfFile } from '../transaction/checks.js';
+import { inScopeNow, listedPaths, ownedNames, runTransaction, sameMoves } from '../transaction/transaction.js';
+import type { RecoverResult } from '../transaction/recover.js';
 
 export interface ApplyResult {
   ok: true;
