@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { errors, type StoppedProcess, toLlmUpgradeError } from '@llm-upgrade/core';
-import { type ApplyPlan, cleanUpUnexecuted, type PlanState, takePlanState } from './plan.js';
+import { cleanUpUnexecuted, type PlanState, takePlanState } from './state.js';
+import type { ApplyPlan } from './types.js';
 import { lexists } from '../fsutil.js';
 import { readInstalledState } from '../installed.js';
 import { installLayout } from '../layout.js';

@@ -1,8 +1,11 @@
 import { type ApplyResult, executeApply } from './execute.js';
-import { type ApplyOptions, planApply } from './plan.js';
+import { planApply } from './plan.js';
+import type { ApplyOptions } from './types.js';
 
 export { type ApplyResult, executeApply } from './execute.js';
-export { type ApplyOptions, type ApplyPlan, discardApplyPlan, type PlannedProcess, type PlanStep, planApply } from './plan.js';
+export { planApply } from './plan.js';
+export { discardApplyPlan } from './state.js';
+export type { ApplyOptions, ApplyPlan, PlannedProcess, PlanStep } from './types.js';
 
 /**
  * `apply`: plan (lock → recover → fetch → verify → stage → resolve → moves; slow work before
