@@ -9,7 +9,8 @@ export type UpgradeEvent =
   | { type: 'verify'; bytes: number; entries: number }
   | { type: 'stage'; bytes: number; totalBytes: number; files: number; totalFiles: number }
   | { type: 'swap'; done: number; total: number }
-  | { type: 'journal'; seq: number; state: string; done: number }
+  /** `ops`: the moves, on the write that journals them. */
+  | { type: 'journal'; seq: number; state: string; done: number; ops?: { op: string; path: string }[] }
   | { type: 'thawed'; pid: number; name: string }
   | { type: 'restart'; how: string; pid?: number; logFile?: string }
   | { type: 'health'; url: string; attempt: number; status?: number; version?: string; error?: string }

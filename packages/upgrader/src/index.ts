@@ -2,9 +2,20 @@
 export { readInstalledState, STATE_DIR, type InstalledState } from './installed.js';
 export { runCli, type CliIo } from './cli/run.js';
 export { VERSION } from './version.js';
-export { apply, type ApplyOptions, type ApplyResult, type PlannedChanges } from './apply.js';
+export {
+  apply,
+  planApply,
+  executeApply,
+  discardApplyPlan,
+  type ApplyOptions,
+  type ApplyPlan,
+  type ApplyResult,
+  type PlannedProcess,
+  type PlanStep,
+} from './apply/index.js';
 export { rollback, type RollbackOptions, type RollbackResult } from './rollback.js';
-export { recover, recoverUnderLock, type RecoverOptions, type RecoverResult } from './recover.js';
+export { recover, type RecoverOptions, type RecoverResult } from './recover.js';
+export { recoverUnderLock } from './transaction/recover.js';
 export {
   checkFeed,
   fetchFeed,
@@ -19,8 +30,8 @@ export {
 export { pack, type PackOptions, type PackResult } from './pack.js';
 export { parseManifest, serializeManifest, type Manifest, type ManifestFile, type ManifestLink } from './manifest.js';
 export { signManifest, verifyManifestSignature, loadPrivateKey, loadPublicKey, parsePublicKey } from './signature.js';
-export { acquireLock, type LockHandle, type LockInfo } from './lock.js';
-export { readJournal, type Journal, type JournalState, type MoveOp, type RestartPlan } from './journal.js';
+export { acquireLock, type LockHandle, type LockInfo } from './transaction/lock.js';
+export { readJournal, type Journal, type JournalState, type MoveOp, type RestartPlan } from './transaction/journal.js';
 export { inScopeAncestor, relaunchDetached, waitForRelaunchParent, RELAUNCH_ENV } from './self-relaunch.js';
 export { openSource, type PackageSource } from './source/open.js';
 export { verifyPackage, type VerifiedPackage } from './source/verify.js';

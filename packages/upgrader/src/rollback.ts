@@ -1,13 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULTS, type Profile, type StoppedProcess, errors } from '@llm-upgrade/core';
-import { readBackupMeta } from './apply/commit.js';
-import { runTransaction } from './apply/transaction.js';
+import { readBackupMeta } from './transaction/commit.js';
+import { runTransaction } from './transaction/transaction.js';
 import { lexists } from './fsutil.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from './transaction/lock.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { statePaths } from './paths.js';
-import { recoverUnderLock } from './recover.js';
+import { recoverUnderLock } from './transaction/recover.js';
 import type { UpgradeEventSink } from './events.js';
 import { installLayout } from './layout.js';
 

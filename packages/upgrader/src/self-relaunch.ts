@@ -26,7 +26,11 @@ export async function inScopeAncestor(roots: string[]): Promise<ProcessInfo | nu
  * tree cannot take it along, and marked so it waits for that ancestor instead of relaunching.
  * `userArgs` are the CLI arguments (without node and script).
  */
-export function relaunchDetached(userArgs: string[], ancestor: ProcessInfo, env: NodeJS.ProcessEnv = process.env): number {
+export function relaunchDetached(
+  userArgs: string[],
+  ancestor: Pick<ProcessInfo, 'pid' | 'startKey'>,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   // A single executable has argv [exe, exe, ...args]; under node it is [node, script, ...args].
   const isSingleExe = process.argv[1] === process.execPath;
   const args = isSingleExe ? userArgs : [...process.execArgv, process.argv[1]!, ...userArgs];

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { currentOs, type Profile, type ScopedProcess } from '@llm-upgrade/core';
-import { healthUrlFor, recordProcesses } from './apply/record.js';
+import { healthUrlFor, recordProcesses } from './transaction/record.js';
 
 /** Where systemd looks for system units (systemd.unit(5)), most specific first. */
 const SYSTEMD_UNIT_DIRS = [

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestKit, descendantsOf, identityOf, isAlive, readStat, waitFor } from '@llm-upgrade/testkit';
 import { DEFAULTS } from '@llm-upgrade/core';
-import { acquireLock } from '../src/lock.js';
+import { acquireLock } from '../src/transaction/lock.js';
 import { ensureBuilt, runCli } from './helpers.js';
 
 const kit = new TestKit();

@@ -10,7 +10,7 @@ import { ensureBuilt, REPO, runCli } from './helpers.js';
 // one from another host, is never taken over.
 const kit = new TestKit();
 let base: string;
-const LOCK_JS = pathToFileURL(join(REPO, 'packages/upgrader/dist/lock.js')).href;
+const LOCK_JS = pathToFileURL(join(REPO, 'packages/upgrader/dist/transaction/lock.js')).href;
 
 beforeAll(async () => {
   ensureBuilt();

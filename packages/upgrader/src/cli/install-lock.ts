@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { getBackend, isLlmUpgradeError, errors } from '@llm-upgrade/core';
-import { acquireLock, type LockHandle } from '../lock.js';
+import { acquireLock, type LockHandle } from '../transaction/lock.js';
 import { statePaths } from '../paths.js';
 import { installLayout } from '../layout.js';
 

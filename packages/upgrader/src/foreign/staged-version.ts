@@ -1,6 +1,6 @@
 import { type LlmUpgradeError, errors } from '@llm-upgrade/core';
 import semver from 'semver';
-import { resolveUnderRoot, runCommand } from '../apply/checks.js';
+import { resolveUnderRoot, runCommand } from '../transaction/checks.js';
 import { parseVersionOutput } from './version-output.js';
 
 /**

@@ -1,6 +1,6 @@
 import semver from 'semver';
 import type { Profile } from '@llm-upgrade/core';
-import { versionOfInstall } from '../apply/checks.js';
+import { versionOfInstall } from '../transaction/checks.js';
 import { readInstalledState } from '../installed.js';
 import { resolveGithubFeed } from './resolve.js';
 import type { ReleaseQuery } from './release.js';

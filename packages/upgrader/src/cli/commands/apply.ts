@@ -1,9 +1,9 @@
-import { DEFAULTS, EXIT, errors } from '@llm-upgrade/core';
-import { apply } from '../../apply.js';
-import { inScopeAncestor, relaunchDetached, RELAUNCH_ENV, waitForRelaunchParent } from '../../self-relaunch.js';
+import { EXIT, errors } from '@llm-upgrade/core';
+import { discardApplyPlan, executeApply, planApply } from '../../apply/index.js';
+import { confirmOrAbort } from '../confirm.js';
 import { resolveCliScope } from '../scope.js';
 import { describeProcess, fromLabel } from '../render.js';
-import { isFreshInstall } from './preview.js';
+import { applyPreviewLines, isFreshInstall, planDetailLines } from './preview.js';
 import type { CommandHandler } from './types.js';
 import { isGithubFeed } from '../../github/spec.js';
 import { githubQuery } from './github-options.js';
@@ -45,30 +45,7 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
   }
   const scope = await resolveCliScope(common);
   const fresh = await isFreshInstall(scope.roots);
-
-  // The app updating itself: never stop our own ancestor; relaunch detached and let it exit.
-  if (!common.dryRun) {
-    if (process.env[RELAUNCH_ENV]) {
-      const waitMs = common.timeoutMs ?? DEFAULTS.timeoutMs;
-      const gone = await waitForRelaunchParent(process.env, waitMs);
-      if (!gone)
-        reporter.line(
-          `the process that started this upgrade is still running after ${waitMs} ms; it will be stopped with the install`,
-          'warn',
-        );
-    } else {
-      const ancestor = await inScopeAncestor(scope.roots);
-      if (ancestor) {
-        const pid = relaunchDetached(process.argv.slice(2), ancestor);
-        reporter.line(
-          `started by ${describeProcess(ancestor)}, which is part of the install: continuing detached as pid ${pid} once it exits`,
-        );
-        return { exitCode: EXIT.ok, result: { ok: true, relaunched: true, pid, waitingFor: ancestor.pid } };
-      }
-    }
-  }
-
-  const result = await apply({
+  const plan = await planApply({
     ...(source ? { source } : {}),
     ...(feedUrl ? { feedUrl } : {}),
     ...(feedUrl && isGithubFeed(feedUrl) ? { github: githubQuery(values) } : {}),
@@ -86,17 +63,30 @@ export const applyCommand: CommandHandler = async ({ parsed, reporter, signal })
     restart: values['no-restart'] !== true,
     graceMs: common.graceMs,
     timeoutMs: common.timeoutMs,
+    // The app updating itself: the library relaunches this command detached and lets the app exit.
+    relaunchArgs: process.argv.slice(2),
     onEvent: upgradeEventSink(reporter),
     signal,
   });
+  // On a terminal: the plan that will run, and a question (default no); the answer no gives it up.
+  const preview = plan.dryRun || plan.relaunch ? null : applyPreviewLines(plan, fresh);
+  if (preview && reporter.interactive) {
+    await confirmOrAbort(reporter, preview).catch(async (e: unknown) => {
+      await discardApplyPlan(plan);
+      throw e;
+    });
+  }
+  const result = await executeApply(plan);
+  if (result.relaunched) {
+    reporter.line(
+      `started by ${describeProcess({ pid: plan.relaunch!.pid, name: plan.relaunch!.name, exe: plan.relaunch!.exe })}, which is part of the install: continuing detached as pid ${result.pid} once it exits`,
+    );
+    return { exitCode: EXIT.ok, result: { ok: true, relaunched: true, pid: result.pid, waitingFor: result.waitingFor } };
+  }
   for (const w of result.warnings) reporter.line(w, result.noop ? 'info' : 'warn'); // a same-version no-op is a result
   if (result.dryRun) {
     reporter.line(`dry run: ${fromLabel(result.from, fresh)} → ${result.to} in ${result.root}`);
-    if (result.plan) {
-      reporter.line(`  add ${result.plan.add.length}, replace ${result.plan.replace.length}, remove ${result.plan.remove.length} file(s)`);
-      for (const p of result.plan.remove) reporter.line(`  remove ${p}`);
-      for (const p of result.plan.processes) reporter.line(`  would stop ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
-    }
+    for (const line of planDetailLines(plan)) reporter.line(line);
   } else if (!result.noop) {
     reporter.line(
       `upgraded ${result.root}: ${fromLabel(result.from, fresh)} → ${result.to} (${result.files} files, ${result.stopped.length} process(es) stopped, downtime ${result.downtimeMs} ms${result.healthy ? ', healthy' : ''})`,

@@ -1,14 +1,13 @@
 import { EXIT, type StopResult } from '@llm-upgrade/core';
-import type { ApplyResult } from '../../apply.js';
 import { confirmOrAbort } from '../confirm.js';
 import { stopError, stopPlanLines } from '../render.js';
 import { Reporter } from '../reporter.js';
 import { resolveCliScope } from '../scope.js';
-import { applyPreviewLines, isFreshInstall, rollbackPreviewLines } from './preview.js';
+import { rollbackPreviewLines } from './preview.js';
 import type { CommandContext, CommandHandler } from './types.js';
 
 /** The commands that end processes or replace files. */
-export type GuardedCommand = 'stop' | 'sweep' | 'apply' | 'rollback';
+export type GuardedCommand = 'stop' | 'sweep' | 'rollback';
 
 /** The command as its own dry run, saying nothing: what it would do, for the question. */
 async function silentDryRun(handler: CommandHandler, ctx: CommandContext): Promise<object> {
@@ -36,19 +35,14 @@ async function planFor(command: GuardedCommand, handler: CommandHandler, ctx: Co
     const scope = await resolveCliScope(ctx.parsed.common);
     return rollbackPreviewLines(scope.roots, scope.profile);
   }
-  const preview = await silentDryRun(handler, ctx);
-  if (command === 'apply') {
-    const r = preview as ApplyResult;
-    return applyPreviewLines(r, await isFreshInstall([r.root]));
-  }
-  const r = preview as StopResult;
+  const r = (await silentDryRun(handler, ctx)) as StopResult;
   return r.plan.length || r.services.length ? stopPlanLines(r, command) : null;
 }
 
 /**
- * Wraps stop, sweep, apply and rollback: on a terminal (no --yes, no --dry-run) show the
- * command's own dry run and ask, default no; the real run plans afresh, which for a stop is what
- * it finds then. stop/sweep's exit 3 gets its error (ERR_SURVIVORS / ERR_FILES_HELD) here.
+ * Wraps stop, sweep and rollback: on a terminal (no --yes, no --dry-run) show the command's own
+ * dry run and ask, default no; the real run plans afresh, which for a stop is what it finds then.
+ * (apply asks itself: it shows the plan from `planApply` and executes that same plan.) stop/sweep's exit 3 gets its error (ERR_SURVIVORS / ERR_FILES_HELD) here.
  */
 export function guarded(command: GuardedCommand, handler: CommandHandler): CommandHandler {
   return async (ctx) => {

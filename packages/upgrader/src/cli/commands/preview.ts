@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stop, type Profile, type ScopedProcess } from '@llm-upgrade/core';
-import type { ApplyResult } from '../../apply.js';
+import type { ApplyPlan } from '../../apply/index.js';
 import { readInstalledState, STATE_DIR } from '../../installed.js';
 import { statePaths } from '../../paths.js';
 import { describeProcess, fromLabel, listFew } from '../render.js';
@@ -22,15 +22,29 @@ function stopsLine(processes: Pick<ScopedProcess, 'pid' | 'name' | 'exe'>[]): st
     : '  stops nothing (no process of the install is running)';
 }
 
-/** What apply will do, from its dry run; null when there is nothing to ask about (same version). */
-export function applyPreviewLines(preview: ApplyResult, fresh: boolean): string[] | null {
-  if (preview.noop) return null;
-  const lines = [`apply will upgrade ${preview.root}: ${fromLabel(preview.from, fresh)} → ${preview.to}`];
-  if (preview.plan) {
-    lines.push(`  adds ${preview.plan.add.length}, replaces ${preview.plan.replace.length}, removes ${preview.plan.remove.length} file(s)`);
-    lines.push(stopsLine(preview.plan.processes));
-  } else
-    lines.push(`  downloads ${preview.source} (${(preview.bytes / 1024 / 1024).toFixed(1)} MiB) and verifies it before changing anything`);
+/** The plan's moves, file counts and processes, as the dry run prints them and the question shows them. */
+export function planDetailLines(plan: ApplyPlan): string[] {
+  if (!plan.moves || !plan.add || !plan.replace || !plan.remove) return [];
+  const lines = [`  add ${plan.add.length}, replace ${plan.replace.length}, remove ${plan.remove.length} file(s)`];
+  for (const p of plan.remove) lines.push(`  remove ${p}`);
+  for (const p of plan.carry ?? []) lines.push(`  keep ${p} (not the package's: carried over)`);
+  lines.push(`  swap (${plan.moves.length} journaled move(s), the first is the point of no return):`);
+  for (const m of plan.moves) lines.push(`    ${m.op} ${m.path}`);
+  for (const s of plan.services) lines.push(`  would stop ${s.manager} service ${s.name}`);
+  for (const p of plan.processes) lines.push(`  would stop ${describeProcess(p)}${p.orphan ? ' [orphan]' : ''}`);
+  return lines;
+}
+
+/** What apply will do, from its plan; null when there is nothing to ask about (same version). */
+export function applyPreviewLines(plan: ApplyPlan, fresh: boolean): string[] | null {
+  if (plan.noop) return null;
+  const lines = [`apply will upgrade ${plan.root}: ${fromLabel(plan.from, fresh)} → ${plan.to}`];
+  if (plan.moves && plan.add && plan.replace && plan.remove) {
+    lines.push(
+      `  adds ${plan.add.length}, replaces ${plan.replace.length}, removes ${plan.remove.length} file(s) in ${plan.moves.length} move(s)`,
+    );
+    lines.push(stopsLine(plan.processes));
+  } else lines.push(`  downloads ${plan.source} (${(plan.bytes / 1024 / 1024).toFixed(1)} MiB) and verifies it before changing anything`);
   return lines;
 }
 

@@ -1,11 +1,11 @@
 import { EXIT, status } from '@llm-upgrade/core';
-import { versionOfInstall } from '../../apply/checks.js';
+import { versionOfInstall } from '../../transaction/checks.js';
 import { readInstalledState } from '../../installed.js';
 import { readFile } from 'node:fs/promises';
 import { parseManifest } from '../../manifest.js';
 import { statePaths } from '../../paths.js';
-import { ownedNames } from '../../apply/transaction.js';
-import { transactionStatus, userEntries } from '../../transaction-status.js';
+import { ownedNames } from '../../transaction/transaction.js';
+import { transactionStatus, userEntries } from '../../transaction/status.js';
 import { refusePositionals, resolveCliScope } from '../scope.js';
 import { coreEventSink, renderForest, renderHolder } from '../render.js';
 import type { CommandHandler } from './types.js';

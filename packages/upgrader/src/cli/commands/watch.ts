@@ -11,7 +11,7 @@ import {
   type WatchEvent,
   errors,
 } from '@llm-upgrade/core';
-import { acquireLock } from '../../lock.js';
+import { acquireLock } from '../../transaction/lock.js';
 import { renderSystemdUnit, scheduledTaskArgs, systemctlSteps, systemdUnitPath, SERVICE_NAME, TASK_NAME } from '../../service.js';
 import type { CommonOptions, ParsedCommand } from '../args.js';
 import { coreEventSink } from '../render.js';

@@ -2,13 +2,55 @@ import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { fsyncDir } from '../fsutil.js';
-import type { JournalWriter, MoveOp } from '../journal.js';
+import type { JournalWriter, MoveOp } from './journal.js';
 import { STATE_DIR } from '../installed.js';
 import type { UpgradeEventSink } from '../events.js';
 
 const SKIP = new Set([STATE_DIR]);
 
 const abs = (base: string, rel: string) => join(base, ...rel.split('/'));
+
+/** What the new tree holds, read off the staging directory or derived from a manifest before anything is staged. */
+export interface StagedTree {
+  /** Names at the top of the tree, sorted. */
+  top(): Promise<string[]>;
+  has(rel: string): boolean;
+  isDir(rel: string): boolean;
+}
+
+/** The staging directory as it is on disk. */
+export function stagedOnDisk(stageDir: string): StagedTree {
+  return {
+    top: async () => {
+      try {
+        return (await readdir(stageDir)).sort();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw e;
+      }
+    },
+    has: (rel) => lexistsSync(abs(stageDir, rel)),
+    isDir: (rel) => isDirSync(abs(stageDir, rel)),
+  };
+}
+
+/**
+ * The tree `stagePackage` will write for these paths (the manifest's files and links, and the
+ * directories above them; nothing else): a dry run plans the same moves without staging.
+ */
+export function stagedFromPaths(paths: readonly string[]): StagedTree {
+  const entries = new Set(paths);
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  return {
+    top: async () => [...new Set([...entries, ...dirs].map((p) => p.split('/')[0]!))].sort(),
+    has: (rel) => entries.has(rel) || dirs.has(rel),
+    isDir: (rel) => dirs.has(rel),
+  };
+}
 
 /**
  * The moves that turn the root into the staged tree. The package owns what its manifests
@@ -17,33 +59,35 @@ const abs = (base: string, rel: string) => join(base, ...rel.split('/'));
  * everything staged moves in. Entries no manifest listed (a user's config.yaml, models/) stay
  * in place. `owned` null (a root we did not install, taken over with --adopt): every entry is
  * the product's. Moves are per entry at the top of the root — a directory moves as one rename
- * with all its files — so the swap's length does not grow with the file count.
+ * with all its files — so the swap's length does not grow with the file count. The plan
+ * (`planApply`, the dry run) and the swap both call this: the journal holds what the plan showed.
  */
 export async function planMoves(
   root: string,
-  stageDir: string,
+  staging: string | StagedTree,
   owned: ReadonlySet<string> | null = null,
   listed: ReadonlySet<string> | null = null,
   units: readonly string[] | null = null,
 ): Promise<MoveOp[]> {
-  if (units) return planUnitMoves(root, stageDir, listed, units);
-  const top = async (dir: string, skip: ReadonlySet<string>) => {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
-    return names.filter((n) => !skip.has(n)).sort();
-  };
-  const staged = await top(stageDir, new Set());
+  const tree = typeof staging === 'string' ? stagedOnDisk(staging) : staging;
+  if (units) return planUnitMoves(root, tree, listed, units);
+  let names: string[];
+  try {
+    names = await readdir(root);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    names = [];
+  }
+  const staged = await tree.top();
   const stagedSet = new Set(staged);
-  const current = (await top(root, SKIP)).filter((n) => owned === null || owned.has(n) || stagedSet.has(n));
+  const current = names
+    .filter((n) => !SKIP.has(n))
+    .sort()
+    .filter((n) => owned === null || owned.has(n) || stagedSet.has(n));
   const carries = listed
     ? await userEntriesInside(
         root,
-        stageDir,
+        tree,
         current.filter((n) => stagedSet.has(n)),
         listed,
       )
@@ -61,16 +105,16 @@ export async function planMoves(
  */
 async function planUnitMoves(
   root: string,
-  stageDir: string,
+  tree: StagedTree,
   listed: ReadonlySet<string> | null,
   units: readonly string[],
 ): Promise<MoveOp[]> {
   const current = units.filter((u) => lexistsSync(abs(root, u)));
-  const staged = units.filter((u) => lexistsSync(abs(stageDir, u)));
+  const staged = units.filter((u) => tree.has(u));
   const carries = listed
     ? await userEntriesInside(
         root,
-        stageDir,
+        tree,
         current.filter((u) => staged.includes(u)),
         listed,
       )
@@ -87,7 +131,7 @@ async function planUnitMoves(
  * the largest such subtrees whose parent directory the new version has too and which it does
  * not itself provide. They are carried over into the new tree after the installs.
  */
-async function userEntriesInside(root: string, stageDir: string, tops: string[], listed: ReadonlySet<string>): Promise<string[]> {
+async function userEntriesInside(root: string, tree: StagedTree, tops: string[], listed: ReadonlySet<string>): Promise<string[]> {
   const ancestors = new Set<string>();
   for (const p of listed) {
     const parts = p.split('/');
@@ -108,7 +152,7 @@ async function userEntriesInside(root: string, stageDir: string, tops: string[],
         if (isDirSync(abs(root, p))) await visit(p);
         continue;
       }
-      if (!lexistsSync(abs(stageDir, p)) && isDirSync(dirname(abs(stageDir, p)))) out.push(p);
+      if (!tree.has(p) && tree.isDir(p.slice(0, p.lastIndexOf('/')))) out.push(p);
     }
   };
   for (const top of tops) if (ancestors.has(top) && isDirSync(abs(root, top))) await visit(top);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planMoves, runBackward, stepSize } from './swap.js';
-import { JournalWriter, type Journal } from '../journal.js';
+import { JournalWriter, type Journal } from './journal.js';
 import { runForward } from './swap.js';
 
 const dirs: string[] = [];

@@ -18,7 +18,7 @@ import {
 } from '@llm-upgrade/core';
 import { randomUUID } from 'node:crypto';
 import { lexists, mkdirp, removeTree, walk } from '../fsutil.js';
-import { deleteJournal, JournalWriter, type Journal, type RestartPlan } from '../journal.js';
+import { deleteJournal, JournalWriter, type Journal, type MoveOp, type RestartPlan } from './journal.js';
 import type { Manifest } from '../manifest.js';
 import { installLayout } from '../layout.js';
 import { statePaths } from '../paths.js';
@@ -42,6 +42,8 @@ export interface TransactionOptions {
   to: string | null;
   fromManifest: Manifest | null;
   toManifest: Manifest | null;
+  /** The moves the plan showed (`planApply`): journaled as they are; without them planned here. */
+  moves?: MoveOp[] | undefined;
   /** Identities recorded while staging (apply): the post-check compares inodes instead of re-hashing. */
   stagedIdentities?: Map<string, FileIdentity>;
   restart: boolean;
@@ -251,6 +253,40 @@ export function listedPaths(manifest: Manifest | null): Set<string> | null {
   return new Set([...manifest.files.map((f) => f.path), ...(manifest.links ?? []).map((l) => l.path)]);
 }
 
+export function sameMoves(a: readonly MoveOp[], b: readonly MoveOp[]): boolean {
+  return a.length === b.length && a.every((m, i) => m.op === b[i]!.op && m.path === b[i]!.path);
+}
+
+/**
+ * The moves to journal once everything is stopped: the plan's, unchanged. What the stopped
+ * processes wrote into the package's directories on their way out (a cache file) is a user's
+ * entry like any other and is carried over too; any other difference means the install changed
+ * under us, and nothing is moved.
+ */
+function movesAfterStop(plan: MoveOp[] | undefined, now: MoveOp[], root: string, warnings: string[]): MoveOp[] {
+  if (!plan || sameMoves(plan, now)) return now;
+  const key = (m: MoveOp) => `${m.op}:${m.path}`;
+  const planned = new Set(plan.map(key));
+  const extra = now.filter((m) => !planned.has(key(m)));
+  if (
+    extra.every((m) => m.op === 'carry') &&
+    sameMoves(
+      plan,
+      now.filter((m) => planned.has(key(m))),
+    )
+  ) {
+    warnings.push(`entries appeared in ${root} while stopping and are kept (carried over): ${extra.map((m) => m.path).join(', ')}`);
+    return [...plan, ...extra];
+  }
+  throw errors.abortedError({
+    message: `${root} changed while its processes were stopped: the swap would now be ${now.map(key).join(', ')} instead of the planned ${plan.map(key).join(', ')}; nothing was swapped`,
+    hint: 'Something else is changing the install; run the upgrade again to plan afresh.',
+    phase: 'swap',
+    changed: true,
+    details: {},
+  });
+}
+
 function journalBytes(j: Journal): number {
   return Buffer.byteLength(JSON.stringify(j)) + 4096;
 }
@@ -286,7 +322,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
 
   // Everything from here to the end of the commit writes a few small files: make sure they fit
   // before anything is stopped (the swap itself is renames; its undo needs no space at all).
-  const planned = await planMoves(root, opts.stageDir, owned, listed, units);
+  const planned = opts.moves ?? (await planMoves(root, opts.stageDir, owned, listed, units));
   const jb = journalBytes({ ...journal, ops: planned });
   const manifestBytes = (m: Manifest | null) => (m ? Buffer.byteLength(JSON.stringify(m, null, 2)) + 256 : 0);
   if (process.env.LLM_UPGRADE_TEST_SKIP_PREFLIGHT !== '1') {
@@ -329,7 +365,7 @@ export async function runTransaction(opts: TransactionOptions): Promise<Transact
       await rename(paths.swapBackup, aside);
       warnings.push(`an earlier transaction left files in ${paths.swapBackup}; moved them to ${aside}`);
     }
-    const ops = await planMoves(root, opts.stageDir, owned, listed, units);
+    const ops = movesAfterStop(opts.moves, await planMoves(root, opts.stageDir, owned, listed, units), root, warnings);
     await writer.write({ state: 'swapping', ops, done: 0, restart });
     // After the journal names it: a crash can never leave a swap-backup nobody knows about.
     await mkdirp(paths.swapBackup);

@@ -1,9 +1,9 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ListeningSocket, ServiceRef } from '@llm-upgrade/core';
-import { atomicWriteFile, fsyncDir } from './fsutil.js';
-import type { Manifest } from './manifest.js';
-import type { UpgradeEventSink } from './events.js';
+import { atomicWriteFile, fsyncDir } from '../fsutil.js';
+import type { Manifest } from '../manifest.js';
+import type { UpgradeEventSink } from '../events.js';
 
 /**
  * The journal (`<root>/.llm-upgrade/journal.json`) is the transaction's write-ahead record:
@@ -135,7 +135,14 @@ export class JournalWriter {
     this.journal = { ...this.journal, ...patch, seq: this.journal.seq + 1, updatedAt: new Date().toISOString() };
     // 0600: it records the server's environment.
     await atomicWriteFile(this.path, `${JSON.stringify(this.journal)}\n`, 0o600);
-    this.onEvent?.({ type: 'journal', seq: this.journal.seq, state: this.journal.state, done: this.journal.done });
+    // The moves once, when they are journaled: --log-file then records exactly what the swap does.
+    this.onEvent?.({
+      type: 'journal',
+      seq: this.journal.seq,
+      state: this.journal.state,
+      done: this.journal.done,
+      ...(patch.ops ? { ops: this.journal.ops } : {}),
+    });
     await testHooks(this.journal.seq, this.onEvent);
   }
 }

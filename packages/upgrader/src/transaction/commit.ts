@@ -1,7 +1,7 @@
 import { readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWriteFile, lexists, mkdirp, removeTree } from '../fsutil.js';
-import { deleteJournal, type Journal } from '../journal.js';
+import { deleteJournal, type Journal } from './journal.js';
 import type { Manifest } from '../manifest.js';
 import { statePaths } from '../paths.js';
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { link, mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DEFAULTS, getBackend, toLlmUpgradeError, errors } from '@llm-upgrade/core';
-import { statePaths } from './paths.js';
+import { statePaths } from '../paths.js';
 
 export interface LockInfo {
   pid: number;

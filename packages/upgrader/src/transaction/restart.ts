@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { getBackend, isUnderRoot, errors, type ServiceRef } from '@llm-upgrade/core';
-import type { RecordedProcess, RestartPlan } from '../journal.js';
+import type { RecordedProcess, RestartPlan } from './journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { statePaths } from '../paths.js';
 import { resolveUnderRoot } from './checks.js';

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { readJournal } from './journal.js';
-import { STATE_DIR } from './installed.js';
-import { statePaths } from './paths.js';
+import { STATE_DIR } from '../installed.js';
+import { statePaths } from '../paths.js';
 import { getBackend } from '@llm-upgrade/core';
 
 export interface TransactionStatus {

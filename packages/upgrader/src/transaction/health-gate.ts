@@ -1,5 +1,5 @@
 import { getBackend, type LlmUpgradeError, listeningOf, type Profile, errors, type ErrorDetails, DEFAULTS } from '@llm-upgrade/core';
-import type { RestartPlan } from '../journal.js';
+import type { RestartPlan } from './journal.js';
 import type { UpgradeEventSink } from '../events.js';
 import { waitHealthy } from './checks.js';
 import type { RestartOutcome, UnitProcess } from './restart.js';

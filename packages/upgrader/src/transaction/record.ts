@@ -1,5 +1,5 @@
 import { listeningOf, processDetails, type ListeningSocket, type Profile, type ScopedProcess } from '@llm-upgrade/core';
-import type { HealthPlan, RecordedProcess } from '../journal.js';
+import type { HealthPlan, RecordedProcess } from './journal.js';
 import { probe } from './checks.js';
 
 /** Top-level processes of the install (no in-scope parent, not an orphaned engine): what a restart starts again. */

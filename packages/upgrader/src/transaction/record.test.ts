@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedProcess } from '../journal.js';
+import type { RecordedProcess } from './journal.js';
 import { healthUrlFor, parseHostPort } from './record.js';
 
 const rec = (over: Partial<RecordedProcess>): RecordedProcess => ({
