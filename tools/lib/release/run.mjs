@@ -252,6 +252,18 @@ export async function runRelease(opts) {
 
   // 6. installers, MSI, NSIS and Inno Setup side by side (makensis and ISCC are the slow ones)
   const installerParts = [];
+  /** The uninstaller inside an installer: signed (a copy kept beside the release) or not. */
+  const uninstallerPart = async (name, inAsset, uninstaller) =>
+    signing && existsSync(uninstaller)
+      ? {
+          name,
+          in: inAsset,
+          signed: true,
+          signature: 'authenticode',
+          copy: relative(outDir, uninstaller),
+          sha256: (await hashFile(uninstaller)).sha256,
+        }
+      : { name, in: inAsset, signed: false, signature: null, copy: null, sha256: null };
   await progress.step('build installers (MSI, NSIS, Inno Setup)', async () => {
     const why = !payloads['win32-x64']
       ? 'no win32-x64 payload'
@@ -325,19 +337,7 @@ export async function runRelease(opts) {
             signed: Boolean(signing),
             signature: signing ? 'authenticode' : null,
           });
-          const uninstaller = join(recordDir, 'uninstall.exe');
-          installerParts.push(
-            signing && existsSync(uninstaller)
-              ? {
-                  name: 'uninstall.exe',
-                  in: a.name,
-                  signed: true,
-                  signature: 'authenticode',
-                  copy: relative(outDir, uninstaller),
-                  sha256: (await hashFile(uninstaller)).sha256,
-                }
-              : { name: 'uninstall.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null },
-          );
+          installerParts.push(await uninstallerPart('uninstall.exe', a.name, join(recordDir, 'uninstall.exe')));
           return a;
         })(),
       );
@@ -369,19 +369,7 @@ export async function runRelease(opts) {
             signed: Boolean(signing),
             signature: signing ? 'authenticode' : null,
           });
-          const uninstaller = join(recordDir, 'uninstall.exe');
-          installerParts.push(
-            signing && existsSync(uninstaller)
-              ? {
-                  name: 'unins000.exe',
-                  in: a.name,
-                  signed: true,
-                  signature: 'authenticode',
-                  copy: relative(outDir, uninstaller),
-                  sha256: (await hashFile(uninstaller)).sha256,
-                }
-              : { name: 'unins000.exe', in: a.name, signed: false, signature: null, copy: null, sha256: null },
-          );
+          installerParts.push(await uninstallerPart('unins000.exe', a.name, join(recordDir, 'uninstall.exe')));
           return a;
         })(),
       );
