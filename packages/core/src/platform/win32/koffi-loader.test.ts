@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { extractSeaKoffi, loadKoffi, loadKoffiNative } from './koffi-loader.js';
+import { extractSeaKoffi, installedKoffiNative, loadKoffi, loadKoffiNative } from './koffi-loader.js';
 import { createNativeWinApi } from './native.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'llmu-koffi-'));
@@ -29,6 +29,15 @@ describe('loadKoffi', () => {
     const k = loadKoffi();
     expect(k).not.toBeNull();
     expect(k?.version).toBe('3.3.4');
+  });
+
+  it.skipIf(!installedNative())('finds the prebuilt koffi.node of this platform the way npm laid it out, and it is the one loaded', () => {
+    const file = installedKoffiNative(createRequire(import.meta.url));
+    expect(file).toBe(installedNative());
+    const k = loadKoffi() as unknown as Record<string, unknown>;
+    // The package's JS wrapper adds `introspect` and `resolve` to the raw addon: without them, the fast path was taken.
+    expect(typeof k.load).toBe('function');
+    expect(k.introspect).toBeUndefined();
   });
 
   const native = installedNative();
