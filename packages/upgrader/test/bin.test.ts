@@ -1,9 +1,10 @@
 // The npm bin (bin/llm-upgrade.js) runs the one-file bundle that the build makes
 // (dist/cli.bundle.cjs): the same answers as dist/cli/main.js, for a real running install.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import Module from 'node:module';
 import { TestKit, runProcess } from '@llm-upgrade/testkit';
 import { REPO, ensureBuilt, runCli } from './helpers.js';
 
@@ -11,15 +12,21 @@ const BIN = join(REPO, 'packages/upgrader/bin/llm-upgrade.js');
 const BUNDLE = join(REPO, 'packages/upgrader/dist/cli.bundle.cjs');
 
 const kit = new TestKit();
+const cacheKit = new TestKit();
 afterEach(() => kit.cleanup());
-beforeAll(() => {
+afterAll(() => cacheKit.cleanup());
+beforeAll(async () => {
   ensureBuilt();
+  cacheHome = await cacheKit.makeTempDir('llmu-bin-cache-');
   if (!existsSync(BUNDLE)) execFileSync(process.execPath, [join(REPO, 'packages/upgrader/scripts/bundle-cli.mjs')], { stdio: 'inherit' });
 });
 
-async function runBin(args: string[]) {
+/** Where the bin keeps its compile cache in these tests (never the home of whoever runs them). */
+let cacheHome: string;
+
+async function runBin(args: string[], env: NodeJS.ProcessEnv = {}) {
   // Through the shebang, as npm's link runs it.
-  const r = await runProcess(BIN, args, { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 90_000 });
+  const r = await runProcess(BIN, args, { env: { ...process.env, NO_COLOR: '1', XDG_CACHE_HOME: cacheHome, ...env }, timeoutMs: 90_000 });
   return { ...r, json: args.includes('--json') ? JSON.parse(r.stdout) : undefined };
 }
 
@@ -51,5 +58,48 @@ describe('bin/llm-upgrade.js', () => {
     const r = await runBin(['holders', '/opt/x']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--install-dir');
+  });
+
+  describe('compile cache (Node 20: vm.Script cached data; Node ≥ 22.1: module.enableCompileCache)', () => {
+    const cacheDir = () => join(cacheHome, 'llm-upgrade', `compile-cache-${process.version}-${process.arch}`);
+    const cacheFiles = () => (existsSync(cacheDir()) ? readdirSync(cacheDir()) : []);
+    const viaVm = typeof (Module as { enableCompileCache?: unknown }).enableCompileCache !== 'function';
+
+    it('is written once, into a directory of the user alone, and used by the next start', async () => {
+      expect((await runBin(['--version'])).code).toBe(0);
+      expect(statSync(cacheDir()).mode & 0o777).toBe(0o700);
+      const files = cacheFiles();
+      expect(files.length).toBeGreaterThan(0);
+      if (viaVm) {
+        expect(files).toHaveLength(1);
+        expect(files[0]).toMatch(/^[0-9a-f]{32}\.v8$/);
+        const file = join(cacheDir(), files[0]!);
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+        const written = statSync(file).mtimeMs;
+        const r = await runBin(['holders', '--install-dir', (await kit.makeSampleInstall({ version: '1.0.0' })).root, '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.json.ok).toBe(true);
+        expect(statSync(file).mtimeMs, 'an accepted cache is not rewritten').toBe(written);
+      }
+    });
+
+    it.skipIf(!viaVm)('a corrupt cache file is rejected by V8 and replaced; the command still runs', async () => {
+      expect((await runBin(['--version'])).code).toBe(0);
+      const file = join(cacheDir(), cacheFiles()[0]!);
+      writeFileSync(file, Buffer.alloc(4096, 0x5a));
+      const r = await runBin(['--version']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(file).equals(Buffer.alloc(4096, 0x5a))).toBe(false);
+    });
+
+    it('a cache directory others may write to is never used', async () => {
+      const home = await kit.makeTempDir('llmu-bin-shared-cache-');
+      const dir = join(home, 'llm-upgrade', `compile-cache-${process.version}-${process.arch}`);
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o777);
+      const r = await runBin(['--version'], { XDG_CACHE_HOME: home });
+      expect(r.code, r.stderr).toBe(0);
+      expect(readdirSync(dir)).toEqual([]);
+    });
   });
 });
