@@ -175,6 +175,9 @@ describe.skipIf(missing !== '')('what the single executable may load', () => {
         'const out: Record<string, string> = {};',
         "try { out.disk = String(createRequire(import.meta.url)('koffi')); } catch (e) { out.disk = 'refused: ' + (e as Error).message; }",
         "out.builtin = typeof createRequire(import.meta.url)('node:os').tmpdir;",
+        // core's loader, as the backends call it (kcmp, readlinkat, pidfd): the SEA asset.
+        `import { loadKoffi, koffiLoadErrors } from ${JSON.stringify(join(REPO_ROOT, 'packages/core/src/platform/win32/koffi-loader.ts'))};`,
+        "out.loader = String(loadKoffi()?.version ?? 'null: ' + koffiLoadErrors().join('; '));",
         "import('koffi').then((k: { default?: { version?: string }; version?: string }) => { out.koffi = String((k.default ?? k).version); }, (e: Error) => { out.koffi = 'error: ' + e.message; }).finally(() => console.log(JSON.stringify(out)));",
       ].join('\n'),
     );
@@ -201,7 +204,20 @@ describe.skipIf(missing !== '')('what the single executable may load', () => {
     const r = spawnSync(probe, [], { encoding: 'utf8', env: { ...process.env, LLM_UPGRADE_KOFFI_NATIVE: native } });
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as Record<string, string>).koffi).toBe('3.3.4');
-    const without = JSON.parse(runSea(probe, []).stdout) as Record<string, string>;
-    expect(without.koffi).toMatch(/^error: koffi is not available in this build/);
+  });
+
+  it('the Linux executable carries koffi.node: loaded from its asset, and nothing is left in the temp directory', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'llm-upgrade-sea-tmp-'));
+    try {
+      const r = spawnSync(probe, [], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, LLM_UPGRADE_KOFFI_NATIVE: '' } });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as Record<string, string>;
+      expect(out.loader).toBe('3.3.4');
+      expect(out.koffi).toBe('3.3.4');
+      // Both extractions (core's loader and the `import 'koffi'` shim) deleted their copy once loaded.
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@ import { bundleCli } from './bundle.mjs';
 import { fetchPinned, sha256File } from './fetch.mjs';
 import { injectBlob, koffiAssets, makeBlob } from './inject.mjs';
 import { withDirLock } from './lock.mjs';
-import { NODE_VERSION, TARBALLS, TARGETS } from './pins.mjs';
+import { KOFFI_PIN, NODE_VERSION, TARBALLS, TARGETS } from './pins.mjs';
 
 export const SEA_FILE_NAMES = { 'linux-x64': 'llm-upgrade-linux-x64', 'win32-x64': 'llm-upgrade-win32-x64.exe' };
 
@@ -56,7 +56,7 @@ async function buildSeaLocked({
       bundleHash,
       codeCache: target === 'linux-x64',
       node: TARBALLS[target === 'win32-x64' ? 'win32-x64' : 'linux-x64'].sha256,
-      koffi: target === 'win32-x64' ? TARBALLS['koffi-win32-x64'].sha256 : null,
+      koffi: TARBALLS[KOFFI_PIN[target]].sha256,
     });
     const started = Date.now();
     let reused = false;
@@ -64,7 +64,7 @@ async function buildSeaLocked({
       reused = true;
     } else {
       const nodeBinary = target === 'win32-x64' ? await fetchPinned('win32-x64', cache, { log, printHashes }) : node22;
-      const koffiNode = target === 'win32-x64' ? await fetchPinned('koffi-win32-x64', cache, { log, printHashes }) : undefined;
+      const koffiNode = await fetchPinned(KOFFI_PIN[target], cache, { log, printHashes });
       const blob = await makeBlob({ node22, workDir: join(work, target), bundle, assets: koffiAssets(koffiNode), target });
       await injectBlob({ target, nodeBinary, blob, outFile, postject: join(root, 'node_modules/.bin/postject') });
       writeFileSync(stampFile, stamp);

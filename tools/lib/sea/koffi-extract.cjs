@@ -1,15 +1,16 @@
 'use strict';
-// Writes the SEA asset `koffi.node` (win32 build only) to a fresh private directory and
-// returns its path, or null when this executable carries no such asset.
+// Writes the SEA asset `koffi.node` to a fresh private directory and returns its path, or null
+// when this executable carries no such asset. Once it is loaded, removeExtracted() deletes it
+// where the OS allows deleting a loaded library (Linux, macOS); Windows keeps it.
 // mkdtemp, not a predictable name: an MSI action runs the upgrader as SYSTEM with TEMP =
 // C:\Windows\Temp, where any user can create directories. A directory the attacker made
 // could receive a swapped koffi.node, or a DLL that koffi.node's dependencies resolve to
 // (LoadLibraryEx with an altered search path looks next to the module). A directory we
 // create inherits no user write access.
 const { createHash } = require('node:crypto');
-const { mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
-const { join } = require('node:path');
+const { dirname, join } = require('node:path');
 
 const ASSET = 'koffi.node';
 
@@ -36,4 +37,14 @@ function extractKoffiAsset() {
   return file;
 }
 
-module.exports = { extractKoffiAsset, ASSET };
+/** Deletes an extracted, already loaded koffi.node and its directory (Windows refuses: in use). */
+function removeExtracted(file) {
+  try {
+    unlinkSync(file);
+    rmdirSync(dirname(file));
+  } catch {
+    // already gone
+  }
+}
+
+module.exports = { extractKoffiAsset, removeExtracted, ASSET };

@@ -10,7 +10,7 @@
 // The raw native module exposes the same API as the koffi package (load, alloc, address...);
 // the package's JS wrapper only adds deprecated aliases.
 import { createRequire } from 'node:module';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -99,6 +99,20 @@ export function extractSeaKoffi(): string | null {
   return file;
 }
 
+/**
+ * Deletes the extracted asset and its directory once loaded: Linux and macOS let a loaded
+ * library be unlinked, so nothing is left in the temp directory; Windows refuses (in use) and
+ * keeps it.
+ */
+function removeExtracted(file: string): void {
+  try {
+    unlinkSync(file);
+    rmdirSync(dirname(file));
+  } catch {
+    // already gone
+  }
+}
+
 const runningAsSea = (): boolean => {
   try {
     return seaModule()?.isSea() === true;
@@ -126,7 +140,7 @@ function nodeIsMusl(): boolean {
 export function installedKoffiNative(req: NodeRequire): string | null {
   try {
     const pkgDir = dirname(req.resolve(`@koromix/koffi-${process.platform}-${process.arch}/package.json`));
-    const libc = process.platform === 'linux' && nodeIsMusl() ? 'musl' : process.platform;
+    const libc = nodeIsMusl() ? 'musl' : process.platform; // only an ELF Node can name ld-musl
     const file = join(pkgDir, `${libc}_${process.arch}`, 'koffi.node');
     return existsSync(file) ? file : null;
   } catch {
@@ -166,8 +180,9 @@ export function loadKoffi(): Koffi | null {
     ['SEA asset', extractSeaKoffi],
   ];
   for (const [label, source] of sources) {
+    let path: string | null = null;
     try {
-      const path = source();
+      path = source();
       if (!path) continue;
       const k = dlopen(path);
       if (k) {
@@ -177,6 +192,8 @@ export function loadKoffi(): Koffi | null {
       errors.push(`${label}: ${path} is not koffi`);
     } catch (e) {
       errors.push(`${label}: ${(e as Error).message}`);
+    } finally {
+      if (path && label === 'SEA asset') removeExtracted(path);
     }
   }
   cached = { koffi: null, errors };
