@@ -21,6 +21,9 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: ['koffi'],
+  // import() of built-ins becomes a require() in a promise: code run from a V8 code cache
+  // (bin/load-bundle.cjs on Node 20) loses vm.Script's import() callback.
+  supported: { 'dynamic-import': false },
   legalComments: 'none',
   logLevel: 'warning',
   define: {

@@ -81,6 +81,10 @@ describe('bin/llm-upgrade.js', () => {
         expect(r.json.ok).toBe(true);
         expect(statSync(file).mtimeMs, 'an accepted cache is not rewritten').toBe(written);
       }
+      // Commands that load their code lazily (import() of built-ins) run from the cache too.
+      const st = await runBin(['status', '--install-dir', (await kit.makeSampleInstall({ version: '1.0.0' })).root, '--json']);
+      expect(st.code, st.stderr).toBe(0);
+      expect(st.json.ok).toBe(true);
     });
 
     it.skipIf(!viaVm)('a corrupt cache file is rejected by V8 and replaced; the command still runs', async () => {
