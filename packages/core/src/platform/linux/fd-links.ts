@@ -4,7 +4,7 @@
 // scan loads it anyway for kcmp: the scanner itself is a multi-threaded Node); without it,
 // readlinkSync per fd.
 import { readlinkSync } from 'node:fs';
-import { loadKoffi } from '../win32/koffi-loader.js';
+import { libcApi } from './libc.js';
 
 /**
  * Calls onTarget with the target of each fd in names that can still be read. Throws an error
@@ -39,50 +39,42 @@ export const readFdLinksEach: ReadFdLinks = (fdDir, names, onTarget) => {
   }
 };
 
-let loaded: ReadFdLinks | undefined;
+const readFdLinksAt = libcApi<ReadFdLinks>((libc, koffi) => {
+  const open = libc.func('int open(const char *, int)') as (path: string, flags: number) => number;
+  const readlinkat = libc.func('long readlinkat(int, const char *, uint8_t *, long)') as (
+    dirfd: number,
+    name: string,
+    buf: Buffer,
+    size: number,
+  ) => number | bigint;
+  const close = libc.func('int close(int)') as (fd: number) => number;
+  const buf = Buffer.allocUnsafe(PATH_MAX);
+  return (fdDir, names, onTarget) => {
+    if (names.length === 0) return;
+    const dirfd = open(fdDir, O_RDONLY_CLOEXEC);
+    if (dirfd < 0) {
+      const code = DENIED[koffi.errno()];
+      if (code) throw denied(code, fdDir);
+      return; // exited
+    }
+    try {
+      for (const fd of names) {
+        const n = Number(readlinkat(dirfd, fd, buf, PATH_MAX));
+        if (n < 0) {
+          const code = DENIED[koffi.errno()];
+          if (code) throw denied(code, `${fdDir}/${fd}`);
+          continue; // closed meanwhile
+        }
+        if (n < PATH_MAX) onTarget(buf.toString('utf8', 0, n));
+        else readFdLinksEach(fdDir, [fd], onTarget); // may be truncated: ask Node for the whole path
+      }
+    } finally {
+      close(dirfd);
+    }
+  };
+});
 
 /** readlinkat on one directory fd where koffi and libc have it, else readFdLinksEach. */
 export function fdLinkReader(): ReadFdLinks {
-  if (loaded) return loaded;
-  loaded = readFdLinksEach;
-  const koffi = loadKoffi();
-  if (!koffi) return loaded;
-  try {
-    const libc = koffi.load('libc.so.6');
-    const open = libc.func('int open(const char *, int)') as (path: string, flags: number) => number;
-    const readlinkat = libc.func('long readlinkat(int, const char *, uint8_t *, long)') as (
-      dirfd: number,
-      name: string,
-      buf: Buffer,
-      size: number,
-    ) => number | bigint;
-    const close = libc.func('int close(int)') as (fd: number) => number;
-    const buf = Buffer.allocUnsafe(PATH_MAX);
-    loaded = (fdDir, names, onTarget) => {
-      if (names.length === 0) return;
-      const dirfd = open(fdDir, O_RDONLY_CLOEXEC);
-      if (dirfd < 0) {
-        const code = DENIED[koffi.errno()];
-        if (code) throw denied(code, fdDir);
-        return; // exited
-      }
-      try {
-        for (const fd of names) {
-          const n = Number(readlinkat(dirfd, fd, buf, PATH_MAX));
-          if (n < 0) {
-            const code = DENIED[koffi.errno()];
-            if (code) throw denied(code, `${fdDir}/${fd}`);
-            continue; // closed meanwhile
-          }
-          if (n < PATH_MAX) onTarget(buf.toString('utf8', 0, n));
-          else readFdLinksEach(fdDir, [fd], onTarget); // may be truncated: ask Node for the whole path
-        }
-      } finally {
-        close(dirfd);
-      }
-    };
-  } catch {
-    loaded = readFdLinksEach;
-  }
-  return loaded;
+  return readFdLinksAt() ?? readFdLinksEach;
 }

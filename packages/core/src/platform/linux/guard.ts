@@ -5,7 +5,7 @@
 // which lives as long as the process). What CMD's descendants do after a SIGKILL of the wrapper
 // is the watchdog's job (guard/watchdog.ts).
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { loadKoffi } from '../win32/koffi-loader.js';
+import { libcApi } from './libc.js';
 import { parseStat } from './index.js';
 import type { Containment, ExitWaiter, GuardBackend, LineageEntry, WatchSnapshot } from '../../guard/types.js';
 import type { ProcessInfo } from '../../types.js';
@@ -27,31 +27,17 @@ interface Libc {
   close: Fn;
 }
 
-let libc: Libc | null | undefined;
-
 /** libc through koffi, or null (never throws). */
-export function linuxLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  const koffi = loadKoffi();
-  if (!koffi) return null;
-  try {
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      prctl: lib.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)') as Fn,
-      waitpid: lib.func('int waitpid(int pid, void *status, int options)') as Fn,
-      syscall: lib.func('long syscall(long number, long a, long b)') as Fn,
-      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
-      eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as Fn,
-      read: lib.func('long read(int fd, void *buf, unsigned long count)') as Fn,
-      write: lib.func('long write(int fd, void *buf, unsigned long count)') as Fn,
-      close: lib.func('int close(int fd)') as Fn,
-    };
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+export const linuxLibc = libcApi<Libc>((lib) => ({
+  prctl: lib.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)') as Fn,
+  waitpid: lib.func('int waitpid(int pid, void *status, int options)') as Fn,
+  syscall: lib.func('long syscall(long number, long a, long b)') as Fn,
+  poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
+  eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as Fn,
+  read: lib.func('long read(int fd, void *buf, unsigned long count)') as Fn,
+  write: lib.func('long write(int fd, void *buf, unsigned long count)') as Fn,
+  close: lib.func('int close(int fd)') as Fn,
+}));
 
 /** /proc/PID/stat of every process: pid, ppid, state, start ticks (no exe, cmdline or user). */
 export function scanProcStat(): LineageEntry[] {

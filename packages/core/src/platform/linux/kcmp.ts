@@ -4,7 +4,7 @@
 // already had keeps both. koffi is loaded the first time a multi-threaded process is checked;
 // without koffi, the syscall (ENOSYS, seccomp) or the right to compare (EPERM: needs
 // ptrace-read access), the answer is 'unknown' and callers read that task's table itself.
-import { loadKoffi } from '../win32/koffi-loader.js';
+import { libcApi } from './libc.js';
 
 const NR_KCMP = { x64: 312, arm64: 272 } as const;
 const KCMP_FILES = 2;
@@ -14,28 +14,15 @@ export type FileTableMatch = 'same' | 'different' | 'unknown';
 /** Compares the fd tables of two tasks (thread ids or pids). */
 export type CompareFileTables = (tid1: number, tid2: number) => FileTableMatch;
 
-let loaded: CompareFileTables | null | undefined;
-
 /** The comparison, or null when koffi, libc or the kernel lacks kcmp (checked once, on our own pid). */
-export function fileTableComparer(): CompareFileTables | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
+export const fileTableComparer = libcApi<CompareFileTables>((libc) => {
   const nr = NR_KCMP[process.arch as keyof typeof NR_KCMP];
   if (!nr) return null;
-  const koffi = loadKoffi();
-  if (!koffi) return null;
-  try {
-    const libc = koffi.load('libc.so.6');
-    const syscall = libc.func('long syscall(long, long, long, long, long, long)') as (...args: number[]) => number | bigint;
-    const compare: CompareFileTables = (tid1, tid2) => {
-      const r = Number(syscall(nr, tid1, tid2, KCMP_FILES, 0, 0));
-      if (r === 0) return 'same';
-      return r > 0 ? 'different' : 'unknown'; // 1 and 2 order two different tables; -1: errno
-    };
-    if (compare(process.pid, process.pid) !== 'same') return null; // ENOSYS or a seccomp filter
-    loaded = compare;
-  } catch {
-    loaded = null;
-  }
-  return loaded;
-}
+  const syscall = libc.func('long syscall(long, long, long, long, long, long)') as (...args: number[]) => number | bigint;
+  const compare: CompareFileTables = (tid1, tid2) => {
+    const r = Number(syscall(nr, tid1, tid2, KCMP_FILES, 0, 0));
+    if (r === 0) return 'same';
+    return r > 0 ? 'different' : 'unknown'; // 1 and 2 order two different tables; -1: errno
+  };
+  return compare(process.pid, process.pid) === 'same' ? compare : null; // else ENOSYS or a seccomp filter
+});
