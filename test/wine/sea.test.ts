@@ -1,6 +1,7 @@
 // The compiled Windows upgrader (out/sea/llm-upgrade-win32-x64.exe: Node 22 SEA with koffi as
 // an asset) run under Wine as a custom action would run it: no Node installed, output to files.
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { windowsSea } from './artifacts.js';
 import {
@@ -139,5 +140,24 @@ describe.runIf(gate.run)('llm-upgrade-win32-x64.exe under Wine', () => {
         .some((p) => p.commandLine.includes('foreign-holder')),
     ).toBe(true);
     expect(foreign.engines).toHaveLength(1);
+  });
+
+  it('leaves no copy of koffi.node per run: every run above loaded the one verified copy in %LOCALAPPDATA%', () => {
+    const users = join(w().prefix, 'drive_c', 'users');
+    const copies: string[] = [];
+    const leftovers: string[] = [];
+    for (const user of readdirSync(users)) {
+      const local = join(users, user, 'AppData', 'Local');
+      if (!existsSync(local)) continue;
+      const kept = join(local, 'llm-upgrade');
+      if (existsSync(kept)) for (const d of readdirSync(kept)) if (d.startsWith('koffi-')) copies.push(join(kept, d, 'koffi.node'));
+      // %TEMP% is C:\users\USER\Temp under this Wine, AppData\Local\Temp on Windows.
+      for (const temp of [join(users, user, 'Temp'), join(local, 'Temp')])
+        if (existsSync(temp)) leftovers.push(...readdirSync(temp).filter((d) => d.startsWith('llm-upgrade-koffi-')));
+    }
+    expect(leftovers, 'fresh temp copies (one per run before)').toEqual([]);
+    expect(copies).toHaveLength(1);
+    expect(readdirSync(dirname(copies[0]!))).toEqual(['koffi.node']); // no .tmp left
+    expect(statSync(copies[0]!).size).toBeGreaterThan(500_000);
   });
 });
