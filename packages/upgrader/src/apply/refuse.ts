@@ -52,3 +52,19 @@ export async function refuseMissingUnits(root: string, units: readonly string[] 
     });
   }
 }
+
+/** A new version of another product (its manifest's name differs from the installed one's) needs --replace-product. */
+export function refuseOtherProduct(
+  installed: Manifest | null,
+  manifest: Manifest,
+  where: { label: string; root: string; given: 'package' | 'archives'; replaceProduct: boolean | undefined; changed: boolean },
+): void {
+  if (!installed || installed.name === manifest.name || where.replaceProduct) return;
+  throw errors.badPackageError({
+    message: `${where.label} is ${manifest.name} ${manifest.version}, but ${where.root} holds ${installed.name} ${installed.version}`,
+    hint: `Check the ${where.given}; pass --replace-product to replace one product with another.`,
+    phase: 'resolve',
+    changed: where.changed,
+    details: { installed: installed.name, package: manifest.name },
+  });
+}

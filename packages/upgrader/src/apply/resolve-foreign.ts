@@ -12,7 +12,7 @@ import { type FileIdentity, identityOfFile, versionOfInstall } from '../transact
 import { applyModesAndOwners } from '../transaction/modes.js';
 import { stagedOnDisk } from '../transaction/swap.js';
 import { type Context, noopPlan, type Outcome } from './context.js';
-import { refuseMissingUnits, refuseUnlistedEntries } from './refuse.js';
+import { refuseMissingUnits, refuseOtherProduct, refuseUnlistedEntries } from './refuse.js';
 import { checkVersions } from './versions.js';
 
 /**
@@ -72,15 +72,7 @@ export async function resolveForeign(
       });
 
     setPhase('resolve');
-    if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
-      throw errors.badPackageError({
-        message: `${label} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`,
-        hint: 'Check the archives; pass --replace-product to replace one product with another.',
-        phase: 'resolve',
-        changed: false,
-        details: { installed: installed.name, package: manifest.name },
-      });
-    }
+    refuseOtherProduct(installed, manifest, { label, root, given: 'archives', replaceProduct: opts.replaceProduct, changed: false });
     const from = installed?.version ?? (await versionOfInstall(root, opts.profile?.versionCommand));
     if (!installed && !units) await refuseUnlistedEntries(root, manifest, opts.adopt === true);
     await refuseMissingUnits(root, units, manifest, label);

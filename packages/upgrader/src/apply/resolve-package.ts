@@ -14,7 +14,7 @@ import { applyModesAndOwners } from '../transaction/modes.js';
 import { stagedFromPaths, stagedOnDisk } from '../transaction/swap.js';
 import { type Context, emptyPlan, noopPlan, type Outcome } from './context.js';
 import { pathsOf } from './manifests.js';
-import { refuseMissingUnits, refuseOutsideUnits, refuseUnlistedEntries } from './refuse.js';
+import { refuseMissingUnits, refuseOtherProduct, refuseOutsideUnits, refuseUnlistedEntries } from './refuse.js';
 import { checkVersions } from './versions.js';
 
 /** Our own package (a file, a directory, or the newest on a feed): verify, resolve, then stage. */
@@ -100,15 +100,13 @@ export async function resolvePackage(
   refuseOutsideUnits(manifest, units, sourcePath);
 
   setPhase('resolve');
-  if (installed && installed.name !== manifest.name && !opts.replaceProduct) {
-    throw errors.badPackageError({
-      message: `${sourcePath} is ${manifest.name} ${manifest.version}, but ${root} holds ${installed.name} ${installed.version}`,
-      hint: 'Check the package; pass --replace-product to replace one product with another.',
-      phase: 'resolve',
-      changed: c.changed,
-      details: { installed: installed.name, package: manifest.name },
-    });
-  }
+  refuseOtherProduct(installed, manifest, {
+    label: sourcePath,
+    root,
+    given: 'package',
+    replaceProduct: opts.replaceProduct,
+    changed: c.changed,
+  });
   // A dry run runs nothing from the package: only the installed product's own version command.
   const from =
     installed?.version ??

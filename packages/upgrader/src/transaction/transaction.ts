@@ -131,19 +131,23 @@ function smokeFor(manifest: Manifest | null, profile: Profile | undefined): stri
   return profile?.versionCommand;
 }
 
-/** Stops everything in scope and refuses unless nothing survives and nothing holds a file. */
-async function stopAll(
-  opts: TransactionOptions,
-  changedBefore: boolean,
-): Promise<{ stopped: StoppedProcess[]; services: RestartPlan['services']; warnings: string[] }> {
-  const r = await stop({
+/** The transaction's scope and timings, as core's stop takes them. */
+function stopScope(opts: Pick<TransactionOptions, 'roots' | 'profile' | 'graceMs' | 'timeoutMs' | 'onEvent'>) {
+  return {
     roots: opts.roots,
     ...(opts.profile ? { profile: opts.profile } : {}),
     graceMs: opts.graceMs,
     timeoutMs: opts.timeoutMs,
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
+  };
+}
+
+/** Stops everything in scope and refuses unless nothing survives and nothing holds a file. */
+async function stopAll(
+  opts: TransactionOptions,
+  changedBefore: boolean,
+): Promise<{ stopped: StoppedProcess[]; services: RestartPlan['services']; warnings: string[] }> {
+  const r = await stop({ ...stopScope(opts), ...(opts.signal ? { signal: opts.signal } : {}) });
   const blocking = r.holders.filter((h) => h.inScope || h.kind !== 'cwd');
   if (!r.ok || r.survivors.length > 0 || blocking.length > 0) {
     const survivors = r.survivors.map((s) => ({ pid: s.pid, name: s.name, exe: s.exe, why: s.why }));
@@ -200,13 +204,7 @@ export async function rollBackTransaction(
       .catch((e: unknown) => opts.onEvent?.({ type: 'warning', message: `rollback: ${(e as Error).message}` }));
   }
   if ((await inScopeNow(opts.roots, opts.profile)).length > 0) {
-    const r = await stop({
-      roots: opts.roots,
-      ...(opts.profile ? { profile: opts.profile } : {}),
-      graceMs: opts.graceMs,
-      timeoutMs: opts.timeoutMs,
-      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    });
+    const r = await stop(stopScope(opts)); // no abort signal: a rollback is not cut short
     if (!r.ok) {
       throw errors.survivorsError({
         message: `cannot roll back: ${r.survivors.map((s) => `${s.name} (pid ${s.pid})`).join(', ') || 'files are held'} still running; the journal is kept`,

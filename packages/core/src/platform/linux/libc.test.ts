@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { libcApi } from './libc.js';
 
+// libc.so.6 and /proc exist on Linux only; the other backends' FFI is tested where it runs (win32 under Wine).
 describe.skipIf(process.platform !== 'linux')('libcApi (Linux: libc.so.6)', () => {
   it('builds once, from the real libc, and returns the same value ever after', () => {
     let builds = 0;
